@@ -1,0 +1,135 @@
+import type { Backoff, ResolvedRunConfig, RunConfig } from './schemas.ts';
+import { BACKOFF_DEFAULTS, resolveRunConfig } from './config.ts';
+
+/**
+ * A deterministic number in [0, 1) from a string: FNV-1a then a murmur-style finaliser.
+ * Jitter must be replayable, so it comes from (runId, attempt), never from Math.random().
+ */
+export function unitHash(seed: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < seed.length; i++) {
+    h ^= seed.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 2 ** 32;
+}
+
+/**
+ * Seconds to wait after attempt `attemptNumber` (1-based) failed before starting the next one.
+ * Pure: exponential `initialSeconds * multiplier^(n-1)` capped at `maxSeconds`, then jitter drawn from `seed`.
+ * Always within [0, maxSeconds].
+ */
+export function retryDelay(backoff: Backoff | undefined, attemptNumber: number, seed: string): number {
+  const b = { ...BACKOFF_DEFAULTS, ...backoff };
+  const exponent = Math.max(0, attemptNumber - 1);
+  const raw = b.initialSeconds * Math.pow(b.multiplier, exponent);
+  const base = Math.min(b.maxSeconds, Number.isFinite(raw) ? raw : b.maxSeconds);
+  if (b.jitter === 'none') return base;
+  const r = unitHash(`${seed}:${attemptNumber}`);
+  return b.jitter === 'full' ? base * r : base / 2 + (base / 2) * r;
+}
+
+/** The same delay in whole milliseconds, as the machine schedules it. */
+export const retryDelayMs = (backoff: Backoff | undefined, attemptNumber: number, seed: string): number =>
+  Math.round(retryDelay(backoff, attemptNumber, seed) * 1000);
+
+export const secondsToMs = (s: number): number => Math.round(s * 1000);
+
+export interface ForecastAttempt {
+  /** 1-based attempt number. */
+  number: number;
+  /** When the attempt starts (epoch ms); for the current attempt, when it started. */
+  startsAt: number;
+  /** Its worst-case end: the callback timeout (capped by the deadline), epoch ms. */
+  timeoutDue: number;
+  /** Backoff before it, ms (0 for the first). */
+  gapBeforeMs: number;
+  /** True for the attempt already running when the forecast was made. */
+  current: boolean;
+}
+
+export interface Forecast {
+  attempts: ForecastAttempt[];
+  /** When the run gives up if no attempt is ever called back, epoch ms. */
+  givesUpAt: number;
+  /** Why it stops there. */
+  stopsBecause: 'retryLimit' | 'deadline';
+}
+
+/** Where a forecast starts: before launch, just a start time; for a live run, its snapshot's context. */
+export type ForecastFrom =
+  | { startAt: number }
+  | {
+      context: {
+        runId: string;
+        deadlineAt: number | null;
+        retryDue: number | null;
+        updatedAt: number;
+        attempts: ReadonlyArray<{ number: number; started: number; timeoutDue: number; endedAt: number | null; state: string }>;
+      };
+    };
+
+/**
+ * The worst-case schedule of the remaining attempts: every attempt waits its whole timeout, then backs off.
+ * Shares `retryDelay` and the deadline rule with the machine, so the forecast is what the machine will do.
+ */
+export function forecast(config: RunConfig | ResolvedRunConfig, from: ForecastFrom, runId = 'run_forecast'): Forecast {
+  const c = resolveRunConfig(config as RunConfig);
+  const maxAttempts = 1 + c.retryLimit;
+  const timeoutMs = secondsToMs(c.timeoutSeconds);
+  const out: ForecastAttempt[] = [];
+  let number: number;
+  let startsAt: number;
+  let gap = 0;
+  let deadlineAt: number | null;
+  let seed = runId;
+
+  if ('startAt' in from) {
+    number = 1;
+    startsAt = from.startAt;
+    deadlineAt = c.deadlineSeconds !== undefined ? from.startAt + secondsToMs(c.deadlineSeconds) : null;
+  } else {
+    const ctx = from.context;
+    seed = ctx.runId;
+    deadlineAt = ctx.deadlineAt;
+    const last = ctx.attempts[ctx.attempts.length - 1];
+    if (!last) {
+      number = 1;
+      startsAt = ctx.updatedAt;
+    } else if (last.state === 'Triggering' || last.state === 'AwaitingCallback') {
+      out.push({ number: last.number, startsAt: last.started, timeoutDue: last.timeoutDue, gapBeforeMs: 0, current: true });
+      const g = retryDelayMs(c.backoff, last.number, seed);
+      number = last.number + 1;
+      gap = g;
+      startsAt = last.timeoutDue + g;
+    } else if (ctx.retryDue !== null) {
+      number = last.number + 1;
+      startsAt = ctx.retryDue;
+      gap = ctx.retryDue - (last.endedAt ?? ctx.retryDue);
+    } else {
+      // Final: nothing remains.
+      return { attempts: [], givesUpAt: last.endedAt ?? last.timeoutDue, stopsBecause: 'retryLimit' };
+    }
+  }
+
+  let stopsBecause: Forecast['stopsBecause'] = 'retryLimit';
+  while (number <= maxAttempts) {
+    if (deadlineAt !== null && number > 1 && startsAt >= deadlineAt) {
+      stopsBecause = 'deadline';
+      break;
+    }
+    const due = deadlineAt !== null ? Math.min(startsAt + timeoutMs, deadlineAt) : startsAt + timeoutMs;
+    out.push({ number, startsAt, timeoutDue: due, gapBeforeMs: number === 1 ? 0 : gap, current: false });
+    gap = retryDelayMs(c.backoff, number, seed);
+    startsAt = due + gap;
+    number++;
+  }
+  const lastOut = out[out.length - 1];
+  if (deadlineAt !== null && lastOut && lastOut.timeoutDue >= deadlineAt) stopsBecause = 'deadline';
+  return { attempts: out, givesUpAt: lastOut ? lastOut.timeoutDue : startsAt, stopsBecause };
+}
