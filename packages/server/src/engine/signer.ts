@@ -1,0 +1,69 @@
+/**
+ * Attempt-bound callback URLs. The signature is base64url HMAC-SHA256 over `runId.attemptId` (heartbeats sign
+ * `runId.attemptId.heartbeat`, so a heartbeat URL cannot complete an attempt), with a server secret.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export type SignaturePurpose = 'callback' | 'heartbeat';
+
+export class Signer {
+  constructor(
+    private readonly secret: Buffer,
+    private readonly publicUrl: string,
+  ) {}
+
+  private mac(runId: string, attemptId: string, purpose: SignaturePurpose): Buffer {
+    const message = purpose === 'callback' ? `${runId}.${attemptId}` : `${runId}.${attemptId}.heartbeat`;
+    return createHmac('sha256', this.secret).update(message).digest();
+  }
+
+  sign(runId: string, attemptId: string, purpose: SignaturePurpose = 'callback'): string {
+    return this.mac(runId, attemptId, purpose).toString('base64url');
+  }
+
+  /** Constant-time: both sides are compared as fixed-length HMAC digests, whatever the input's length. */
+  verify(runId: string, attemptId: string, sig: unknown, purpose: SignaturePurpose = 'callback'): boolean {
+    if (typeof sig !== 'string' || sig.length === 0 || sig.length > 256) return false;
+    const expected = this.mac(runId, attemptId, purpose);
+    const given = Buffer.from(sig, 'base64url');
+    // Compare digests of both, so unequal lengths take the same path and time as equal ones.
+    const a = createHmac('sha256', this.secret).update(expected).digest();
+    const b = createHmac('sha256', this.secret).update(given).digest();
+    return timingSafeEqual(a, b) && given.length === expected.length;
+  }
+
+  callbackUrl(runId: string, attemptId: string): string {
+    return `${this.publicUrl}/api/callbacks/${runId}/${attemptId}?sig=${this.sign(runId, attemptId)}`;
+  }
+
+  heartbeatUrl(runId: string, attemptId: string): string {
+    return `${this.publicUrl}/api/callbacks/${runId}/${attemptId}/heartbeat?sig=${this.sign(runId, attemptId, 'heartbeat')}`;
+  }
+
+  urlsFor = (runId: string, attemptId: string) => ({
+    callbackUrl: this.callbackUrl(runId, attemptId),
+    heartbeatUrl: this.heartbeatUrl(runId, attemptId),
+  });
+}
+
+/**
+ * The secret comes from TETHER_SECRET, or from `<dataDir>/secret`, created on first start with mode 0600.
+ */
+export async function loadOrCreateSecret(dataDir: string, fromEnv?: string): Promise<Buffer> {
+  if (fromEnv) return Buffer.from(fromEnv, 'utf8');
+  const file = join(dataDir, 'secret');
+  try {
+    const text = (await readFile(file, 'utf8')).trim();
+    if (text.length < 32) throw new Error(`${file}: secret is too short (${text.length} chars); delete it to generate a new one`);
+    return Buffer.from(text, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await mkdir(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  await chmod(file, 0o600);
+  return Buffer.from(secret, 'utf8');
+}

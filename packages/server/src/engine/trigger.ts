@@ -1,0 +1,59 @@
+/**
+ * Sends one trigger request. Only a 2xx counts as triggered (the seed counted a 500 as success); anything else is a
+ * failure with a message that says what happened: the status and a short body excerpt, or the network error.
+ */
+export interface TriggerRequest {
+  url: string;
+  method: 'POST' | 'PUT';
+  headers: Record<string, string>;
+  timeoutMs: number;
+  signal: AbortSignal;
+  idempotencyKey: string;
+  body: {
+    runId: string;
+    attemptId: string;
+    attempt: number;
+    callbackUrl: string;
+    heartbeatUrl: string;
+    payload: unknown;
+  };
+}
+
+export type TriggerOutcome = { ok: true; status: number; detail: string } | { ok: false; message: string; detail: string };
+
+const EXCERPT = 200;
+
+function networkMessage(e: unknown, timeoutMs: number): string {
+  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err?.name === 'TimeoutError') return `no response within ${timeoutMs / 1000} s`;
+  const code = err?.cause?.code;
+  const msg = err?.cause?.message ?? err?.message ?? String(e);
+  return code ? `${code}: ${msg}` : msg;
+}
+
+export async function sendTrigger(fetchImpl: typeof fetch, req: TriggerRequest): Promise<TriggerOutcome> {
+  const signal = AbortSignal.any([req.signal, AbortSignal.timeout(req.timeoutMs)]);
+  const target = `${req.method} ${req.url}`;
+  try {
+    const res = await fetchImpl(req.url, {
+      method: req.method,
+      headers: { ...req.headers, 'content-type': 'application/json', 'idempotency-key': req.idempotencyKey },
+      body: JSON.stringify(req.body),
+      signal,
+      redirect: 'manual',
+    });
+    let text = '';
+    try {
+      text = await res.text();
+    } catch {
+      /* body unreadable: the status still decides */
+    }
+    const excerpt = text.length > EXCERPT ? `${text.slice(0, EXCERPT)}…` : text;
+    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, detail: `${target} → ${res.status}` };
+    const message = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${excerpt ? `: ${excerpt}` : ''}`;
+    return { ok: false, message, detail: `${target} → ${message}` };
+  } catch (e) {
+    const message = networkMessage(e, req.timeoutMs);
+    return { ok: false, message, detail: `${target} → ${message}` };
+  }
+}
