@@ -1,2 +1,49 @@
-// Placeholder runner until the HTTP service lands (issue: HTTP service).
-console.log('Tether: the server arrives with its issue; the run statechart is in packages/machine.');
+/**
+ * The runner: settings from the environment, listen, print where the dashboard is, close gracefully on signals.
+ */
+import { buildApp, loggerOptions } from './app.ts';
+import { loadSettings, SettingsError } from './settings.ts';
+import { CorruptRunFileError } from './store/types.ts';
+
+async function main() {
+  let settings;
+  try {
+    settings = loadSettings();
+  } catch (e) {
+    if (e instanceof SettingsError) {
+      console.error(`Tether: bad setting: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const app = await buildApp({ settings, logger: loggerOptions(settings.logLevel, Boolean(process.stdout.isTTY)) });
+  await app.listen({ host: settings.host, port: settings.port });
+  const url = app.tether.publicUrl();
+  const local = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${(app.server.address() as { port: number }).port}`;
+  console.log(`\n  Tether is running.\n  Dashboard:  ${local}/\n  API docs:   ${local}/api/docs\n  Callbacks:  ${url}/api/callbacks/…\n  Data:       ${settings.dataDir}\n`);
+  if (!['127.0.0.1', 'localhost', '::1'].includes(settings.host) && !settings.apiToken) {
+    app.log.warn(`listening on ${settings.host} without TETHER_API_TOKEN: anyone who can reach this port can create and cancel runs`);
+  }
+
+  let closing = false;
+  const close = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'stopping: finishing in-flight commits');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void close('SIGTERM'));
+  process.on('SIGINT', () => void close('SIGINT'));
+}
+
+main().catch((e) => {
+  if (e instanceof CorruptRunFileError) {
+    console.error(`Tether: refusing to start. ${e.message}`);
+    process.exit(3);
+  }
+  console.error(e);
+  process.exit(1);
+});

@@ -16,6 +16,7 @@ import {
   toRun,
   toRunSummary,
   type CallbackPayload,
+  type CallbackResult,
   type ResolvedRunConfig,
   type Run,
   type RunEvent,
@@ -53,6 +54,11 @@ export interface EngineOptions {
   fetch?: typeof fetch;
   /** Longest event log kept per run for rejected events (a late-callback flood must not grow a run without bound). */
   maxRejectedPerRun?: number;
+  /**
+   * Load and record recovery, but arm no timer and send no trigger until `resume()`: a server resumes once it
+   * listens, so callback URLs carry its real address.
+   */
+  paused?: boolean;
 }
 
 /** What subscribers receive after every commit. */
@@ -70,14 +76,12 @@ export interface Applied {
 
 export type CallbackVerdict = 'accepted' | 'duplicate' | 'conflict' | 'late' | 'not_found';
 
-export interface CallbackOutcome {
+/** What the webhook answers: the wire `CallbackResult` plus the HTTP status to send it with. */
+export type CallbackOutcome = CallbackResult & {
   result: CallbackVerdict;
   httpStatus: 200 | 404 | 409 | 410;
-  attemptId?: string;
-  attemptState?: string;
-  endedAt?: string | null;
   message: string;
-}
+};
 
 /** Thrown when a commit cannot be made durable (disk full, read-only…): nothing was acknowledged. */
 export class CommitError extends Error {
@@ -130,6 +134,8 @@ export class Engine {
   private readonly inflight = new Map<string, AbortController>();
   private readonly pendingTriggers = new Set<Promise<void>>();
   private stopping = false;
+  private recovered: RunDoc[] = [];
+  private resumed = false;
 
   private constructor(opts: EngineOptions) {
     this.store = opts.store;
@@ -146,7 +152,20 @@ export class Engine {
   static async start(opts: EngineOptions): Promise<Engine> {
     const engine = new Engine(opts);
     await engine.recover();
+    if (!opts.paused) engine.resume();
     return engine;
+  }
+
+  /** Arms every recovered timer at its original dueAt (overdue ones fire at once, in due order) and re-sends triggers. */
+  resume(): void {
+    if (this.resumed) return;
+    this.resumed = true;
+    // Read the committed docs again: a commit made while paused may have moved a timer.
+    const docs = this.recovered.map((d) => this.active.get(d.id)).filter((d): d is RunDoc => d !== undefined);
+    for (const doc of docs) for (const t of doc.timers) this.timers.arm({ ...t, runId: doc.id });
+    // Triggers after timers are armed, so an outcome never races a timer that should have fired first.
+    for (const doc of docs) for (const o of doc.outbox) this.send(doc.id, o);
+    this.recovered = [];
   }
 
   // ───────────────────────────── reading ─────────────────────────────
@@ -593,10 +612,8 @@ export class Engine {
       void this.mailboxes
         .run(doc.id, () => this.record(this.active.get(doc.id) ?? doc, { type: 'server.recovered', source: 'server', verdict: 'recorded', detail }))
         .catch((e) => this.log.error({ runId: doc.id, err: (e as Error).message }, 'could not record recovery'));
-      for (const t of doc.timers) this.timers.arm({ ...t, runId: doc.id });
     }
-    // Triggers after timers are armed, so an outcome never races a timer that should have fired first.
-    for (const doc of active) for (const o of doc.outbox) this.send(doc.id, o);
+    this.recovered = active;
     this.log.info({ runs: this.ids.length, active: active.length, timers: this.timers.size }, 'engine recovered');
   }
 

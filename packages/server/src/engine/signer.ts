@@ -9,10 +9,15 @@ import { join } from 'node:path';
 export type SignaturePurpose = 'callback' | 'heartbeat';
 
 export class Signer {
+  private readonly base: () => string;
+
+  /** `publicUrl` may be a function: a server on an ephemeral port knows its address only once it listens. */
   constructor(
     private readonly secret: Buffer,
-    private readonly publicUrl: string,
-  ) {}
+    publicUrl: string | (() => string),
+  ) {
+    this.base = typeof publicUrl === 'function' ? publicUrl : () => publicUrl;
+  }
 
   private mac(runId: string, attemptId: string, purpose: SignaturePurpose): Buffer {
     const message = purpose === 'callback' ? `${runId}.${attemptId}` : `${runId}.${attemptId}.heartbeat`;
@@ -35,11 +40,11 @@ export class Signer {
   }
 
   callbackUrl(runId: string, attemptId: string): string {
-    return `${this.publicUrl}/api/callbacks/${runId}/${attemptId}?sig=${this.sign(runId, attemptId)}`;
+    return `${this.base()}/api/callbacks/${runId}/${attemptId}?sig=${this.sign(runId, attemptId)}`;
   }
 
   heartbeatUrl(runId: string, attemptId: string): string {
-    return `${this.publicUrl}/api/callbacks/${runId}/${attemptId}/heartbeat?sig=${this.sign(runId, attemptId, 'heartbeat')}`;
+    return `${this.base()}/api/callbacks/${runId}/${attemptId}/heartbeat?sig=${this.sign(runId, attemptId, 'heartbeat')}`;
   }
 
   urlsFor = (runId: string, attemptId: string) => ({

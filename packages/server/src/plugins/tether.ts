@@ -1,0 +1,62 @@
+/**
+ * The services: settings, signer, store and engine, decorated on the app. The engine starts paused and resumes once
+ * the server listens, so recovered triggers carry callback URLs with the real address.
+ */
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { Engine } from '../engine/engine.ts';
+import { Signer, loadOrCreateSecret } from '../engine/signer.ts';
+import type { Clock } from '../engine/clock.ts';
+import { LowdbRunStore } from '../store/lowdb-store.ts';
+import type { RunStore } from '../store/types.ts';
+import { defaultPublicUrl, type Settings } from '../settings.ts';
+
+export interface TetherServices {
+  settings: Settings;
+  engine: Engine;
+  signer: Signer;
+  /** Base of callback URLs: TETHER_PUBLIC_URL, or the listening address. */
+  publicUrl(): string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tether: TetherServices;
+  }
+}
+
+export interface TetherPluginOptions {
+  settings: Settings;
+  clock?: Clock;
+  store?: RunStore;
+}
+
+export default fp<TetherPluginOptions>(
+  async function tether(app: FastifyInstance, opts) {
+    const { settings } = opts;
+    let listening: string | null = null;
+    const publicUrl = () => settings.publicUrl ?? listening ?? defaultPublicUrl(settings.host, settings.port);
+    const secret = await loadOrCreateSecret(settings.dataDir, settings.secret ?? undefined);
+    const signer = new Signer(secret, publicUrl);
+    const store = opts.store ?? new LowdbRunStore({ dir: settings.dataDir, fsync: settings.fsync });
+    const engine = await Engine.start({
+      store,
+      signer,
+      paused: true,
+      logger: app.log,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+    });
+    app.decorate('tether', { settings, engine, signer, publicUrl });
+
+    app.addHook('onListen', async function () {
+      const addr = app.server.address() as AddressInfo | null;
+      if (addr && typeof addr === 'object') listening = defaultPublicUrl(addr.address, addr.port);
+      engine.resume();
+    });
+    app.addHook('preClose', async () => {
+      await engine.stop();
+    });
+  },
+  { name: 'tether' },
+);

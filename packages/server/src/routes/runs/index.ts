@@ -1,0 +1,179 @@
+/**
+ * The runs API: create, list, read, events, cancel, retry-now, operator complete/timeout, rerun.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Run, RunConfig, formatFieldErrors, parseRunConfig, type ResolvedRunConfig } from '@tether/machine';
+import { Errors } from '../../plugins/errors.ts';
+import { requireToken } from '../../plugins/auth.ts';
+import { AttemptParams, CancelBody, CompleteBody, ErrorBody, EventList, ListQuery, RerunBody, RunIdParams, RunList } from '../schemas.ts';
+import { checkTarget } from '../../plugins/targets.ts';
+
+const runs: FastifyPluginAsyncTypebox = async (app) => {
+  const { engine, settings } = app.tether;
+  app.addHook('onRequest', requireToken(settings.apiToken));
+
+  const parseConfig = (body: unknown): ResolvedRunConfig => {
+    const parsed = parseRunConfig(body);
+    if (!parsed.ok) throw new Errors.validation(formatFieldErrors(parsed.errors));
+    checkTarget(parsed.value.target.url, settings);
+    return parsed.value;
+  };
+
+  const mustExist = async (id: string) => {
+    const doc = await engine.getDoc(id);
+    if (!doc) throw new Errors.runNotFound(id);
+    return doc;
+  };
+
+  app.post(
+    '/',
+    {
+      schema: {
+        summary: 'Create and start a run',
+        body: RunConfig,
+        response: { 201: Run, 400: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      const run = await engine.createRun(parseConfig(req.body));
+      return reply.code(201).header('location', `/api/runs/${run.id}`).send(run);
+    },
+  );
+
+  app.get(
+    '/',
+    {
+      schema: {
+        summary: 'List runs, newest first',
+        querystring: ListQuery,
+        response: { 200: RunList, 400: ErrorBody, 401: ErrorBody },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const limit = q.limit === undefined ? 50 : Number(q.limit);
+      if (limit < 1 || limit > 500) throw new Errors.validation('query.limit must be between 1 and 500');
+      return engine.listRuns({ limit, ...(q.status ? { status: q.status } : {}), ...(q.name ? { name: q.name } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) });
+    },
+  );
+
+  app.get(
+    '/:id',
+    { schema: { summary: 'Read a run with all its attempts', params: RunIdParams, response: { 200: Run, 404: ErrorBody, 401: ErrorBody } } },
+    async (req) => engine.view(await mustExist(req.params.id)),
+  );
+
+  app.get(
+    '/:id/events',
+    {
+      schema: {
+        summary: "The run's event log: every applied or rejected event, with time, type, verdict and source",
+        params: RunIdParams,
+        response: { 200: EventList, 404: ErrorBody, 401: ErrorBody },
+      },
+    },
+    async (req) => ({ events: (await mustExist(req.params.id)).events }),
+  );
+
+  app.post(
+    '/:id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a run that is not final',
+        params: RunIdParams,
+        body: CancelBody,
+        response: { 200: Run, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req) => {
+      const reason = req.body?.reason;
+      const r = await engine.dispatch(req.params.id, { type: 'run.cancel', at: Date.now(), ...(reason ? { reason } : {}) }, { source: 'api' });
+      if (!r) throw new Errors.runNotFound(req.params.id);
+      if (!r.accepted) throw new Errors.runFinal(req.params.id, r.run.status);
+      return r.run;
+    },
+  );
+
+  app.post(
+    '/:id/retry-now',
+    {
+      schema: {
+        summary: 'Skip the rest of the backoff and start the next attempt now',
+        params: RunIdParams,
+        response: { 200: Run, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req) => {
+      const r = await engine.dispatch(req.params.id, { type: 'run.retryNow', at: Date.now() }, { source: 'api' });
+      if (!r) throw new Errors.runNotFound(req.params.id);
+      if (!r.accepted) throw new Errors.notInBackoff(req.params.id, r.run.state);
+      return r.run;
+    },
+  );
+
+  app.post(
+    '/:id/attempts/:attemptId/complete',
+    {
+      schema: {
+        summary: 'Operator: settle the current attempt as success or failure',
+        params: AttemptParams,
+        body: CompleteBody,
+        response: { 200: Run, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req) => {
+      const { id, attemptId } = req.params;
+      const b = req.body;
+      const out = await engine.callback(
+        id,
+        attemptId,
+        { success: b.success, ...(b.message !== undefined ? { message: b.message } : {}), ...(b.output !== undefined ? { output: b.output } : {}) },
+        'operator',
+      );
+      if (out.result === 'not_found') throw out.attemptId ? new Errors.attemptNotFound(id, attemptId) : new Errors.runNotFound(id);
+      if (out.result !== 'accepted') throw new Errors.attemptNotCurrent(`${out.message} (${out.result})`);
+      return engine.view((await engine.getDoc(id))!);
+    },
+  );
+
+  app.post(
+    '/:id/attempts/:attemptId/timeout',
+    {
+      schema: {
+        summary: 'Operator: time the current attempt out now',
+        params: AttemptParams,
+        response: { 200: Run, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req) => {
+      const { id, attemptId } = req.params;
+      const doc = await mustExist(id);
+      if (!doc.snapshot.context.attempts.some((a) => a.id === attemptId)) throw new Errors.attemptNotFound(id, attemptId);
+      const r = await engine.dispatch(id, { type: 'attempt.forceTimeout', attemptId, at: Date.now() }, { source: 'operator' });
+      if (!r) throw new Errors.runNotFound(id);
+      if (!r.accepted) throw new Errors.attemptNotCurrent(`Attempt ${attemptId} is not waiting (run state ${r.run.state}).`);
+      return r.run;
+    },
+  );
+
+  app.post(
+    '/:id/rerun',
+    {
+      schema: {
+        summary: 'Start a new run with the same config (payload replaced if given)',
+        params: RunIdParams,
+        body: RerunBody,
+        response: { 201: Run, 404: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      const doc = await mustExist(req.params.id);
+      const config = { ...doc.snapshot.context.config };
+      if (req.body && 'payload' in req.body) config.payload = req.body.payload;
+      const run = await engine.createRun(config, { rerunOf: doc.id });
+      return reply.code(201).header('location', `/api/runs/${run.id}`).send(run);
+    },
+  );
+};
+
+export default runs;

@@ -1,0 +1,77 @@
+/**
+ * Every setting, from the environment. Documented in the README's configuration table; keep them in step.
+ */
+import { resolve } from 'node:path';
+
+export interface Settings {
+  /** HOST: interface to listen on. @default 127.0.0.1 */
+  host: string;
+  /** PORT: TCP port; 0 picks a free one. @default 3000 */
+  port: number;
+  /** TETHER_DATA_DIR: where runs and the secret live. @default ./data */
+  dataDir: string;
+  /** TETHER_PUBLIC_URL: base of callback URLs handed to external systems. @default http://{host}:{port} */
+  publicUrl: string | null;
+  /** TETHER_SECRET: HMAC secret for callback signatures. @default generated into {dataDir}/secret (0600) */
+  secret: string | null;
+  /** TETHER_API_TOKEN: when set, /api/runs*, /api/stream need `Authorization: Bearer <token>`. @default none */
+  apiToken: string | null;
+  /** TETHER_FSYNC=1: fsync file and directory before acknowledging a commit. @default off */
+  fsync: boolean;
+  /** TETHER_SIMULATOR=off disables the built-in simulator at /simulator/jobs. @default on */
+  simulator: boolean;
+  /** TETHER_BODY_LIMIT: largest request body, bytes. @default 1048576 (1 MiB) */
+  bodyLimit: number;
+  /** TETHER_LOG_LEVEL: pino level. @default info */
+  logLevel: string;
+  /** TETHER_DASHBOARD_DIR: built dashboard to serve at /. @default packages/dashboard/dist */
+  dashboardDir: string;
+}
+
+export class SettingsError extends Error {}
+
+const flag = (v: string | undefined, dflt: boolean): boolean => {
+  if (v === undefined || v === '') return dflt;
+  if (/^(1|true|on|yes)$/i.test(v)) return true;
+  if (/^(0|false|off|no)$/i.test(v)) return false;
+  throw new SettingsError(`expected on/off, got "${v}"`);
+};
+
+function int(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new SettingsError(`${name} must be an integer in [${min}, ${max}], got "${v}"`);
+  return n;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Settings> = {}): Settings {
+  const named = (name: string, fn: () => boolean) => {
+    try {
+      return fn();
+    } catch (e) {
+      throw new SettingsError(`${name}: ${(e as Error).message}`);
+    }
+  };
+  const publicUrl = env.TETHER_PUBLIC_URL?.replace(/\/+$/, '') || null;
+  if (publicUrl && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new SettingsError(`TETHER_PUBLIC_URL must be an http(s) URL, got "${publicUrl}"`);
+  return {
+    host: env.HOST || '127.0.0.1',
+    port: int('PORT', env.PORT, 3000, 0, 65535),
+    dataDir: resolve(env.TETHER_DATA_DIR || './data'),
+    publicUrl,
+    secret: env.TETHER_SECRET || null,
+    apiToken: env.TETHER_API_TOKEN || null,
+    fsync: named('TETHER_FSYNC', () => flag(env.TETHER_FSYNC, false)),
+    simulator: named('TETHER_SIMULATOR', () => flag(env.TETHER_SIMULATOR, true)),
+    bodyLimit: int('TETHER_BODY_LIMIT', env.TETHER_BODY_LIMIT, 1_048_576, 1024, 64 * 1_048_576),
+    logLevel: env.TETHER_LOG_LEVEL || 'info',
+    dashboardDir: resolve(env.TETHER_DASHBOARD_DIR || new URL('../../dashboard/dist', import.meta.url).pathname),
+    ...overrides,
+  };
+}
+
+/** Callback URLs need an address other processes can reach: 0.0.0.0 is not one. */
+export function defaultPublicUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
