@@ -21,26 +21,48 @@ const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'idempotency
 export const pathToField = (instancePath: string): string =>
   instancePath === '' ? '(body)' : instancePath.replace(/^\//, '').replace(/\//g, '.');
 
+interface RawError {
+  keyword?: string;
+  schemaPath?: string;
+  instancePath: string;
+  message: string;
+  params?: unknown;
+}
+
 /** TypeBox reports `must have required properties x`; name the missing field itself. */
-function describe(e: { instancePath: string; message: string; params?: unknown }): FieldError {
+function describe(e: RawError): FieldError {
   const params = (e.params ?? {}) as { requiredProperties?: string[]; additionalProperties?: string[] };
   const base = e.instancePath === '' ? '' : `${pathToField(e.instancePath)}.`;
   if (params.requiredProperties?.length) return { field: `${base}${params.requiredProperties[0]}`, message: 'is required' };
   if (params.additionalProperties?.length)
     return { field: `${base}${params.additionalProperties[0]}`, message: 'is not a known field' };
+  // TypeBox 1.x also reports the extra property itself against `additionalProperties: false` ("schema is false").
+  if (e.keyword === 'boolean' && e.schemaPath?.endsWith('/additionalProperties'))
+    return { field: pathToField(e.instancePath), message: 'is not a known field' };
   return { field: pathToField(e.instancePath), message: e.message };
 }
 
+/** A literal union fails once per literal ("must be equal to constant"): say which values are allowed instead. */
+const allowedValueOf = (e: RawError): unknown[] =>
+  e.keyword === 'const' && e.params !== null && typeof e.params === 'object' && 'allowedValue' in e.params
+    ? [(e.params as { allowedValue: unknown }).allowedValue]
+    : [];
+
 /** Structural errors of a value against a schema, one per field, most specific first. */
 export function schemaErrors(schema: TSchema, value: unknown): FieldError[] {
-  const seen = new Set<string>();
-  const out: FieldError[] = [];
-  for (const e of Value.Errors(schema, value)) {
-    const fe = describe(e as { instancePath: string; message: string; params?: unknown });
-    if (seen.has(fe.field)) continue;
-    seen.add(fe.field);
-    out.push(fe);
+  const byField = new Map<string, { error: FieldError; allowed: unknown[] }>();
+  for (const raw of Value.Errors(schema, value)) {
+    const e = raw as RawError;
+    const fe = describe(e);
+    const seen = byField.get(fe.field);
+    if (seen) seen.allowed.push(...allowedValueOf(e));
+    else byField.set(fe.field, { error: fe, allowed: allowedValueOf(e) });
   }
+  const out = [...byField.values()].map(({ error, allowed }): FieldError =>
+    allowed.length === 0
+      ? error
+      : { field: error.field, message: `must be ${allowed.length > 1 ? 'one of ' : ''}${allowed.map((v) => JSON.stringify(v)).join(', ')}` },
+  );
   // Deepest paths first: "backoff.jitter must be one of …" says more than "(body) …".
   return out.sort((a, b) => b.field.split('.').length - a.field.split('.').length);
 }

@@ -67,10 +67,11 @@ export function machineGraph(machine: { root: AnyNode; id: string } = runMachine
       for (const t of node.after) push(node.key, t as AnyTransition, 'after', String((t as { delay: unknown }).delay));
       for (const t of node.always ?? []) push(node.key, t as AnyTransition, 'always', '');
     } else {
-      // Root-level transitions (run.cancel) apply from every non-final state: draw them from each top-level state.
+      // Root-level transitions (run.cancel) apply from every non-final state a run can rest in: draw them from each
+      // such top-level state. Transient states (timedOut, errored) are left within the same step, so no event reaches them.
       for (const [eventType, list] of node.transitions) {
         for (const child of Object.values(node.states)) {
-          if (child.type === 'final') continue;
+          if (child.type === 'final' || (child.always?.length ?? 0) > 0) continue;
           for (const t of list) push(child.key, t as AnyTransition, 'on', eventType);
         }
       }

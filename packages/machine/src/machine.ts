@@ -334,6 +334,8 @@ export const runMachine = setup({
     }),
   },
   guards: {
+    /** Not yet finished: every final state stamps `finishedAt`. */
+    isRunOpen: ({ context }) => context.finishedAt === null,
     /** Events name their attempt: one for an older attempt is stale and changes nothing. */
     isCurrentAttempt: ({ context, event }) =>
       'attemptId' in event && typeof event.attemptId === 'string' && event.attemptId === currentAttempt(context)?.id,
@@ -344,6 +346,16 @@ export const runMachine = setup({
     /** A timer event is honoured only once its instant has come: a stale or early fire changes nothing. */
     attemptTimerDue: ({ context, event }) => timeOf(context, event) >= attemptDueAt(context),
     retryTimerDue: ({ context, event }) => context.retryDue !== null && timeOf(context, event) >= context.retryDue,
+    /**
+     * No retry starts at or after the deadline, even when the retry timer (or an operator's retryNow) arrives late,
+     * e.g. after the host was down: the run fails instead of opening an attempt that is already out of time.
+     */
+    isPastDeadline: ({ context, event }) => context.deadlineAt !== null && timeOf(context, event) >= context.deadlineAt,
+    retryTimerDuePastDeadline: ({ context, event }) =>
+      context.retryDue !== null &&
+      timeOf(context, event) >= context.retryDue &&
+      context.deadlineAt !== null &&
+      timeOf(context, event) >= context.deadlineAt,
     canRetry: ({ context, event }) => retryBlocker(context, timeOf(context, event)) === null,
   },
   delays: {
@@ -370,7 +382,9 @@ export const runMachine = setup({
   },
   initial: 'idle',
   on: {
-    'run.cancel': { target: '.cancelled', actions: 'markCancelled' },
+    // Guarded so that `snapshot.can(run.cancel)` is false once the run is final (XState still offers root
+    // transitions from a done snapshot to `can()`, although `transition()` ignores them).
+    'run.cancel': { guard: 'isRunOpen', target: '.cancelled', actions: 'markCancelled' },
   },
   states: {
     idle: {
@@ -431,10 +445,13 @@ export const runMachine = setup({
     },
     retrying: {
       after: {
-        retryBackoff: { guard: 'retryTimerDue', target: 'attempt' },
+        retryBackoff: [
+          { guard: 'retryTimerDuePastDeadline', target: 'failed', actions: 'finishFailed' },
+          { guard: 'retryTimerDue', target: 'attempt' },
+        ],
       },
       on: {
-        'run.retryNow': { target: 'attempt' },
+        'run.retryNow': [{ guard: 'isPastDeadline', target: 'failed', actions: 'finishFailed' }, { target: 'attempt' }],
       },
     },
     succeeded: { type: 'final', entry: 'finishSucceeded' },

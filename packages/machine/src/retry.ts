@@ -28,7 +28,8 @@ export function retryDelay(backoff: Backoff | undefined, attemptNumber: number, 
   const b = { ...BACKOFF_DEFAULTS, ...backoff };
   const exponent = Math.max(0, attemptNumber - 1);
   const raw = b.initialSeconds * Math.pow(b.multiplier, exponent);
-  const base = Math.min(b.maxSeconds, Number.isFinite(raw) ? raw : b.maxSeconds);
+  // An overflowing power is Infinity (capped below), but 0 * Infinity is NaN: a zero initial delay stays zero.
+  const base = Number.isNaN(raw) ? 0 : Math.min(b.maxSeconds, raw);
   if (b.jitter === 'none') return base;
   const r = unitHash(`${seed}:${attemptNumber}`);
   return b.jitter === 'full' ? base * r : base / 2 + (base / 2) * r;

@@ -37,8 +37,9 @@ export function describeValidation(errors: AjvError[], context: string): string 
   if (e.params?.additionalProperty) return `${base}${e.params.additionalProperty} is not a known field`;
   const field = e.instancePath ? pathToField(e.instancePath) : context === 'body' ? '(body)' : context;
   // A union of literals fails once per literal: say which values are allowed instead of "must be equal to constant".
-  const consts = errors.filter((x) => x.instancePath === e.instancePath && x.keyword === 'const').map((x) => String(x.params?.allowedValue));
-  if (consts.length > 1) return `${context === 'querystring' ? 'query.' : ''}${field} must be one of: ${consts.join(', ')}`;
+  // Same wording as the machine's parseRunConfig: `must be one of "a", "b"`.
+  const consts = errors.filter((x) => x.instancePath === e.instancePath && x.keyword === 'const').map((x) => JSON.stringify(x.params?.allowedValue));
+  if (consts.length > 1) return `${context === 'querystring' ? 'query.' : ''}${field} must be one of ${consts.join(', ')}`;
   const allowed = e.params?.allowedValues ? `: ${e.params.allowedValues.map(String).join(', ')}` : '';
   return `${context === 'querystring' && e.instancePath ? 'query.' : ''}${field} ${e.message ?? 'is invalid'}${allowed}`;
 }

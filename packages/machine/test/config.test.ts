@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { BACKOFF_DEFAULTS, TRIGGER_TIMEOUT_DEFAULT_SECONDS, formatFieldErrors, parseRunConfig, resolveRunConfig } from '../src/index.ts';
+import { baseConfig } from './drive.ts';
+
+/** The errors of a config that must be rejected. */
+function errorsOf(input: unknown) {
+  const r = parseRunConfig(input);
+  if (r.ok) throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+  return r.errors;
+}
+
+const valid = () => baseConfig() as Record<string, unknown>;
+
+describe('parseRunConfig: errors name the field and the rule', () => {
+  it.each([
+    ['timeoutSeconds = 0', { ...valid(), timeoutSeconds: 0 }, 'timeoutSeconds', 'must be > 0'],
+    ['timeoutSeconds < 0', { ...valid(), timeoutSeconds: -5 }, 'timeoutSeconds', 'must be > 0'],
+    ['timeoutSeconds not a number', { ...valid(), timeoutSeconds: '60' }, 'timeoutSeconds', 'must be number'],
+    ['timeoutSeconds beyond a year', { ...valid(), timeoutSeconds: 31_536_001 }, 'timeoutSeconds', 'must be <= 31536000'],
+    ['retryLimit fractional', { ...valid(), retryLimit: 1.5 }, 'retryLimit', 'must be integer'],
+    ['retryLimit negative', { ...valid(), retryLimit: -1 }, 'retryLimit', 'must be >= 0'],
+    ['retryLimit missing', { target: { url: 'https://x.test' }, timeoutSeconds: 1 }, 'retryLimit', 'is required'],
+    ['unknown top-level field', { ...valid(), timeout: 60 }, 'timeout', 'is not a known field'],
+    ['unknown nested field', { ...valid(), backoff: { initial: 1 } }, 'backoff.initial', 'is not a known field'],
+    ['target.url missing', { ...valid(), target: {} }, 'target.url', 'is required'],
+    ['target missing', { timeoutSeconds: 1, retryLimit: 0 }, 'target', 'is required'],
+    ['target.url not a URL', { ...valid(), target: { url: 'jobs.example.com' } }, 'target.url', 'must be an absolute URL'],
+    ['target.url not http(s)', { ...valid(), target: { url: 'ftp://jobs.example.com/x' } }, 'target.url', 'must use http or https'],
+    ['target.url with credentials', { ...valid(), target: { url: 'https://u:p@x.test' } }, 'target.url', 'must not carry credentials; use target.headers'],
+    ['target.method GET', { ...valid(), target: { url: 'https://x.test', method: 'GET' } }, 'target.method', 'must be one of "POST", "PUT"'],
+    ['backoff.maxSeconds < initialSeconds', { ...valid(), backoff: { initialSeconds: 10, maxSeconds: 5 } }, 'backoff.maxSeconds', 'must be >= backoff.initialSeconds'],
+    ['backoff.maxSeconds < default initialSeconds', { ...valid(), backoff: { maxSeconds: 0.5 } }, 'backoff.maxSeconds', 'must be >= backoff.initialSeconds'],
+    ['backoff.multiplier < 1', { ...valid(), backoff: { multiplier: 0.5 } }, 'backoff.multiplier', 'must be >= 1'],
+    ['backoff.jitter invalid', { ...valid(), backoff: { jitter: 'random' } }, 'backoff.jitter', 'must be one of "none", "full", "equal"'],
+    ['header value with CR/LF', { ...valid(), target: { url: 'https://x.test', headers: { 'X-Token': 'a\r\nInjected: 1' } } }, 'target.headers.X-Token', 'must not contain CR, LF or NUL'],
+    ['header value with bare LF', { ...valid(), target: { url: 'https://x.test', headers: { 'X-Token': 'a\nb' } } }, 'target.headers.X-Token', 'must not contain CR, LF or NUL'],
+    ['header name invalid', { ...valid(), target: { url: 'https://x.test', headers: { 'X Token': 'a' } } }, 'target.headers.X Token', 'is not a valid header name'],
+    ['reserved header', { ...valid(), target: { url: 'https://x.test', headers: { 'Idempotency-Key': 'a' } } }, 'target.headers.Idempotency-Key', 'is set by Tether and cannot be overridden'],
+    ['header value not a string', { ...valid(), target: { url: 'https://x.test', headers: { 'X-N': 5 } } }, 'target.headers.X-N', 'must be string'],
+    ['heartbeatTimeoutSeconds = 0', { ...valid(), heartbeatTimeoutSeconds: 0 }, 'heartbeatTimeoutSeconds', 'must be > 0'],
+    ['deadlineSeconds < 0', { ...valid(), deadlineSeconds: -1 }, 'deadlineSeconds', 'must be > 0'],
+    ['triggerTimeoutSeconds > 1 h', { ...valid(), triggerTimeoutSeconds: 3601 }, 'triggerTimeoutSeconds', 'must be <= 3600'],
+  ])('%s', (_name, input, field, message) => {
+    expect(errorsOf(input)).toContainEqual({ field, message });
+  });
+
+  it.each([['a string', 'config'], ['null', null], ['an array', []], ['a number', 42]])('rejects %s as a whole', (_n, input) => {
+    expect(errorsOf(input)).toEqual([{ field: '(body)', message: 'must be a JSON object' }]);
+  });
+
+  it('reports each broken field once, deepest first', () => {
+    const errors = errorsOf({ target: { url: 'https://x.test', method: 'GET' }, timeoutSeconds: 0, retryLimit: -1 });
+    const fields = errors.map((e) => e.field);
+    expect(new Set(fields).size).toBe(fields.length);
+    expect(fields[0]).toBe('target.method');
+    expect(fields).toEqual(expect.arrayContaining(['timeoutSeconds', 'retryLimit']));
+  });
+
+  it('formats errors as "field rule" sentences', () => {
+    expect(formatFieldErrors(errorsOf({ ...valid(), timeoutSeconds: 0, retryLimit: 0.5 }))).toMatch(
+      /^(timeoutSeconds must be > 0; retryLimit must be integer|retryLimit must be integer; timeoutSeconds must be > 0)$/,
+    );
+  });
+});
+
+describe('parseRunConfig: accepted configs', () => {
+  it('fills every default', () => {
+    const r = parseRunConfig({ target: { url: 'http://localhost:9/run' }, timeoutSeconds: 0.25, retryLimit: 0 });
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        target: { url: 'http://localhost:9/run', method: 'POST' },
+        timeoutSeconds: 0.25,
+        retryLimit: 0,
+        backoff: { initialSeconds: 1, multiplier: 2, maxSeconds: 300, jitter: 'none' },
+        triggerTimeoutSeconds: 30,
+      },
+    });
+    expect(BACKOFF_DEFAULTS).toEqual({ initialSeconds: 1, multiplier: 2, maxSeconds: 300, jitter: 'none' });
+    expect(TRIGGER_TIMEOUT_DEFAULT_SECONDS).toBe(30);
+  });
+
+  it('keeps given values and merges a partial backoff with the defaults', () => {
+    const r = parseRunConfig({
+      name: 'nightly export',
+      target: { url: 'https://x.test/a', method: 'PUT', headers: { Authorization: 'Bearer s3cret' } },
+      payload: { table: 'orders', rows: [1, 2] },
+      timeoutSeconds: 90,
+      retryLimit: 5,
+      backoff: { multiplier: 3, jitter: 'equal' },
+      heartbeatTimeoutSeconds: 15,
+      deadlineSeconds: 600,
+      triggerTimeoutSeconds: 5,
+    });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.backoff).toEqual({ initialSeconds: 1, multiplier: 3, maxSeconds: 300, jitter: 'equal' });
+    expect(r.value.target).toEqual({ url: 'https://x.test/a', method: 'PUT', headers: { Authorization: 'Bearer s3cret' } });
+    expect(r.value.payload).toEqual({ table: 'orders', rows: [1, 2] });
+    expect([r.value.heartbeatTimeoutSeconds, r.value.deadlineSeconds, r.value.triggerTimeoutSeconds]).toEqual([15, 600, 5]);
+  });
+
+  it('resolveRunConfig is idempotent', () => {
+    const once = resolveRunConfig(baseConfig({ backoff: { maxSeconds: 10 } }));
+    expect(resolveRunConfig(once)).toEqual(once);
+  });
+});
