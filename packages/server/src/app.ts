@@ -2,14 +2,14 @@
  * The Tether app, as a Fastify plugin: services, the runs API, the callback webhook, the live stream, the simulator,
  * OpenAPI and the dashboard. `server.ts` is the thin runner around it; tests build it through `buildApp`.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import tether, { type TetherPluginOptions } from './plugins/tether.ts';
-import errors from './plugins/errors.ts';
+import errors, { toErrorBody } from './plugins/errors.ts';
 import json from './plugins/json.ts';
 import dashboard from './plugins/dashboard.ts';
 import runs from './routes/runs/index.ts';
@@ -40,6 +40,8 @@ export const app = fp<TetherPluginOptions>(
     await instance.register(callbacks, { prefix: '/api/callbacks' });
     await instance.register(stream, { prefix: '/api/stream' });
     if (settings.simulator) await instance.register(simulator, { prefix: '/simulator' });
+    // Imported only when on: a server without the inspector never loads @statelyai/inspect.
+    if (settings.inspect) await instance.register((await import('./plugins/inspect.ts')).default, { port: settings.inspectPort });
     await instance.register(dashboard, { dir: settings.dashboardDir });
   },
   { name: 'tether-app' },
@@ -57,9 +59,16 @@ export const loggerOptions = (level: string, pretty: boolean): FastifyServerOpti
 
 export interface BuildOptions extends TetherPluginOptions {
   logger?: FastifyServerOptions['logger'];
+  /**
+   * Longest a client may take to send one whole request, headers and body, in ms. Fastify turns Node's limit off by
+   * default, so a client trickling a body byte by byte could hold a connection (and its run's webhook) forever.
+   * @default 30000
+   */
+  requestTimeoutMs?: number;
 }
 
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
   const instance = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.settings.bodyLimit,
@@ -67,6 +76,14 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
     forceCloseConnections: true,
+    requestTimeout: requestTimeoutMs,
+    // Router-level refusals (a %-escape that does not decode, a path segment over the limit) in the same coded shape as
+    // every other error, instead of Fastify's own.
+    frameworkErrors: (err, _req, reply: FastifyReply) =>
+      reply.code(err.statusCode ?? 400).send(toErrorBody(err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'TETHER_URL_TOO_LONG' : 'TETHER_BAD_URL', err.message)),
+    // Node enforces requestTimeout only when it sweeps connections (every 30 s by default): sweep often enough that the
+    // limit means what it says.
+    http: { connectionsCheckingInterval: Math.min(5_000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
   }).withTypeProvider<TypeBoxTypeProvider>();
   await instance.register(app, opts);
   return instance;

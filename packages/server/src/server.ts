@@ -4,11 +4,13 @@
 import { buildApp, loggerOptions } from './app.ts';
 import { loadSettings, SettingsError } from './settings.ts';
 import { CorruptRunFileError } from './store/types.ts';
+import type {} from './plugins/inspect.ts'; // types of `app.inspector` only; the plugin is loaded by app.ts when on
 
 async function main() {
   let settings;
   try {
-    settings = loadSettings();
+    // `--inspect` after the script (`pnpm start -- --inspect`) is ours, not Node's: it turns the Stately inspector on.
+    settings = loadSettings(process.env, process.argv.slice(2).includes('--inspect') ? { inspect: true } : {});
   } catch (e) {
     if (e instanceof SettingsError) {
       console.error(`Tether: bad setting: ${e.message}`);
@@ -21,6 +23,7 @@ async function main() {
   const url = app.tether.publicUrl();
   const local = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${(app.server.address() as { port: number }).port}`;
   console.log(`\n  Tether is running.\n  Dashboard:  ${local}/\n  API docs:   ${local}/api/docs\n  Callbacks:  ${url}/api/callbacks/…\n  Data:       ${settings.dataDir}\n`);
+  if (settings.inspect) console.log(`  Inspector:  ${app.inspector.openUrl}  (Stately inspector; open it in a browser)\n`);
   if (!['127.0.0.1', 'localhost', '::1'].includes(settings.host) && !settings.apiToken) {
     app.log.warn(`listening on ${settings.host} without TETHER_API_TOKEN: anyone who can reach this port can create and cancel runs`);
   }

@@ -26,6 +26,16 @@ export interface Settings {
   logLevel: string;
   /** TETHER_DASHBOARD_DIR: built dashboard to serve at /. @default packages/dashboard/dist */
   dashboardDir: string;
+  /**
+   * TETHER_ALLOWED_TARGETS: comma-separated hosts (`jobs.internal`, `10.0.0.5:8080`) or URL prefixes
+   * (`https://api.example.com/jobs/`) a run may target. Empty: any http(s) URL. The built-in simulator stays allowed.
+   * @default empty
+   */
+  allowedTargets: string[];
+  /** TETHER_INSPECT=1 (or `--inspect` on the start command): stream every run to the Stately inspector. @default off */
+  inspect: boolean;
+  /** TETHER_INSPECT_PORT: port of the local inspector relay (it listens on all interfaces); 0 picks a free one. @default 8080 */
+  inspectPort: number;
 }
 
 export class SettingsError extends Error {}
@@ -42,6 +52,26 @@ function int(name: string, v: string | undefined, dflt: number, min: number, max
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new SettingsError(`${name} must be an integer in [${min}, ${max}], got "${v}"`);
   return n;
+}
+
+/** Hosts are compared lowercased, as URL parsing reports them; a prefix must itself be an http(s) URL. */
+function allowedTargets(v: string | undefined): string[] {
+  const entries = (v ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  return entries.map((e) => {
+    if (e.includes('://')) {
+      let u: URL;
+      try {
+        u = new URL(e);
+      } catch {
+        throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" is not a URL`);
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" must be an http(s) URL`);
+      if (u.username || u.password || u.search || u.hash) throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" must be a plain URL prefix (no credentials, query or fragment)`);
+      return u.href;
+    }
+    if (!/^([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/i.test(e)) throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" is neither a host[:port] nor an http(s) URL prefix`);
+    return e.toLowerCase();
+  });
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Settings> = {}): Settings {
@@ -66,6 +96,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     bodyLimit: int('TETHER_BODY_LIMIT', env.TETHER_BODY_LIMIT, 1_048_576, 1024, 64 * 1_048_576),
     logLevel: env.TETHER_LOG_LEVEL || 'info',
     dashboardDir: resolve(env.TETHER_DASHBOARD_DIR || new URL('../../dashboard/dist', import.meta.url).pathname),
+    allowedTargets: allowedTargets(env.TETHER_ALLOWED_TARGETS),
+    inspect: named('TETHER_INSPECT', () => flag(env.TETHER_INSPECT, false)),
+    inspectPort: int('TETHER_INSPECT_PORT', env.TETHER_INSPECT_PORT, 8080, 0, 65535),
     ...overrides,
   };
 }

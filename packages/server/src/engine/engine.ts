@@ -66,6 +66,8 @@ export interface RunUpdate {
   run: Run;
   summary: RunSummary;
   events: RunEventEntry[];
+  /** The committed document, unredacted (target headers included): server-side observers only, never sent as is. */
+  doc: Readonly<RunDoc>;
 }
 
 export interface Applied {
@@ -105,12 +107,21 @@ export function newRunId(now: number): string {
   return `run_${now.toString(36).padStart(9, '0')}${rand}`;
 }
 
+/** JSON with object keys sorted: `{"a":1,"b":2}` and `{"b":2,"a":1}` are the same JSON, whatever a client's map order. */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_key, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
 function sameCallback(a: CallbackPayload, b: CallbackPayload): boolean {
   return (
     a.success === b.success &&
     (a.message ?? null) === (b.message ?? null) &&
     (a.retryable ?? null) === (b.retryable ?? null) &&
-    JSON.stringify(a.output ?? null) === JSON.stringify(b.output ?? null)
+    canonicalJson(a.output ?? null) === canonicalJson(b.output ?? null)
   );
 }
 
@@ -446,16 +457,17 @@ export class Engine {
     else if (!accepted && meta.verdict === undefined && entry.detail === undefined)
       entry.detail = `Not accepted in state ${leafState(snap.value)}.`;
 
+    const { events, stored } = this.appendBounded(doc.events, entry);
     const nextDoc: RunDoc = {
       ...doc,
       snapshot: accepted ? persist(next) : doc.snapshot,
       timers: [...timers.values()],
       outbox,
-      events: this.appendBounded(doc.events, entry),
+      events,
     };
     await this.commit(nextDoc, creating);
-    this.afterCommit(doc, nextDoc, newOutbox, [entry]);
-    return { doc: nextDoc, accepted, entry };
+    this.afterCommit(doc, nextDoc, newOutbox, [stored]);
+    return { doc: nextDoc, accepted, entry: stored };
   }
 
   /** Appends a host-side entry (recovery marker, rejected request) without touching the machine. */
@@ -474,21 +486,30 @@ export class Engine {
     };
     if (e.attemptId !== undefined) entry.attemptId = e.attemptId;
     if (e.httpStatus !== undefined) entry.httpStatus = e.httpStatus;
-    const nextDoc: RunDoc = { ...doc, events: this.appendBounded(doc.events, entry) };
+    const { events, stored } = this.appendBounded(doc.events, entry);
+    const nextDoc: RunDoc = { ...doc, events };
     await this.commit(nextDoc, false);
-    this.afterCommit(doc, nextDoc, [], [entry]);
+    this.afterCommit(doc, nextDoc, [], [stored]);
     return nextDoc;
   }
 
-  /** Rejected entries beyond the cap are counted into the last one instead of growing the run forever. */
-  private appendBounded(events: RunEventEntry[], entry: RunEventEntry): RunEventEntry[] {
-    if (entry.verdict === 'applied' || entry.verdict === 'recorded') return [...events, entry];
+  /**
+   * Rejected entries beyond the cap are folded into the last one instead of growing the run forever. Only a
+   * rejected entry is ever folded into: an applied or recorded one is replay input and history, never overwritten.
+   * Returns the entry as stored, which is what subscribers and callers are told.
+   */
+  private appendBounded(events: RunEventEntry[], entry: RunEventEntry): { events: RunEventEntry[]; stored: RunEventEntry } {
+    const kept = (e: RunEventEntry) => e.verdict === 'applied' || e.verdict === 'recorded';
+    if (kept(entry)) return { events: [...events, entry], stored: entry };
     let rejected = 0;
-    for (const e of events) if (e.verdict !== 'applied' && e.verdict !== 'recorded') rejected++;
-    if (rejected < this.maxRejected) return [...events, entry];
-    const last = events[events.length - 1]!;
-    const dropped = { ...last, detail: `${entry.type} (${entry.verdict}, ${entry.httpStatus ?? '-'}) at ${entry.at}; more rejected requests were not kept (limit ${this.maxRejected} per run).` };
-    return [...events.slice(0, -1), dropped];
+    for (const e of events) if (!kept(e)) rejected++;
+    const last = events[events.length - 1];
+    if (rejected < this.maxRejected || !last || kept(last)) return { events: [...events, entry], stored: entry };
+    const folded: RunEventEntry = {
+      ...last,
+      detail: `${entry.type} (${entry.verdict}, ${entry.httpStatus ?? '-'}) at ${entry.at}; more rejected requests were not kept (limit ${this.maxRejected} per run).`,
+    };
+    return { events: [...events.slice(0, -1), folded], stored: folded };
   }
 
   private async commit(doc: RunDoc, creating: boolean): Promise<void> {
@@ -510,7 +531,7 @@ export class Engine {
     this.timers.sync(next.id, prev.timers.map(withRun), next.timers.map(withRun));
     for (const o of newOutbox) this.send(next.id, o);
     if (this.listeners.size) {
-      const update: RunUpdate = { run: this.view(next), summary: this.summaries.get(next.id)!, events };
+      const update: RunUpdate = { run: this.view(next), summary: this.summaries.get(next.id)!, events, doc: next };
       for (const l of this.listeners) {
         try {
           l(update);
@@ -528,10 +549,16 @@ export class Engine {
     void this.mailboxes
       .run(entry.runId, async () => {
         const doc = this.active.get(entry.runId);
-        // Cancelled or moved between firing and now: the committed timers decide.
-        if (!doc || !doc.timers.some((t) => t.key === entry.key && t.dueAt === entry.dueAt)) return;
-        const late = firedAt - entry.dueAt;
-        await this.step(doc, { type: entry.eventType as TimerEvent['type'], at: firedAt }, { source: 'timer', detail: `Timer due ${iso(entry.dueAt)} fired ${late} ms late.` });
+        // Cancelled, or moved later, between firing and now: the committed timers decide. Compared with the firing
+        // time rather than the armed dueAt, because a retry after a failed commit is armed later than the committed one.
+        const committed = doc?.timers.find((t) => t.key === entry.key);
+        if (!doc || !committed || committed.dueAt > firedAt) return;
+        const late = firedAt - committed.dueAt;
+        await this.step(
+          doc,
+          { type: committed.eventType as TimerEvent['type'], at: firedAt },
+          { source: 'timer', detail: `Timer due ${iso(committed.dueAt)} fired ${late} ms late.` },
+        );
       })
       .catch((e) => {
         // The commit failed (disk full?): nothing changed; try again shortly so the timer is not lost.
@@ -586,8 +613,8 @@ export class Engine {
       });
     } catch (e) {
       this.log.error({ runId, err: (e as Error).message }, 'trigger outcome commit failed; re-sending in 1 s');
-      const t = setTimeout(() => this.send(runId, o), 1000);
-      t.unref?.();
+      // On the engine's clock (not a wall-clock setTimeout), so injected clocks drive this retry like every other timer.
+      this.clock.setTimer(() => this.send(runId, o), 1000);
     }
   }
 

@@ -28,15 +28,17 @@ export class Signer {
     return this.mac(runId, attemptId, purpose).toString('base64url');
   }
 
-  /** Constant-time: both sides are compared as fixed-length HMAC digests, whatever the input's length. */
+  /**
+   * Constant-time: both sides are compared as fixed-length HMAC digests, whatever the input's length.
+   * The signature is compared as the exact text issued, never decoded first: base64url decoding skips stray characters
+   * and ignores the spare bits of the last one, so `sig + "!"` or a changed last character would decode to the same bytes.
+   */
   verify(runId: string, attemptId: string, sig: unknown, purpose: SignaturePurpose = 'callback'): boolean {
     if (typeof sig !== 'string' || sig.length === 0 || sig.length > 256) return false;
-    const expected = this.mac(runId, attemptId, purpose);
-    const given = Buffer.from(sig, 'base64url');
-    // Compare digests of both, so unequal lengths take the same path and time as equal ones.
+    const expected = this.sign(runId, attemptId, purpose);
     const a = createHmac('sha256', this.secret).update(expected).digest();
-    const b = createHmac('sha256', this.secret).update(given).digest();
-    return timingSafeEqual(a, b) && given.length === expected.length;
+    const b = createHmac('sha256', this.secret).update(sig).digest();
+    return timingSafeEqual(a, b);
   }
 
   callbackUrl(runId: string, attemptId: string): string {

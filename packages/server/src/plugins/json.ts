@@ -1,9 +1,28 @@
 /**
  * JSON bodies: prototype-poisoning keys rejected (400), an empty body read as "no body" (heartbeats may be empty),
- * and a body with no content type still parsed as JSON — external systems are not always careful with headers.
+ * and a body with no content type, or `text/plain` (what fetch and many HTTP clients send for a string body), still
+ * parsed as JSON — external systems are not always careful with headers. No route takes plain text.
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
+
+/**
+ * JSON.parse takes any depth, but every commit JSON.stringify-s the run and the validators recurse: a body 5000 arrays
+ * deep would fail its commit (a misleading 503) or overflow the stack (500). Deeper than this is refused as a 400.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The top-level field under which `value` nests deeper than MAX_JSON_DEPTH, or null. Iterative: no recursion to overflow. */
+export function tooDeep(value: unknown): string | null {
+  const stack: Array<[unknown, number, string]> = [[value, 0, '(body)']];
+  while (stack.length) {
+    const [v, depth, field] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH) return field;
+    for (const [k, child] of Object.entries(v)) stack.push([child, depth + 1, depth === 0 ? k : field]);
+  }
+  return null;
+}
 
 export default fp(async function json(app: FastifyInstance) {
   const strict = app.getDefaultJsonParser('error', 'error');
@@ -18,10 +37,17 @@ export default fp(async function json(app: FastifyInstance) {
         e.code = 'TETHER_INVALID_JSON';
         return done(e);
       }
+      const deep = tooDeep(value);
+      if (deep !== null) {
+        const e = new Error(`${deep} is nested deeper than ${MAX_JSON_DEPTH} levels`) as Error & { statusCode: number; code: string };
+        e.statusCode = 400;
+        e.code = 'TETHER_VALIDATION';
+        return done(e);
+      }
       done(null, value);
     });
   };
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parse);
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, parse);
   app.addContentTypeParser('*', { parseAs: 'string' }, parse);
 });

@@ -1,12 +1,41 @@
-/** Which targets a run may call. Only http and https, ever; TETHER_ALLOWED_TARGETS narrows further (issue: safety). */
+/**
+ * Which targets a run may call. Only http and https, ever. TETHER_ALLOWED_TARGETS narrows further: an entry is a host
+ * (any port), a host:port, or a URL prefix matched on the parsed origin and whole path segments — never as raw text, or
+ * `https://api.example.com` would let `https://api.example.com.evil.net/` and `https://api.example.com@evil.net/` through.
+ * This server's own simulator stays allowed, so the dashboard's presets keep working behind an allow-list.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import type { Settings } from '../settings.ts';
 import { Errors } from './errors.ts';
 
-export function checkTarget(url: string, settings: Settings & { allowedTargets?: string[] }): void {
+function matchesEntry(u: URL, entry: string): boolean {
+  if (!entry.includes('://')) return u.hostname === entry || u.host === entry;
+  const prefix = new URL(entry);
+  if (u.origin !== prefix.origin) return false;
+  if (prefix.pathname === '/' || u.pathname === prefix.pathname) return true;
+  return u.pathname.startsWith(prefix.pathname.endsWith('/') ? prefix.pathname : `${prefix.pathname}/`);
+}
+
+const sameEndpoint = (u: URL, other: string): boolean => {
+  const o = new URL(other);
+  return u.origin === o.origin && u.pathname === o.pathname;
+};
+
+export function checkTarget(url: string, settings: Pick<Settings, 'allowedTargets'>, ownSimulatorUrls: readonly string[] = []): void {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Errors.targetNotAllowed('target.url must use http or https');
   const allowed = settings.allowedTargets;
-  if (!allowed || allowed.length === 0) return;
-  const ok = allowed.some((a) => (a.includes('://') ? url.startsWith(a) : u.hostname === a || u.host === a));
-  if (!ok) throw new Errors.targetNotAllowed(`target.url ${u.origin} is not in TETHER_ALLOWED_TARGETS`);
+  if (allowed.length === 0) return;
+  if (ownSimulatorUrls.some((s) => sameEndpoint(u, s))) return;
+  if (!allowed.some((a) => matchesEntry(u, a))) throw new Errors.targetNotAllowed(`target.url ${u.origin} is not in TETHER_ALLOWED_TARGETS`);
+}
+
+/** This server's simulator, under every name a browser or script on this machine may use for it. Empty when it is off. */
+export function ownSimulatorUrls(app: FastifyInstance): string[] {
+  if (!app.tether.settings.simulator) return [];
+  const addr = app.server.address() as AddressInfo | null;
+  const port = addr && typeof addr === 'object' ? addr.port : app.tether.settings.port;
+  const bases = [app.tether.publicUrl(), `http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`];
+  return bases.map((b) => `${b}/simulator/jobs`);
 }

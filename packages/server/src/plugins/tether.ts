@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { Engine } from '../engine/engine.ts';
 import { Signer, loadOrCreateSecret } from '../engine/signer.ts';
-import type { Clock } from '../engine/clock.ts';
+import { systemClock, type Clock } from '../engine/clock.ts';
 import { LowdbRunStore } from '../store/lowdb-store.ts';
 import type { RunStore } from '../store/types.ts';
 import { defaultPublicUrl, type Settings } from '../settings.ts';
@@ -16,6 +16,8 @@ export interface TetherServices {
   settings: Settings;
   engine: Engine;
   signer: Signer;
+  /** The engine's clock: routes stamp operator and API events with it, never with Date.now(), so time stays one source. */
+  clock: Clock;
   /** Base of callback URLs: TETHER_PUBLIC_URL, or the listening address. */
   publicUrl(): string;
 }
@@ -30,11 +32,14 @@ export interface TetherPluginOptions {
   settings: Settings;
   clock?: Clock;
   store?: RunStore;
+  /** Rejected requests kept per run before they are folded into one entry (the engine's default when absent). */
+  maxRejectedPerRun?: number;
 }
 
 export default fp<TetherPluginOptions>(
   async function tether(app: FastifyInstance, opts) {
     const { settings } = opts;
+    const clock = opts.clock ?? systemClock;
     let listening: string | null = null;
     const publicUrl = () => settings.publicUrl ?? listening ?? defaultPublicUrl(settings.host, settings.port);
     const secret = await loadOrCreateSecret(settings.dataDir, settings.secret ?? undefined);
@@ -45,9 +50,10 @@ export default fp<TetherPluginOptions>(
       signer,
       paused: true,
       logger: app.log,
-      ...(opts.clock ? { clock: opts.clock } : {}),
+      clock,
+      ...(opts.maxRejectedPerRun !== undefined ? { maxRejectedPerRun: opts.maxRejectedPerRun } : {}),
     });
-    app.decorate('tether', { settings, engine, signer, publicUrl });
+    app.decorate('tether', { settings, engine, signer, clock, publicUrl });
 
     app.addHook('onListen', async function () {
       const addr = app.server.address() as AddressInfo | null;

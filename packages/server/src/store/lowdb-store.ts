@@ -48,8 +48,12 @@ export class LowdbRunStore implements RunStore {
   async load(): Promise<LoadedStore> {
     await mkdir(this.runsDir, { recursive: true });
     const names = await readdir(this.runsDir);
-    // Temp files are writes that never committed: the rename is the commit point.
-    await Promise.all(names.filter((n) => n.startsWith('.') && n.includes('.tmp-')).map((n) => unlink(join(this.runsDir, n)).catch(() => {})));
+    // Temp files are writes that never committed: the rename is the commit point. The index compaction leaves its
+    // own temp file in the data directory if the process dies mid-rewrite.
+    const isTemp = (n: string) => n.startsWith('.') && n.includes('.tmp-');
+    await Promise.all(names.filter(isTemp).map((n) => unlink(join(this.runsDir, n)).catch(() => {})));
+    const indexTemps = (await readdir(this.dir)).filter((n) => isTemp(n) && n.startsWith('.index.jsonl.'));
+    await Promise.all(indexTemps.map((n) => unlink(join(this.dir, n)).catch(() => {})));
     const onDisk = new Set<string>();
     for (const n of names) {
       const m = RUN_FILE.exec(n);

@@ -19,6 +19,16 @@ const Answers = { 200: CallbackResult, 400: CallbackResult, 401: CallbackResult,
 
 const ID = /^(run|att)_[A-Za-z0-9_-]{1,100}$/;
 
+const CALLBACK_SHAPE = '(body) must be a JSON object { "success": true|false, "message"?, "output"?, "retryable"? } or a bare true/false';
+
+type Validation = Parameters<typeof describeValidation>[0];
+/** A wrong field is named by describeValidation; a wrong whole body ("yes", [true], null) gets the shape it must have. */
+function describeCallbackBody(errors: Validation): string {
+  const e = errors[0];
+  if (e && e.instancePath === '' && !e.params?.missingProperty && !e.params?.additionalProperty) return CALLBACK_SHAPE;
+  return describeValidation(errors, 'body');
+}
+
 const callbacks: FastifyPluginAsyncTypebox = async (app) => {
   const { engine, signer } = app.tether;
 
@@ -75,9 +85,9 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      if (req.validationError) return invalid(req, reply, 'callback.received', describeValidation((req.validationError as unknown as { validation: [] }).validation ?? [], 'body'));
+      if (req.validationError) return invalid(req, reply, 'callback.received', describeCallbackBody((req.validationError as unknown as { validation: Validation }).validation ?? []));
       const b = req.body;
-      if (b === undefined || b === null) return invalid(req, reply, 'callback.received', '(body) is required: { "success": true|false, … } or a bare true/false');
+      if (b === undefined || b === null) return invalid(req, reply, 'callback.received', CALLBACK_SHAPE);
       const payload: CallbackPayload = typeof b === 'boolean' ? { success: b } : b;
       const out = await engine.callback(req.params.runId, req.params.attemptId, payload);
       const { httpStatus, ...body } = out;

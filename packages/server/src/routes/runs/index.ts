@@ -6,16 +6,16 @@ import { Run, RunConfig, formatFieldErrors, parseRunConfig, type ResolvedRunConf
 import { Errors } from '../../plugins/errors.ts';
 import { requireToken } from '../../plugins/auth.ts';
 import { AttemptParams, CancelBody, CompleteBody, ErrorBody, EventList, ListQuery, RerunBody, RunIdParams, RunList } from '../schemas.ts';
-import { checkTarget } from '../../plugins/targets.ts';
+import { checkTarget, ownSimulatorUrls } from '../../plugins/targets.ts';
 
 const runs: FastifyPluginAsyncTypebox = async (app) => {
-  const { engine, settings } = app.tether;
+  const { engine, settings, clock } = app.tether;
   app.addHook('onRequest', requireToken(settings.apiToken));
 
   const parseConfig = (body: unknown): ResolvedRunConfig => {
     const parsed = parseRunConfig(body);
     if (!parsed.ok) throw new Errors.validation(formatFieldErrors(parsed.errors));
-    checkTarget(parsed.value.target.url, settings);
+    checkTarget(parsed.value.target.url, settings, ownSimulatorUrls(app));
     return parsed.value;
   };
 
@@ -87,7 +87,7 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       const reason = req.body?.reason;
-      const r = await engine.dispatch(req.params.id, { type: 'run.cancel', at: Date.now(), ...(reason ? { reason } : {}) }, { source: 'api' });
+      const r = await engine.dispatch(req.params.id, { type: 'run.cancel', at: clock.now(), ...(reason ? { reason } : {}) }, { source: 'api' });
       if (!r) throw new Errors.runNotFound(req.params.id);
       if (!r.accepted) throw new Errors.runFinal(req.params.id, r.run.status);
       return r.run;
@@ -104,7 +104,7 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const r = await engine.dispatch(req.params.id, { type: 'run.retryNow', at: Date.now() }, { source: 'api' });
+      const r = await engine.dispatch(req.params.id, { type: 'run.retryNow', at: clock.now() }, { source: 'api' });
       if (!r) throw new Errors.runNotFound(req.params.id);
       if (!r.accepted) throw new Errors.notInBackoff(req.params.id, r.run.state);
       return r.run;
@@ -149,7 +149,7 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       const { id, attemptId } = req.params;
       const doc = await mustExist(id);
       if (!doc.snapshot.context.attempts.some((a) => a.id === attemptId)) throw new Errors.attemptNotFound(id, attemptId);
-      const r = await engine.dispatch(id, { type: 'attempt.forceTimeout', attemptId, at: Date.now() }, { source: 'operator' });
+      const r = await engine.dispatch(id, { type: 'attempt.forceTimeout', attemptId, at: clock.now() }, { source: 'operator' });
       if (!r) throw new Errors.runNotFound(id);
       if (!r.accepted) throw new Errors.attemptNotCurrent(`Attempt ${attemptId} is not waiting (run state ${r.run.state}).`);
       return r.run;
@@ -163,13 +163,15 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Start a new run with the same config (payload replaced if given)',
         params: RunIdParams,
         body: RerunBody,
-        response: { 201: Run, 404: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+        response: { 201: Run, 400: ErrorBody, 404: ErrorBody, 401: ErrorBody, 503: ErrorBody },
       },
     },
     async (req, reply) => {
       const doc = await mustExist(req.params.id);
       const config = { ...doc.snapshot.context.config };
       if (req.body && 'payload' in req.body) config.payload = req.body.payload;
+      // The allow-list may have narrowed since the original run: a re-run is a new run and is checked like one.
+      checkTarget(config.target.url, settings, ownSimulatorUrls(app));
       const run = await engine.createRun(config, { rerunOf: doc.id });
       return reply.code(201).header('location', `/api/runs/${run.id}`).send(run);
     },

@@ -1,0 +1,98 @@
+import { act, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { fixtures } from '../../../test/fixtures.ts';
+import { LaunchPage } from './LaunchPage.tsx';
+
+const NOW = Date.parse('2026-03-02T12:00:00.000Z');
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+describe('LaunchPage', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: NOW, toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    window.history.replaceState(null, '', '/runs/new');
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it('starts on the seed scenario aimed at the built-in simulator, with its forecast', () => {
+    render(<LaunchPage />);
+    expect((screen.getByLabelText('Target URL') as HTMLInputElement).value).toBe(`${window.location.origin}/simulator/jobs`);
+    expect(JSON.parse((screen.getByLabelText('Payload (JSON)') as HTMLTextAreaElement).value)).toEqual({
+      simulate: { perAttempt: ['never', 'success'], delaySeconds: 2 },
+    });
+    const forecast = screen.getByRole('table', { name: 'Forecast if launched now' });
+    // 10 s timeout, 4 retries, backoff 2 s doubling: 0–10, 12–22, 26–36, 44–54, 70–80.
+    expect(within(forecast).getAllByRole('row')).toHaveLength(1 + 5);
+    expect(screen.getByTestId('forecast-summary').textContent).toContain('gives up at 12:01:20 (+1 m 20 s) after 5 attempts');
+  });
+
+  it('recomputes the forecast as the timing fields change', () => {
+    render(<LaunchPage />);
+    fireEvent.change(screen.getByLabelText('Retry limit'), { target: { value: '1' } });
+    fireEvent.change(screen.getByLabelText('Timeout per attempt (s)'), { target: { value: '5' } });
+    expect(screen.getByTestId('forecast-summary').textContent).toContain('gives up at 12:00:12 (+12.0 s) after 2 attempts');
+  });
+
+  it('applies a simulator preset to the payload', () => {
+    render(<LaunchPage />);
+    fireEvent.click(screen.getByRole('radio', { name: /Late callback/ }));
+    expect(JSON.parse((screen.getByLabelText('Payload (JSON)') as HTMLTextAreaElement).value)).toEqual({ simulate: { outcome: 'late' } });
+  });
+
+  it('validates the payload as JSON next to the field', () => {
+    render(<LaunchPage />);
+    const payload = screen.getByLabelText('Payload (JSON)');
+    fireEvent.change(payload, { target: { value: '{"simulate": ' } });
+    expect(payload.getAttribute('aria-invalid')).toBe('true');
+    const error = document.getElementById(payload.getAttribute('aria-describedby')!.split(' ')[0]!)!;
+    expect(error.textContent).toMatch(/^payload is not valid JSON/);
+  });
+
+  it('refuses what the shared config parser refuses, before sending anything', () => {
+    const fetch = vi.fn();
+    vi.stubGlobal('fetch', fetch);
+    render(<LaunchPage />);
+    fireEvent.change(screen.getByLabelText('Max delay (s)'), { target: { value: '1' } });
+    fireEvent.change(screen.getByLabelText('Initial delay (s)'), { target: { value: '5' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    expect(fetch).not.toHaveBeenCalled();
+    expect(screen.getByLabelText('Max delay (s)').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByText('backoff.maxSeconds must be >= backoff.initialSeconds')).toBeTruthy();
+  });
+
+  it('shows the server’s field error next to that field', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => json(400, { error: { code: 'TETHER_VALIDATION', message: 'target.url must not point at a private network' } })));
+    render(<LaunchPage />);
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    });
+    const url = screen.getByLabelText('Target URL');
+    expect(url.getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByText('target.url must not point at a private network')).toBeTruthy();
+    // Editing the field clears the server's verdict on it.
+    fireEvent.change(url, { target: { value: 'https://example.com/jobs' } });
+    expect(screen.queryByText('target.url must not point at a private network')).toBeNull();
+  });
+
+  it('posts the RunConfig and goes to the new run', async () => {
+    const fetch = vi.fn(async () => json(201, fixtures.waiting.run));
+    vi.stubGlobal('fetch', fetch);
+    render(<LaunchPage />);
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    });
+    const [path, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
+    expect(path).toBe('/api/runs');
+    expect(JSON.parse(String(init.body))).toEqual({
+      name: 'seed scenario',
+      target: { url: `${window.location.origin}/simulator/jobs`, method: 'POST' },
+      payload: { simulate: { perAttempt: ['never', 'success'], delaySeconds: 2 } },
+      timeoutSeconds: 10,
+      retryLimit: 4,
+      backoff: { jitter: 'none', initialSeconds: 2, multiplier: 2, maxSeconds: 300 },
+    });
+    expect(window.location.pathname).toBe(`/runs/${fixtures.waiting.run.id}`);
+  });
+});

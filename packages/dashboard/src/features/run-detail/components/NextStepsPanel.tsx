@@ -1,0 +1,108 @@
+import { Countdown } from '../../../components/Countdown.tsx';
+import type { NextStep, NextSteps } from '../../../lib/run-snapshot.ts';
+import { formatClockMs } from '../../../lib/time.ts';
+import { stateLabel } from '../../../lib/tones.ts';
+
+function Outcome({ step }: { step: NextStep }) {
+  const path = step.path.length ? step.path : [step.resultState];
+  return (
+    <>
+      <span className="ns-path mono">
+        {path.map((s, i) => (
+          <span key={i}>
+            {i > 0 ? <span aria-hidden="true"> → </span> : <span aria-hidden="true">→ </span>}
+            <span className="sr-only">{i > 0 ? ' then ' : ' leads to '}</span>
+            {s}
+          </span>
+        ))}
+      </span>
+      {step.effects.length ? <div className="ns-effects small muted">then Tether {step.effects.join(', ')}</div> : null}
+      <div className="ns-sentence small">“{step.resultSentence}”</div>
+    </>
+  );
+}
+
+/**
+ * "What can happen next": the deadlines that will fire and the events the current state accepts, each tried
+ * against the shared machine (hydrated from the run) to show where it leads.
+ */
+export function NextStepsPanel({ next, state, now }: { next: NextSteps; state: string; now: number }) {
+  if (next.final) {
+    return (
+      <div className="next-steps" aria-label="What can happen next">
+        <p>
+          The run is final (<span className="mono">{state}</span>): the machine accepts no more events. Callbacks now are answered
+          410 late and recorded. Use <strong>Rerun</strong> to start a new run with the same configuration.
+        </p>
+      </div>
+    );
+  }
+  const timers = next.steps.filter((s) => s.kind === 'timer' && s.accepted);
+  const events = next.steps.filter((s) => s.kind === 'event' && s.accepted);
+  const refused = next.steps.filter((s) => !s.accepted);
+  return (
+    <div className="next-steps" aria-label="What can happen next">
+      <p className="small muted">
+        In <span className="mono">{state}</span> ({stateLabel[state] ?? state}), asked of the run statechart itself.
+      </p>
+      <h3>Deadlines</h3>
+      {timers.length === 0 ? (
+        <p className="muted small">No timer is armed in this state.</p>
+      ) : (
+        <ul className="ns-list">
+          {timers.map((s) => (
+            <li key={s.key} className="ns-item ns-timer" data-event-type={s.eventType}>
+              <div className="ns-head">
+                <strong>{s.label}</strong>{' '}
+                {s.dueAt !== null ? (
+                  <>
+                    <span className="num">{formatClockMs(s.dueAt)}</span> <Countdown to={s.dueAt} now={now} label={s.label} />
+                  </>
+                ) : null}
+              </div>
+              <Outcome step={s} />
+            </li>
+          ))}
+        </ul>
+      )}
+      <h3>Events it accepts now</h3>
+      <ul className="ns-list">
+        {events.map((s) => (
+          <li key={s.key} className="ns-item" data-event-type={s.eventType} data-accepted="true">
+            <div className="ns-head">
+              <strong>{s.label}</strong> <span className="muted small">from the {s.sender}</span>{' '}
+              <code className="small">{s.eventType}</code>
+              {s.guard ? <code className="small muted"> [{s.guard}]</code> : null}
+            </div>
+            <Outcome step={s} />
+          </li>
+        ))}
+      </ul>
+      {refused.length ? (
+        <>
+          <h3>Refused by a guard now</h3>
+          <ul className="ns-list">
+            {refused.map((s) => (
+              <li key={s.key} className="ns-item ns-refused" data-event-type={s.eventType} data-accepted="false">
+                <strong>{s.label}</strong> <code className="small">{s.eventType}</code>
+                {s.guard ? <span className="small muted"> — guard {s.guard} is false</span> : null}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      {next.notAccepted.length ? (
+        <p className="small muted">
+          Not handled in this state (answered 409 by the API, or ignored):{' '}
+          {next.notAccepted.map((t, i) => (
+            <span key={t}>
+              {i > 0 ? ', ' : ''}
+              <code>{t}</code>
+            </span>
+          ))}
+          .
+        </p>
+      ) : null}
+    </div>
+  );
+}

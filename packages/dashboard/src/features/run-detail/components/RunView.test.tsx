@@ -1,0 +1,105 @@
+import { act, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Run } from '@tether/machine';
+import type { StreamConnection } from '../../../lib/stream/useStream.ts';
+import { fixtures, type RunFixture } from '../../../test/fixtures.ts';
+import { RunView } from './RunPage.tsx';
+
+const live: StreamConnection = { status: 'live', failures: 0, nextRetryAt: null, lastClose: null, restarts: [], bootId: 'b1', retryNow: () => {} };
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+function show(f: RunFixture, onRun: (r: Run) => void = () => {}) {
+  return render(<RunView run={f.run} events={f.events} now={f.now} connection={live} onRun={onRun} />);
+}
+
+describe('RunView', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('header: attempt N of M with what remains, the next deadline and the last failure', () => {
+    show(fixtures.waiting);
+    expect(screen.getByTestId('attempt-fact').textContent).toBe('2 of 4 · 2 remaining');
+    expect(screen.getByRole('timer', { name: /^Next deadline/ }).textContent).toBe('in 0:01');
+    expect(screen.getByTestId('last-failure').textContent).toBe('Last failure (attempt #1, CallbackFailure): Disk full on worker 3');
+  });
+
+  it('retry now is offered only in backoff, and asks the server', async () => {
+    const onRun = vi.fn();
+    const fetch = vi.fn(async () => json(200, fixtures.backoff.run));
+    vi.stubGlobal('fetch', fetch);
+    show(fixtures.backoff, onRun);
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Retry now' })));
+    expect((fetch.mock.calls[0] as unknown as [string])[0]).toBe('/api/runs/run_03backoff/retry-now');
+    expect(onRun).toHaveBeenCalledWith(fixtures.backoff.run);
+  });
+
+  it('retry now is disabled while an attempt waits', () => {
+    show(fixtures.waiting);
+    expect((screen.getByRole('button', { name: 'Retry now' }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('shows the server’s refusal of an action', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => json(409, { error: { code: 'TETHER_RUN_FINAL', message: 'Run run_02live is already final.' } })));
+    show(fixtures.waiting);
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel run…' }));
+    fireEvent.change(screen.getByLabelText(/Reason/), { target: { value: 'wrong customer' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Cancel run' })));
+    expect(screen.getByRole('alert').textContent).toBe('Cancel: Run run_02live is already final. (409)');
+  });
+
+  it('callback console: operator completion goes to the attempt’s complete endpoint, and the curl is signed', async () => {
+    const fetch = vi.fn(async () => json(200, fixtures.waiting.run));
+    vi.stubGlobal('fetch', fetch);
+    show(fixtures.waiting);
+    const attempt = fixtures.waiting.run.attempts[1]!;
+    expect(screen.getByTestId('callback-curl').textContent).toBe(
+      `curl -sS -X POST '${attempt.callbackUrl}' \\\n  -H 'content-type: application/json' \\\n  -d '{"success":true}'`,
+    );
+    fireEvent.change(screen.getByLabelText(/Message sent with the callback/), { target: { value: 'done by hand' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Complete as success' })));
+    const [path, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
+    expect(path).toBe(`/api/runs/run_02live/attempts/${attempt.id}/complete`);
+    expect(JSON.parse(String(init.body))).toEqual({ success: true, message: 'done by hand' });
+  });
+
+  it('callback console: a forged signature goes to the same path with another sig, and the answer is shown', async () => {
+    const fetch = vi.fn(async () => json(401, { result: 'unauthorized', message: 'Signature does not match this run and attempt.' }));
+    vi.stubGlobal('fetch', fetch);
+    show(fixtures.waiting);
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Bad signature' })));
+    const path = String((fetch.mock.calls[0] as unknown as [string])[0]);
+    expect(path.startsWith('/api/callbacks/run_02live/att_02live_2?sig=')).toBe(true);
+    expect(path).not.toContain('sig=fixture-att_02live_2&');
+    expect(path).not.toBe('/api/callbacks/run_02live/att_02live_2?sig=fixture-att_02live_2');
+    expect(screen.getByText(/HTTP 401/)).toBeTruthy();
+  });
+
+  it('a finished run offers no operator action and no forecast', () => {
+    show(fixtures.seed);
+    expect((screen.getByRole('button', { name: 'Cancel run…' }) as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByRole('button', { name: 'Complete as success' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.queryByRole('heading', { name: 'If no callback arrives' })).toBeNull();
+    expect(screen.getByTestId('attempt-fact').textContent).toBe('2 of 5');
+  });
+
+  it('a live run forecasts its remaining attempts', () => {
+    show(fixtures.waiting);
+    const table = screen.getByRole('table', { name: 'Forecast of the remaining attempts' });
+    expect(within(table).getAllByRole('row')).toHaveLength(1 + 3);
+  });
+
+  it('rerun sends the edited payload and opens the new run', async () => {
+    const fetch = vi.fn(async () => json(201, { ...fixtures.seed.run, id: 'run_new' }));
+    vi.stubGlobal('fetch', fetch);
+    window.scrollTo = () => {};
+    show(fixtures.seed);
+    fireEvent.click(screen.getByRole('button', { name: 'Rerun…' }));
+    const payload = screen.getByLabelText(/Payload for the new run/);
+    expect(JSON.parse((payload as HTMLTextAreaElement).value)).toEqual(fixtures.seed.run.config.payload);
+    fireEvent.change(payload, { target: { value: '{"simulate":{"outcome":"success"}}' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Start new run' })));
+    const [path, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
+    expect(path).toBe('/api/runs/run_01seed/rerun');
+    expect(JSON.parse(String(init.body))).toEqual({ payload: { simulate: { outcome: 'success' } } });
+    expect(window.location.pathname).toBe('/runs/run_new');
+  });
+});

@@ -1,0 +1,266 @@
+/**
+ * A run from the API, hydrated back into the shared statechart, so the dashboard can ask the machine itself what
+ * the run accepts now and what each event would do — rather than re-stating the rules in UI code.
+ */
+import { getMicrosteps, getNextTransitions, initialTransition, transition, type StateValue } from 'xstate';
+import {
+  leafState,
+  machineGraph,
+  nextDueOf,
+  resolveRunConfig,
+  runMachine,
+  type AttemptRecord,
+  type Run,
+  type RunContext,
+  type RunEvent,
+  type RunEventEntry,
+  type RunMachineEvent,
+  type RunSnapshot,
+} from '@tether/machine';
+import { formatDuration } from './time.ts';
+
+const GRAPH = machineGraph();
+
+const ms = (iso: string): number => Date.parse(iso);
+const msOrNull = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
+
+/**
+ * The machine's context rebuilt from the wire `Run`. Two fields are not on the wire: `retryable` (only read for the
+ * current attempt, which is retryable whenever the run is not final) and the accepted callback body (only used to
+ * tell a duplicate callback from a conflicting one).
+ */
+export function contextFromRun(run: Run): RunContext {
+  const deadlineAt = msOrNull(run.deadlineAt);
+  const attempts: AttemptRecord[] = run.attempts.map((a) => {
+    const timeoutDue = ms(a.timeoutDue);
+    const record: AttemptRecord = {
+      id: a.id,
+      number: a.number,
+      started: ms(a.started),
+      stateSet: ms(a.stateSet),
+      timeoutDue,
+      deadlineCapped: deadlineAt !== null && timeoutDue === deadlineAt,
+      state: a.state,
+      message: a.message,
+      isSuccess: a.isSuccess,
+      triggeredAt: msOrNull(a.triggeredAt),
+      endedAt: msOrNull(a.endedAt),
+      heartbeatDue: msOrNull(a.heartbeatDue),
+      lastHeartbeatAt: msOrNull(a.lastHeartbeatAt),
+      timerLatenessMs: a.timerLatenessMs,
+      retryable: true,
+      callback:
+        a.state === 'CallbackSuccess' || a.state === 'CallbackFailure' ? { success: a.isSuccess, message: a.message } : null,
+    };
+    if (a.progress !== undefined) record.progress = a.progress;
+    if (a.output !== undefined) record.output = a.output;
+    return record;
+  });
+  return {
+    runId: run.id,
+    config: resolveRunConfig(run.config),
+    createdAt: ms(run.createdAt),
+    updatedAt: ms(run.updatedAt),
+    deadlineAt,
+    attempts,
+    retryDue: msOrNull(run.retryDue),
+    finishedAt: msOrNull(run.finishedAt),
+    failureReason: null,
+    cancelReason: null,
+    overallState: run.overallState,
+  };
+}
+
+/** `awaitingCallback` → `{ attempt: 'awaitingCallback' }`, from the machine's own graph. */
+export function stateValueOf(leaf: string): StateValue {
+  const node = GRAPH.nodes.find((n) => n.id === leaf);
+  if (!node) throw new Error(`Unknown state "${leaf}"`);
+  const parts = node.path.split('.');
+  let value: StateValue = parts[parts.length - 1]!;
+  for (let i = parts.length - 2; i >= 0; i--) value = { [parts[i]!]: value };
+  return value;
+}
+
+/** The state ids active in a leaf state: the leaf and its ancestors (`awaitingCallback`, `attempt`). */
+export function activeStateIds(leaf: string): string[] {
+  const out: string[] = [];
+  let node = GRAPH.nodes.find((n) => n.id === leaf);
+  while (node) {
+    out.push(node.id);
+    const parent: string | null = node.parent;
+    node = parent === null ? undefined : GRAPH.nodes.find((n) => n.id === parent);
+  }
+  return out;
+}
+
+export function snapshotFromRun(run: Run): RunSnapshot {
+  return runMachine.resolveState({ value: stateValueOf(run.state), context: contextFromRun(run) });
+}
+
+/**
+ * The run rebuilt by replaying its log through the shared machine, up to and including entry `uptoSeq`: the applied
+ * entries' exact events, in order, from the run's input (id, config, creation time). What time travel will scrub.
+ */
+export function replayRun(run: Pick<Run, 'id' | 'config' | 'createdAt'>, events: readonly RunEventEntry[], uptoSeq = Number.POSITIVE_INFINITY): RunSnapshot {
+  let [snapshot] = initialTransition(runMachine, { runId: run.id, config: run.config, at: Date.parse(run.createdAt) });
+  for (const e of events) {
+    if (e.seq > uptoSeq) break;
+    if (e.verdict !== 'applied' || e.event === undefined) continue;
+    [snapshot] = transition(runMachine, snapshot, e.event as RunEvent);
+  }
+  return snapshot;
+}
+
+export type StepSender = 'external system' | 'operator' | 'trigger request' | 'timer';
+
+export interface NextStep {
+  key: string;
+  eventType: string;
+  kind: 'event' | 'timer';
+  sender: StepSender;
+  label: string;
+  /** The machine's guard on the transition taken or tried, if any. */
+  guard: string | null;
+  /** True when the machine takes a transition for this event now. */
+  accepted: boolean;
+  /** For timers: when it fires. */
+  dueAt: number | null;
+  /** The states the run passes through (transient ones included) and where it rests. */
+  path: string[];
+  resultState: string;
+  resultSentence: string;
+  effects: string[];
+  /** The exact event that was tried. */
+  event: RunMachineEvent;
+}
+
+export interface NextSteps {
+  final: boolean;
+  steps: NextStep[];
+  /** Event types the machine knows but the current state does not handle at all. */
+  notAccepted: string[];
+}
+
+interface Candidate {
+  sender: StepSender;
+  label: string;
+  event: RunMachineEvent;
+}
+
+const DELAY_LABEL: Record<string, string> = {
+  attemptTimeout: 'Attempt timeout fires',
+  retryBackoff: 'Backoff ends, next attempt starts',
+};
+
+function candidatesFor(eventType: string, delay: unknown, snapshot: RunSnapshot, now: number): Candidate[] {
+  const c = snapshot.context;
+  const attemptId = c.attempts[c.attempts.length - 1]?.id ?? '';
+  switch (eventType) {
+    case 'run.start':
+      return [{ sender: 'operator', label: 'Start the run', event: { type: 'run.start', at: now } }];
+    case 'trigger.succeeded':
+      return [{ sender: 'trigger request', label: 'Trigger answered 2xx', event: { type: 'trigger.succeeded', attemptId, at: now } }];
+    case 'trigger.failed':
+      return [
+        {
+          sender: 'trigger request',
+          label: 'Trigger failed (non-2xx or network error)',
+          event: { type: 'trigger.failed', attemptId, message: 'trigger failed', at: now },
+        },
+      ];
+    case 'callback.received':
+      return [
+        { sender: 'external system', label: 'Success callback', event: { type: 'callback.received', attemptId, success: true, at: now } },
+        { sender: 'external system', label: 'Failure callback', event: { type: 'callback.received', attemptId, success: false, at: now } },
+      ];
+    case 'heartbeat.received':
+      return [{ sender: 'external system', label: 'Heartbeat', event: { type: 'heartbeat.received', attemptId, at: now } }];
+    case 'attempt.forceTimeout':
+      return [{ sender: 'operator', label: 'Force timeout', event: { type: 'attempt.forceTimeout', attemptId, at: now } }];
+    case 'run.cancel':
+      return [{ sender: 'operator', label: 'Cancel', event: { type: 'run.cancel', reason: 'cancelled from the dashboard', at: now } }];
+    case 'run.retryNow':
+      return [{ sender: 'operator', label: 'Retry now', event: { type: 'run.retryNow', at: now } }];
+    default:
+      if (eventType.startsWith('xstate.after.')) {
+        const due = nextDueOf(snapshot) ?? now;
+        const name = String(delay);
+        return [
+          {
+            sender: 'timer',
+            label: DELAY_LABEL[name] ?? `Timer ${name} fires`,
+            // Timer events carry the instant they fire, like every other event of this machine.
+            event: { type: eventType, at: due } as unknown as RunMachineEvent,
+          },
+        ];
+      }
+      return [];
+  }
+}
+
+type AnyAction = { type: string; params?: Record<string, unknown> };
+
+function describeEffects(actions: ReadonlyArray<AnyAction>): string[] {
+  const out: string[] = [];
+  for (const a of actions) {
+    if (a.type === 'triggerAttempt') out.push(`sends the trigger for attempt ${String(a.params?.number)}`);
+    else if (a.type === 'xstate.raise' && typeof a.params?.delay === 'number') {
+      const id = String(a.params.id ?? '');
+      const name = id.split('.')[2] ?? 'timer';
+      out.push(`arms ${name} in ${formatDuration(a.params.delay)}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Every transition the current state could take, tried against the machine with a representative event:
+ * whether it is accepted now, where it leads (through transient states) and what it would make the host do.
+ */
+export function nextSteps(snapshot: RunSnapshot, now: number): NextSteps {
+  const allEventTypes = [...new Set(GRAPH.edges.filter((e) => e.kind === 'on').map((e) => e.label))];
+  if (snapshot.status === 'done') return { final: true, steps: [], notAccepted: allEventTypes };
+
+  const seen = new Set<string>();
+  const steps: NextStep[] = [];
+  for (const t of getNextTransitions(snapshot)) {
+    if (seen.has(t.eventType)) continue;
+    seen.add(t.eventType);
+    const delay = (t as { delay?: unknown }).delay;
+    for (const cand of candidatesFor(t.eventType, delay, snapshot, now)) {
+      const accepted = snapshot.can(cand.event);
+      const taken = runMachine.getTransitionData(snapshot, cand.event)[0];
+      const tried = taken ?? getNextTransitions(snapshot).find((x) => x.eventType === t.eventType);
+      const guard = tried?.guard ? String((tried.guard as { type?: unknown }).type ?? tried.guard) : null;
+      let path: string[] = [];
+      let resultState = leafState(snapshot.value);
+      let resultSentence = snapshot.context.overallState;
+      let effects: string[] = [];
+      if (accepted) {
+        const micro = getMicrosteps(runMachine, snapshot, cand.event);
+        path = micro.map(([s]) => leafState(s.value));
+        const [next, actions] = transition(runMachine, snapshot, cand.event);
+        resultState = leafState(next.value);
+        resultSentence = next.context.overallState;
+        effects = describeEffects(actions as AnyAction[]);
+      }
+      const kind = cand.sender === 'timer' ? 'timer' : 'event';
+      steps.push({
+        key: `${cand.event.type}:${cand.label}`,
+        eventType: cand.event.type,
+        kind,
+        sender: cand.sender,
+        label: cand.label,
+        guard,
+        accepted,
+        dueAt: kind === 'timer' ? cand.event.at : null,
+        path,
+        resultState,
+        resultSentence,
+        effects,
+        event: cand.event,
+      });
+    }
+  }
+  return { final: false, steps, notAccepted: allEventTypes.filter((t) => !seen.has(t)) };
+}

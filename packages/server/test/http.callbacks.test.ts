@@ -1,0 +1,425 @@
+/**
+ * The callback webhook through a real listening server: every answer of the protocol, each recorded in the run's event
+ * log with its verdict and HTTP status. Time is a ManualClock: timeouts and backoffs are skipped, never slept through.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CallbackResult, Run, RunConfig, RunEventEntry } from '@tether/machine';
+import { FakeExternalSystem } from './helpers/fake-external.ts';
+import { ManualClock } from './helpers/manual-clock.ts';
+import { HoldableStore } from './helpers/http-holdable-store.ts';
+import { splitCallbackUrl, startServer, type TestServer } from './helpers/http-app.ts';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+let ext: FakeExternalSystem;
+let clock: ManualClock;
+let s: TestServer;
+let T0: number;
+
+beforeEach(async () => {
+  ext = await new FakeExternalSystem().start();
+  clock = new ManualClock();
+  T0 = clock.now();
+  s = await startServer({ clock });
+});
+afterEach(async () => {
+  await s.close();
+  await ext.close();
+});
+
+/** A run whose first attempt is triggered and awaiting its callback (timeout 60 s, backoff 1 s). */
+async function awaiting(server: TestServer = s, cfg: Partial<RunConfig> = {}): Promise<Run> {
+  const created = await server.createRun({ target: { url: ext.url }, ...cfg });
+  await server.idle();
+  const run = await server.run(created.id);
+  expect(run.state).toBe('awaitingCallback');
+  return run;
+}
+
+/** Attempt 1 times out (60 s), the backoff (1 s) passes, attempt 2 is triggered and awaiting. */
+async function onAttempt2(run: Run): Promise<Run> {
+  await s.advance(60_000);
+  expect((await s.run(run.id)).state).toBe('retrying');
+  await s.advance(1_000);
+  const r = await s.run(run.id);
+  expect(r.attempts.map((a) => a.state)).toEqual(['TimedOut', 'AwaitingCallback']);
+  return r;
+}
+
+const callbackUrl = (run: Run, n: number) => run.attempts[n - 1]!.callbackUrl!;
+const heartbeatUrl = (run: Run, n: number) => run.attempts[n - 1]!.heartbeatUrl!;
+
+/** Runs `act` and returns the log entries it added to the run. */
+async function recorded(runId: string, act: () => Promise<unknown>): Promise<RunEventEntry[]> {
+  const before = (await s.events(runId)).length;
+  await act();
+  await s.idle();
+  return (await s.events(runId)).slice(before);
+}
+
+describe('200 accepted', () => {
+  it('is sent only after the commit: the commit completes before the answer, and the run shows it at once', async () => {
+    await s.close();
+    let store!: HoldableStore;
+    s = await startServer({ clock, store: (dir) => (store = new HoldableStore(dir)) });
+    const run = await awaiting();
+
+    const arrived = store.hold();
+    let answered = false;
+    const pending = s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true, message: 'done', output: { rows: 3 } } }).then((r) => {
+      answered = true;
+      store.log.push('response');
+      return r;
+    });
+    await arrived;
+    // The commit is held at the gate: whatever the server does, it must not have answered. Give it ample time to misbehave.
+    const early = await Promise.race([pending.then(() => 'answered'), new Promise((r) => setTimeout(() => r('still held'), 200))]);
+    expect(early).toBe('still held');
+    expect(answered).toBe(false);
+    store.release();
+
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ result: 'accepted', attemptId: run.attempts[0]!.id, message: 'Callback accepted.' });
+    expect(store.log.slice(-2)).toEqual(['committed callback.received:applied', 'response']);
+
+    // No idle(): the answer itself means the run already shows it.
+    const after = await s.run(run.id);
+    expect(after.status).toBe('succeeded');
+    expect(after.attempts[0]).toMatchObject({ state: 'CallbackSuccess', isSuccess: true, message: 'done', output: { rows: 3 } });
+    const events = await s.events(run.id);
+    expect(events.at(-1)).toMatchObject({
+      type: 'callback.received',
+      source: 'callback',
+      verdict: 'applied',
+      httpStatus: 200,
+      attemptId: run.attempts[0]!.id,
+      stateAfter: 'succeeded',
+    });
+  });
+
+  it('a failure callback is accepted and the run retries', async () => {
+    const run = await awaiting();
+    const res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: false, message: 'disk full' } });
+    expect(res.status).toBe(200);
+    expect(res.body.result).toBe('accepted');
+    const after = await s.run(run.id);
+    expect(after.state).toBe('retrying');
+    expect(after.attempts[0]).toMatchObject({ state: 'CallbackFailure', isSuccess: false, message: 'disk full' });
+  });
+
+  it('bare true and bare false are the typed-bool callback, with or without a content type', async () => {
+    const a = await awaiting();
+    const t = await s.post<CallbackResult>(callbackUrl(a, 1), { raw: 'true', headers: { 'content-type': 'application/json' } });
+    expect(t.status).toBe(200);
+    expect(t.body.result).toBe('accepted');
+    expect((await s.run(a.id)).attempts[0]).toMatchObject({ state: 'CallbackSuccess', isSuccess: true });
+    // The same bare true again, without any content type, then as text/plain: the same body, so duplicates.
+    const again = await s.post<CallbackResult>(callbackUrl(a, 1), { raw: 'true' });
+    expect(again.status).toBe(200);
+    expect(again.body.result).toBe('duplicate');
+    const asText = await s.post<CallbackResult>(callbackUrl(a, 1), { raw: 'true', headers: { 'content-type': 'text/plain;charset=UTF-8' } });
+    expect(asText.status).toBe(200);
+    expect(asText.body.result).toBe('duplicate');
+
+    const b = await awaiting(s, { retryLimit: 0 });
+    const f = await s.post<CallbackResult>(callbackUrl(b, 1), { raw: 'false' });
+    expect(f.status).toBe(200);
+    expect(f.body.result).toBe('accepted');
+    const failed = await s.run(b.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.attempts[0]).toMatchObject({ state: 'CallbackFailure', isSuccess: false });
+
+    const log = (await s.events(a.id)).filter((e) => e.type === 'callback.received');
+    expect(log.map((e) => [e.verdict, e.httpStatus])).toEqual([
+      ['applied', 200],
+      ['duplicate', 200],
+      ['duplicate', 200],
+    ]);
+  });
+});
+
+describe('200 duplicate and 409 conflict', () => {
+  it('the same body again is a duplicate; a different body is a conflict; both recorded, the run unchanged', async () => {
+    const run = await awaiting();
+    const body = { success: true, message: 'done', output: { rows: 3, file: 'x.csv', parts: [{ a: 1, b: 2 }] } };
+    expect((await s.post<CallbackResult>(callbackUrl(run, 1), { json: body })).body.result).toBe('accepted');
+    const settled = await s.run(run.id);
+
+    let dup!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const dupLog = await recorded(run.id, async () => (dup = await s.post<CallbackResult>(callbackUrl(run, 1), { json: body })));
+    expect(dup.status).toBe(200);
+    expect(dup.body).toMatchObject({ result: 'duplicate', attemptId: run.attempts[0]!.id, attemptState: 'CallbackSuccess', endedAt: settled.attempts[0]!.endedAt });
+    expect(dupLog).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'duplicate', httpStatus: 200, source: 'callback', attemptId: run.attempts[0]!.id })]);
+
+    // The same JSON with its keys in another order (a client re-serialising a map) is still the same body.
+    const reordered = await s.post<CallbackResult>(callbackUrl(run, 1), { raw: '{"output":{"parts":[{"b":2,"a":1}],"file":"x.csv","rows":3},"message":"done","success":true}', headers: { 'content-type': 'application/json' } });
+    expect(reordered.status).toBe(200);
+    expect(reordered.body.result).toBe('duplicate');
+
+    for (const different of [{ success: false }, { success: true, message: 'other' }, { success: true, message: 'done', output: { rows: 4, file: 'x.csv', parts: [{ a: 1, b: 2 }] } }, { success: true, message: 'done', output: { rows: 3, file: 'x.csv', parts: [{ b: 1, a: 2 }] } }, true]) {
+      let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+      const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: different })));
+      expect(res.status, JSON.stringify(different)).toBe(409);
+      expect(res.body).toMatchObject({ result: 'conflict', attemptState: 'CallbackSuccess', endedAt: settled.attempts[0]!.endedAt });
+      expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'conflict', httpStatus: 409, source: 'callback' })]);
+    }
+    const after = await s.run(run.id);
+    expect(after.attempts).toEqual(settled.attempts);
+    expect(after.status).toBe('succeeded');
+  });
+});
+
+describe('410 late', () => {
+  it('attempt 1 timed out, the run is in backoff: late, with the attempt state and when it ended', async () => {
+    const run = await awaiting();
+    await s.advance(60_000);
+    expect((await s.run(run.id)).state).toBe('retrying');
+    let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true } })));
+    expect(res.status).toBe(410);
+    expect(res.body).toMatchObject({ result: 'late', attemptId: run.attempts[0]!.id, attemptState: 'TimedOut', endedAt: iso(T0 + 60_000) });
+    expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'late', httpStatus: 410, source: 'callback' })]);
+    expect((await s.run(run.id)).state).toBe('retrying');
+  });
+
+  it('a callback for attempt 1 arriving after attempt 2 started is late and does not touch attempt 2', async () => {
+    const run = await onAttempt2(await awaiting());
+    let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true } })));
+    expect(res.status).toBe(410);
+    expect(res.body).toMatchObject({ result: 'late', attemptId: run.attempts[0]!.id, attemptState: 'TimedOut', endedAt: iso(T0 + 60_000) });
+    expect(res.body.message).toMatch(/superseded by attempt 2/);
+    expect(log).toEqual([
+      expect.objectContaining({ type: 'callback.received', verdict: 'late', httpStatus: 410, attemptId: run.attempts[0]!.id }),
+    ]);
+    // Attempt 1's heartbeat is late as well.
+    const hb = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: 100 } });
+    expect(hb.status).toBe(410);
+    expect(hb.body).toMatchObject({ result: 'late', attemptState: 'TimedOut', endedAt: iso(T0 + 60_000) });
+    expect((await s.events(run.id)).at(-1)).toMatchObject({ type: 'heartbeat.received', verdict: 'late', httpStatus: 410, attemptId: run.attempts[0]!.id });
+
+    const after = await s.run(run.id);
+    expect(after.attempts).toEqual(run.attempts);
+    expect(after.state).toBe('awaitingCallback');
+
+    // Attempt 2's own callback still settles the run.
+    const ok = await s.post<CallbackResult>(callbackUrl(run, 2), { json: { success: true } });
+    expect(ok.body.result).toBe('accepted');
+    expect((await s.run(run.id)).attempts.map((a) => a.state)).toEqual(['TimedOut', 'CallbackSuccess']);
+  });
+
+  it('the run was cancelled: late, attemptState Cancelled, endedAt the cancel time', async () => {
+    const run = await awaiting();
+    await s.advance(5_000);
+    expect((await s.request('POST', `/api/runs/${run.id}/cancel`, { json: { reason: 'not needed' } })).status).toBe(200);
+    const res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true } });
+    expect(res.status).toBe(410);
+    expect(res.body).toMatchObject({ result: 'late', attemptState: 'Cancelled', endedAt: iso(T0 + 5_000) });
+    expect((await s.events(run.id)).at(-1)).toMatchObject({ type: 'callback.received', verdict: 'late', httpStatus: 410 });
+    expect((await s.run(run.id)).status).toBe('cancelled');
+  });
+
+  it('the run failed (no retries left): late', async () => {
+    const run = await awaiting(s, { retryLimit: 0 });
+    await s.advance(60_000);
+    expect((await s.run(run.id)).status).toBe('failed');
+    const res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true } });
+    expect(res.status).toBe(410);
+    expect(res.body).toMatchObject({ result: 'late', attemptState: 'TimedOut', endedAt: iso(T0 + 60_000) });
+    expect((await s.events(run.id)).at(-1)).toMatchObject({ type: 'callback.received', verdict: 'late', httpStatus: 410 });
+  });
+});
+
+describe('401 unauthorized', () => {
+  it('missing, wrong, another attempt’s and another run’s signatures are refused, recorded, and change nothing', async () => {
+    const other = await awaiting();
+    const run = await onAttempt2(await awaiting());
+    const a1 = splitCallbackUrl(callbackUrl(run, 1));
+    const a2 = splitCallbackUrl(callbackUrl(run, 2));
+    const otherSig = splitCallbackUrl(callbackUrl(other, 1)).sig;
+    const heartbeatSig = splitCallbackUrl(heartbeatUrl(run, 2)).sig;
+    expect(new Set([a1.sig, a2.sig, otherSig, heartbeatSig]).size).toBe(4);
+
+    const cases: Array<[string, string, RegExp]> = [
+      ['no signature', a2.path, /Missing \?sig=/],
+      ['an empty signature', `${a2.path}?sig=`, /Missing \?sig=/],
+      ['a garbage signature', `${a2.path}?sig=not-a-signature`, /does not match/],
+      ['attempt 2 signature truncated', `${a2.path}?sig=${a2.sig.slice(0, -1)}`, /does not match/],
+      ['attempt 2 signature with a stray character', `${a2.path}?sig=${a2.sig}!`, /does not match/],
+      ['the VALID signature of attempt 1 on attempt 2', `${a2.path}?sig=${a1.sig}`, /does not match/],
+      ['the signature of another run', `${a2.path}?sig=${otherSig}`, /does not match/],
+      ['attempt 2 heartbeat signature on its callback URL', `${a2.path}?sig=${heartbeatSig}`, /does not match/],
+    ];
+    for (const [what, path, message] of cases) {
+      let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+      const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(path, { json: { success: true } })));
+      expect(res.status, what).toBe(401);
+      expect(res.body.result, what).toBe('unauthorized');
+      expect(res.body.message, what).toMatch(message);
+      expect(log, what).toEqual([
+        expect.objectContaining({ type: 'callback.received', verdict: 'unauthorized', httpStatus: 401, attemptId: run.attempts[1]!.id, source: 'callback' }),
+      ]);
+    }
+    // Nothing moved: attempt 2 still waits, and its own URL still works.
+    expect((await s.run(run.id)).attempts).toEqual(run.attempts);
+    expect((await s.post<CallbackResult>(callbackUrl(run, 2), { json: { success: true } })).body.result).toBe('accepted');
+    expect((await s.run(other.id)).state).toBe('awaitingCallback');
+  });
+});
+
+describe('404 not found', () => {
+  it('an unknown run is 404 and creates nothing', async () => {
+    const res = await s.post<CallbackResult>('/api/callbacks/run_doesnotexist0000/att_doesnotexist0000_1?sig=abc', { json: { success: true } });
+    expect(res.status).toBe(404);
+    expect(res.body.result).toBe('not_found');
+    expect((await s.request('GET', '/api/runs/run_doesnotexist0000')).status).toBe(404);
+    const bad = await s.post<CallbackResult>('/api/callbacks/not-an-id/att_x_1?sig=abc', { json: { success: true } });
+    expect(bad.status).toBe(404);
+  });
+
+  it('an unknown attempt of a known run (validly signed) is 404 and recorded', async () => {
+    const run = await awaiting();
+    const ghost = run.attempts[0]!.id.replace(/_1$/, '_9');
+    const sig = s.app.tether.signer.sign(run.id, ghost);
+    let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(`/api/callbacks/${run.id}/${ghost}?sig=${sig}`, { json: { success: true } })));
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ result: 'not_found', attemptId: ghost });
+    expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'not_found', httpStatus: 404, attemptId: ghost, source: 'callback' })]);
+    expect((await s.run(run.id)).state).toBe('awaitingCallback');
+  });
+});
+
+describe('400 malformed body', () => {
+  it('each malformed body is refused saying what is wrong, recorded, and changes nothing', async () => {
+    const run = await awaiting();
+    const url = callbackUrl(run, 1);
+    const json = { 'content-type': 'application/json' };
+    const shape = /^\(body\) must be a JSON object \{ "success": true\|false.* or a bare true\/false$/;
+    const cases: Array<[string, string, Record<string, string>, RegExp]> = [
+      ['not JSON', '{"success": tru', json, /^body is not valid JSON/],
+      ['not JSON, no content type', 'success=true', {}, /^body is not valid JSON/],
+      ['not JSON, as text/plain', 'done!', { 'content-type': 'text/plain' }, /^body is not valid JSON/],
+      ['success is a string', '{"success":"yes"}', json, /^success must be boolean$/],
+      ['message is a number', '{"success":true,"message":5}', json, /^message must be string$/],
+      ['retryable is a string', '{"success":false,"retryable":"no"}', json, /^retryable must be boolean$/],
+      ['an extra field', '{"success":true,"extra":1}', json, /^extra is not a known field$/],
+      ['success missing', '{"message":"done"}', json, /^success is required$/],
+      ['a JSON string', '"true"', json, shape],
+      ['an array', '[true]', json, shape],
+      ['null', 'null', json, shape],
+      ['an empty body', '', json, shape],
+      ['a prototype-poisoning key', '{"success":true,"__proto__":{"x":1}}', json, /^body is not valid JSON: .*"__proto__"/],
+    ];
+    for (const [what, raw, headers, message] of cases) {
+      let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+      const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(url, { raw, headers })));
+      expect(res.status, what).toBe(400);
+      expect(res.body.result, what).toBe('invalid');
+      expect(res.body.message, what).toMatch(message);
+      expect(log, what).toEqual([
+        expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 400, attemptId: run.attempts[0]!.id, source: 'callback' }),
+      ]);
+    }
+    expect((await s.run(run.id)).attempts).toEqual(run.attempts);
+  });
+});
+
+describe('413 over the body limit', () => {
+  it('is refused, recorded, and a small callback still works', async () => {
+    await s.close();
+    s = await startServer({ clock, env: { TETHER_BODY_LIMIT: '1024' } });
+    expect(s.app.tether.settings.bodyLimit).toBe(1024);
+    const run = await awaiting();
+    const big = JSON.stringify({ success: true, message: 'x'.repeat(2000) });
+    let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { raw: big, headers: { 'content-type': 'application/json' } })));
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ result: 'invalid', message: 'body is larger than the limit' });
+    expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 413, attemptId: run.attempts[0]!.id })]);
+    expect((await s.run(run.id)).state).toBe('awaitingCallback');
+
+    // Just under the limit is fine.
+    const fits = JSON.stringify({ success: true, message: 'y'.repeat(900) });
+    expect(Buffer.byteLength(fits)).toBeLessThan(1024);
+    const ok = await s.post<CallbackResult>(callbackUrl(run, 1), { raw: fits, headers: { 'content-type': 'application/json' } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.result).toBe('accepted');
+  });
+});
+
+describe('heartbeats', () => {
+  it('an accepted heartbeat extends heartbeatDue and records progress; a late one is 410', async () => {
+    const run = await awaiting(s, { heartbeatTimeoutSeconds: 10 });
+    expect(run.attempts[0]!.heartbeatDue).toBe(iso(T0 + 10_000));
+    await s.advance(5_000);
+
+    let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: { percent: 40 } } })));
+    expect(res.status).toBe(200);
+    expect(res.body.result).toBe('accepted');
+    expect(log).toEqual([expect.objectContaining({ type: 'heartbeat.received', verdict: 'applied', httpStatus: 200, source: 'callback' })]);
+    let r = await s.run(run.id);
+    expect(r.attempts[0]).toMatchObject({ heartbeatDue: iso(T0 + 15_000), lastHeartbeatAt: iso(T0 + 5_000), progress: { percent: 40 } });
+    expect(r.nextDueAt).toBe(iso(T0 + 15_000));
+
+    // An empty heartbeat is fine too, and moves the deadline again.
+    await s.advance(4_000);
+    expect((await s.post<CallbackResult>(heartbeatUrl(run, 1))).body.result).toBe('accepted');
+    r = await s.run(run.id);
+    expect(r.attempts[0]!.heartbeatDue).toBe(iso(T0 + 19_000));
+
+    // Past the original 10 s and the first extension: still waiting.
+    await s.advance(9_999);
+    expect((await s.run(run.id)).attempts[0]!.state).toBe('AwaitingCallback');
+    await s.advance(1);
+    r = await s.run(run.id);
+    expect(r.attempts[0]!.state).toBe('HeartbeatTimedOut');
+
+    const late = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: 99 } });
+    expect(late.status).toBe(410);
+    expect(late.body).toMatchObject({ result: 'late', attemptState: 'HeartbeatTimedOut', endedAt: iso(T0 + 19_000) });
+    expect((await s.events(run.id)).at(-1)).toMatchObject({ type: 'heartbeat.received', verdict: 'late', httpStatus: 410 });
+  });
+
+  it('the heartbeat signature is not the callback signature: each refused on the other URL', async () => {
+    const run = await awaiting(s, { heartbeatTimeoutSeconds: 10 });
+    const cb = splitCallbackUrl(callbackUrl(run, 1));
+    const hb = splitCallbackUrl(heartbeatUrl(run, 1));
+    expect(hb.path).toBe(`${cb.path}/heartbeat`);
+    expect(hb.sig).not.toBe(cb.sig);
+
+    const log = await recorded(run.id, async () => {
+      const a = await s.post<CallbackResult>(`${hb.path}?sig=${cb.sig}`, { json: { progress: 1 } });
+      expect(a.status).toBe(401);
+      expect(a.body.result).toBe('unauthorized');
+      const b = await s.post<CallbackResult>(`${cb.path}?sig=${hb.sig}`, { json: { success: true } });
+      expect(b.status).toBe(401);
+      const c = await s.post<CallbackResult>(hb.path, { json: { progress: 1 } });
+      expect(c.status).toBe(401);
+    });
+    expect(log.map((e) => [e.type, e.verdict, e.httpStatus])).toEqual([
+      ['heartbeat.received', 'unauthorized', 401],
+      ['callback.received', 'unauthorized', 401],
+      ['heartbeat.received', 'unauthorized', 401],
+    ]);
+    const r = await s.run(run.id);
+    expect(r.attempts[0]).toMatchObject({ state: 'AwaitingCallback', lastHeartbeatAt: null });
+  });
+
+  it('a malformed heartbeat body is 400 and recorded', async () => {
+    const run = await awaiting(s, { heartbeatTimeoutSeconds: 10 });
+    const log = await recorded(run.id, async () => {
+      const a = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: 1, extra: true } });
+      expect(a.status).toBe(400);
+      expect(a.body.message).toMatch(/extra/);
+      const b = await s.post<CallbackResult>(heartbeatUrl(run, 1), { raw: '{nope', headers: { 'content-type': 'application/json' } });
+      expect(b.status).toBe(400);
+    });
+    expect(log.map((e) => [e.type, e.verdict, e.httpStatus])).toEqual([
+      ['heartbeat.received', 'invalid', 400],
+      ['heartbeat.received', 'invalid', 400],
+    ]);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * The live stream with real `ws` clients against a real listening server: a snapshot first, then every committed state
+ * of a run in order, and for a client subscribed to one run, its event log entries in seq order.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Run, RunEventEntry, StreamMessage } from '@tether/machine';
+import { FakeExternalSystem } from './helpers/fake-external.ts';
+import { ManualClock } from './helpers/manual-clock.ts';
+import { splitCallbackUrl, startServer, type TestServer } from './helpers/http-app.ts';
+import { StreamClient } from './helpers/http-ws.ts';
+
+let ext: FakeExternalSystem;
+let clock: ManualClock;
+let s: TestServer;
+const clients: StreamClient[] = [];
+
+beforeEach(async () => {
+  ext = await new FakeExternalSystem().start();
+  clock = new ManualClock();
+  s = await startServer({ clock });
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await s.close();
+  await ext.close();
+});
+
+const wsUrl = (query = '') => `${s.base.replace(/^http/, 'ws')}/api/stream${query}`;
+async function connect(query = '', headers: Record<string, string> = {}): Promise<StreamClient> {
+  const c = await StreamClient.connect(wsUrl(query), headers);
+  clients.push(c);
+  return c;
+}
+
+type Updated = Extract<StreamMessage, { type: 'run.updated' }>;
+type EventMsg = Extract<StreamMessage, { type: 'run.event' }>;
+const updatesOf = (m: StreamMessage[], runId: string): Run[] =>
+  m.filter((x): x is Updated => x.type === 'run.updated' && x.run.id === runId).map((x) => x.run);
+const eventsOf = (m: StreamMessage[]): EventMsg[] => m.filter((x): x is EventMsg => x.type === 'run.event');
+
+/** Drives one run through: attempt 1 times out, backoff, attempt 2 called back with success. */
+async function timeOutThenSucceed(run: Run): Promise<void> {
+  await s.idle();
+  await s.advance(60_000);
+  await s.advance(1_000);
+  const r = await s.run(run.id);
+  const res = await s.post(r.attempts[1]!.callbackUrl!, { json: { success: true, message: 'done' } });
+  expect(res.status).toBe(200);
+}
+
+describe('GET /api/stream', () => {
+  it('sends a snapshot first, then every state of a run in order as run.updated', async () => {
+    const before = await s.createRun({ name: 'already there', target: { url: ext.url } });
+    await s.idle();
+    const c = await connect();
+    await c.waitFor('the snapshot', (m) => m.length >= 1);
+    const first = c.messages[0]!;
+    expect(first.type).toBe('snapshot');
+    if (first.type !== 'snapshot') throw new Error('unreachable');
+    const health = await s.request<{ bootId: string }>('GET', '/healthz');
+    expect(first.bootId).toBe(health.body.bootId);
+    expect(first.runs.map((r) => [r.id, r.state])).toEqual([[before.id, 'awaitingCallback']]);
+
+    const run = await s.createRun({ name: 'watched', target: { url: ext.url } });
+    await timeOutThenSucceed(run);
+    await c.waitFor('the final state', (m) => updatesOf(m, run.id).some((r) => r.status === 'succeeded'));
+
+    const states = updatesOf(c.messages, run.id).map((r) => `${r.state}#${r.attempts.length}`);
+    expect(states).toEqual([
+      'triggering#1',
+      'awaitingCallback#1',
+      'retrying#1',
+      'triggering#2',
+      'awaitingCallback#2',
+      'succeeded#2',
+    ]);
+    // Each message carries the whole Run as committed; the last equals what the API returns now.
+    expect(updatesOf(c.messages, run.id).at(-1)).toEqual(await s.run(run.id));
+    // Not subscribed to a run: no run.event messages.
+    expect(eventsOf(c.messages)).toEqual([]);
+    // Only the snapshot came before the first update.
+    expect(c.messages.filter((m) => m.type === 'snapshot')).toHaveLength(1);
+  });
+
+  it('?runId= also gets that run’s events, rejected ones included, in seq order, and no other run’s', async () => {
+    // Hold the first trigger's answer so the subscription is in place before anything else commits.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    ext.respond = async () => {
+      await held;
+      return { status: 202, body: '{}' };
+    };
+    const run = await s.createRun({ target: { url: ext.url } });
+    await ext.waitFor(1);
+    const c = await connect(`?runId=${run.id}`);
+    const all = await connect();
+    await c.waitFor('the snapshot', (m) => m.length >= 1);
+    expect(c.messages[0]!.type).toBe('snapshot');
+    ext.respond = () => ({ status: 202, body: '{}' });
+    release();
+
+    const other = await s.createRun({ name: 'other', target: { url: ext.url } });
+    // A refused callback is an event of the run too.
+    const a1 = splitCallbackUrl(run.attempts[0]!.callbackUrl!);
+    expect((await s.post(`${a1.path}?sig=forged`, { json: { success: true } })).status).toBe(401);
+    await timeOutThenSucceed(run);
+    await c.waitFor('the final state', (m) => updatesOf(m, run.id).some((r) => r.status === 'succeeded'));
+
+    const log: RunEventEntry[] = await s.events(run.id);
+    const streamed = eventsOf(c.messages);
+    expect(streamed.every((e) => e.runId === run.id)).toBe(true);
+    // Everything committed after the subscription (the creation and run.start commits came before it).
+    expect(streamed.map((e) => e.event)).toEqual(log.slice(2));
+    expect(streamed.map((e) => e.event.seq)).toEqual(log.slice(2).map((e) => e.seq));
+    expect(streamed.map((e) => `${e.event.type}:${e.event.verdict}`)).toEqual([
+      'trigger.succeeded:applied',
+      'callback.received:unauthorized',
+      'xstate.after.attemptTimeout.run.attempt.awaitingCallback:applied',
+      'xstate.after.retryBackoff.run.retrying:applied',
+      'trigger.succeeded:applied',
+      'callback.received:applied',
+    ]);
+    // Each event follows the run.updated of its commit.
+    const order = c.messages.filter((m) => m.type !== 'snapshot' && (m.type !== 'run.updated' || m.run.id === run.id));
+    expect(order.map((m) => m.type)).toEqual(streamed.flatMap(() => ['run.updated', 'run.event']));
+
+    // The subscribed client still hears about other runs' states; the unsubscribed one hears no events at all.
+    expect(updatesOf(c.messages, other.id).length).toBeGreaterThan(0);
+    await all.waitFor('the final state', (m) => updatesOf(m, run.id).some((r) => r.status === 'succeeded'));
+    expect(eventsOf(all.messages)).toEqual([]);
+  });
+});
