@@ -125,6 +125,7 @@ export const Attempt = Type.Object({
   progress: Type.Optional(Type.Unknown({ description: 'Progress reported by the last heartbeat.' })),
   output: Type.Optional(Type.Unknown({ description: 'Output sent with the accepted callback.' })),
   timerLatenessMs: Nullable(Type.Number({ description: 'How late the timeout timer fired after its due time, in ms.' })),
+  retryable: Type.Boolean({ description: 'False once a failure callback said `retryable: false`.' }),
 });
 export type Attempt = Static<typeof Attempt>;
 
@@ -145,6 +146,10 @@ export const Run = Type.Object({
   retryDue: Nullable(IsoTime('When the next attempt starts, while in backoff.')),
   deadlineAt: Nullable(IsoTime('The overall deadline, if configured.')),
   rerunOf: Nullable(Type.String({ description: 'The run this one re-runs.' })),
+  failureReason: Nullable(
+    literals(['exhausted', 'notRetryable', 'deadline'] as const, 'Why a failed run stopped: every attempt used, a non-retryable failure, or the deadline.'),
+  ),
+  exhausted: Type.Boolean({ description: 'Failed after using every allowed attempt.' }),
 });
 export type Run = Static<typeof Run>;
 

@@ -63,6 +63,7 @@ export function toWireAttempt(a: AttemptRecord, urls: AttemptUrls): Attempt {
     heartbeatDue: isoOrNull(a.heartbeatDue),
     lastHeartbeatAt: isoOrNull(a.lastHeartbeatAt),
     timerLatenessMs: a.timerLatenessMs,
+    retryable: a.retryable,
   };
   if (a.progress !== undefined) out.progress = a.progress;
   if (a.output !== undefined) out.output = a.output;
@@ -100,6 +101,8 @@ export function toRun(s: SnapshotLike, meta: RunMeta = {}, urlsFor: UrlsFor = no
     retryDue: isoOrNull(c.retryDue),
     deadlineAt: isoOrNull(c.deadlineAt),
     rerunOf: meta.rerunOf ?? null,
+    failureReason: c.failureReason,
+    exhausted: c.failureReason === 'exhausted',
   };
 }
 

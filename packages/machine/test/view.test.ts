@@ -96,7 +96,9 @@ describe('toRun / toRunSummary / nextDueOf', () => {
       lastHeartbeatAt: '2025-01-01T00:00:02.000Z',
       progress: { percent: 10 },
       timerLatenessMs: null,
+      retryable: true,
     });
+    expect(run).toMatchObject({ failureReason: null, exhausted: false });
     expect(Value.Check(Run, run)).toBe(true);
     const summary = toRunSummary(h.snapshot);
     expect(summary).toMatchObject({ state: 'awaitingCallback', nextDueAt: '2025-01-01T00:00:12.000Z', lastMessage: 'Triggered; waiting for the callback.' });
