@@ -1,0 +1,33 @@
+/** Messages between a crash test and its child engine (see child-engine.ts). */
+import type { CallbackPayload, ResolvedRunConfig, Run, RunEvent, RunEventEntry } from '@tether/machine';
+
+type WithId<T> = T & { id: number };
+type EventWithoutAt = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'at'> : never) : never;
+
+export type ChildCommand =
+  | WithId<{ op: 'start'; dir: string; secret: string; publicUrl: string; fsync?: boolean }>
+  | WithId<{ op: 'create'; config: ResolvedRunConfig }>
+  | WithId<{ op: 'callback'; runId: string; attemptId: string; payload: CallbackPayload }>
+  | WithId<{ op: 'heartbeat'; runId: string; attemptId: string; progress?: unknown }>
+  | WithId<{ op: 'dispatch'; runId: string; event: EventWithoutAt }>
+  | WithId<{ op: 'get'; runId: string }>
+  | WithId<{ op: 'idle' }>
+  | WithId<{ op: 'stop' }>;
+
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type ChildRequest = DistributiveOmit<ChildCommand, 'id'>;
+
+export interface ChildUpdate {
+  op: 'update';
+  pid: number;
+  /** Wall-clock ms in the child when the update was published (after the commit). */
+  at: number;
+  run: Run;
+  events: RunEventEntry[];
+}
+
+export type ChildMessage =
+  | { op: 'ready'; pid: number }
+  | { op: 'reply'; id: number; ok: true; result: unknown }
+  | { op: 'reply'; id: number; ok: false; error: string }
+  | ChildUpdate;

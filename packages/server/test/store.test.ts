@@ -1,0 +1,257 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { appendFile, readdir, readFile, stat, writeFile, mkdir, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { CorruptRunFileError, type RunDoc } from '../src/store/types.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { makeDoc, runIdFor, summaryOf } from './helpers/run-docs.ts';
+import { tempDir, testSigner } from './helpers/engine.ts';
+import { ManualClock } from './helpers/manual-clock.ts';
+
+const indexLines = async (dir: string) => (await readFile(join(dir, 'index.jsonl'), 'utf8')).split('\n').filter(Boolean);
+const listTemp = async (dir: string) => {
+  const all = [...(await readdir(dir)), ...(await readdir(join(dir, 'runs'))).map((n) => `runs/${n}`)];
+  return all.filter((n) => n.includes('.tmp-'));
+};
+
+describe('LowdbRunStore: one document per run, an append-only index', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let store: LowdbRunStore;
+  const open = async () => {
+    store = new LowdbRunStore({ dir: tmp.dir });
+    return store.load();
+  };
+  const commit = (doc: RunDoc) => store.commit(doc, summaryOf(doc));
+
+  beforeEach(async () => {
+    tmp = await tempDir('tether-store-');
+  });
+  afterEach(async () => {
+    await store?.close();
+    await tmp.cleanup();
+  });
+
+  it('a commit rewrites only that run’s file, by atomic rename (new inode), leaving every other file untouched', async () => {
+    await open();
+    const docs = Array.from({ length: 5 }, (_, i) => makeDoc(runIdFor(i)));
+    for (const d of docs) await commit(d);
+    const file = (id: string) => join(tmp.dir, 'runs', `${id}.json`);
+    const before = new Map(await Promise.all(docs.map(async (d) => [d.id, await stat(file(d.id), { bigint: true })] as const)));
+
+    const target = makeDoc(docs[2]!.id, 'succeeded');
+    await commit(target);
+
+    for (const d of docs) {
+      const now = await stat(file(d.id), { bigint: true });
+      const was = before.get(d.id)!;
+      if (d.id === target.id) {
+        expect(now.ino, 'the committed run gets a new file (temp + rename)').not.toBe(was.ino);
+      } else {
+        expect(now.ino).toBe(was.ino);
+        expect(now.mtimeNs).toBe(was.mtimeNs);
+        expect(now.size).toBe(was.size);
+      }
+    }
+    expect(JSON.parse(await readFile(file(target.id), 'utf8'))).toEqual(target);
+    expect(await store.read(target.id)).toEqual(target);
+  });
+
+  it('leaves no temp file behind after many concurrent commits, and the last write of each run wins', async () => {
+    await open();
+    const ids = Array.from({ length: 20 }, (_, i) => runIdFor(i));
+    await Promise.all(ids.flatMap((id) => [commit(makeDoc(id, 'triggering')), commit(makeDoc(id, 'awaitingCallback'))]));
+    await Promise.all(ids.map((id) => commit(makeDoc(id, 'succeeded'))));
+    expect(await listTemp(tmp.dir)).toEqual([]);
+    expect((await readdir(join(tmp.dir, 'runs'))).sort()).toEqual(ids.map((id) => `${id}.json`).sort());
+    for (const id of ids) expect((await store.read(id))!.snapshot.value).toBe('succeeded');
+  });
+
+  it('compacts index.jsonl at start-up to one line per run, the latest one', async () => {
+    await open();
+    const a = runIdFor(1);
+    const b = runIdFor(2);
+    await commit(makeDoc(a, 'triggering'));
+    await commit(makeDoc(a, 'awaitingCallback'));
+    await commit(makeDoc(a, 'succeeded'));
+    await commit(makeDoc(b, 'triggering'));
+    await commit(makeDoc(b, 'awaitingCallback'));
+    expect(await indexLines(tmp.dir)).toHaveLength(5);
+    await store.close();
+
+    const loaded = await open();
+    const lines = (await indexLines(tmp.dir)).map((l) => JSON.parse(l) as { id: string; status: string; state: string });
+    expect(lines.map((l) => [l.id, l.status, l.state]).sort()).toEqual(
+      [
+        [a, 'succeeded', 'succeeded'],
+        [b, 'running', 'awaitingCallback'],
+      ].sort(),
+    );
+    expect(loaded.active.map((d) => d.id)).toEqual([b]);
+    expect(loaded.summaries.map((s) => s.id).sort()).toEqual([a, b].sort());
+    // Appends continue after compaction.
+    await commit(makeDoc(b, 'succeeded'));
+    expect(await indexLines(tmp.dir)).toHaveLength(3);
+  });
+
+  it('loads a run that the index does not know (crash between the run file and its index line)', async () => {
+    await open();
+    const known = makeDoc(runIdFor(1), 'succeeded');
+    await commit(known);
+    await store.close();
+    // Written by a process that died before appending its index line.
+    const orphan = makeDoc(runIdFor(2), 'awaitingCallback');
+    await writeFile(join(tmp.dir, 'runs', `${orphan.id}.json`), JSON.stringify(orphan));
+    const orphanFinal = makeDoc(runIdFor(3), 'succeeded');
+    await writeFile(join(tmp.dir, 'runs', `${orphanFinal.id}.json`), JSON.stringify(orphanFinal));
+
+    const loaded = await open();
+    expect(loaded.active).toEqual([orphan]);
+    expect(Object.fromEntries(loaded.summaries.map((s) => [s.id, s.status]))).toEqual({
+      [known.id]: 'succeeded',
+      [orphan.id]: 'running',
+      [orphanFinal.id]: 'succeeded',
+    });
+    expect((await indexLines(tmp.dir)).length).toBe(3);
+  });
+
+  it('corrects an index line that lags behind its run file (the file is the truth)', async () => {
+    await open();
+    const doc = makeDoc(runIdFor(1), 'awaitingCallback');
+    await commit(doc);
+    await store.close();
+    const done = makeDoc(doc.id, 'succeeded');
+    await writeFile(join(tmp.dir, 'runs', `${doc.id}.json`), JSON.stringify(done)); // index still says running
+    const loaded = await open();
+    expect(loaded.active).toEqual([]);
+    expect(loaded.summaries).toEqual([summaryOf(done)]);
+  });
+
+  it('tolerates a torn last index line (crash mid-append) and still lists every run correctly', async () => {
+    await open();
+    const docs = [makeDoc(runIdFor(1), 'succeeded'), makeDoc(runIdFor(2), 'awaitingCallback'), makeDoc(runIdFor(3), 'succeeded')];
+    for (const d of docs) await commit(d);
+    await store.close();
+    const full = JSON.stringify(summaryOf(makeDoc(runIdFor(2), 'succeeded')));
+    await appendFile(join(tmp.dir, 'index.jsonl'), full.slice(0, full.length / 2)); // torn: no closing brace, no newline
+
+    const loaded = await open();
+    expect(loaded.summaries.map((s) => [s.id, s.status]).sort()).toEqual(docs.map((d) => [d.id, summaryOf(d).status]).sort());
+    expect(loaded.active.map((d) => d.id)).toEqual([docs[1]!.id]);
+    // The torn line is gone after compaction: every line parses.
+    for (const l of await indexLines(tmp.dir)) expect(() => JSON.parse(l)).not.toThrow();
+  });
+
+  it('removes temp files of commits that never reached their rename, and keeps the run files', async () => {
+    await open();
+    const doc = makeDoc(runIdFor(1), 'awaitingCallback');
+    await commit(doc);
+    await store.close();
+    await writeFile(join(tmp.dir, 'runs', `.${doc.id}.json.tmp-999-1`), '{"v":1,"id":"half a wri');
+    await writeFile(join(tmp.dir, `.index.jsonl.tmp-999-2`), '{"id":');
+    const loaded = await open();
+    expect(loaded.active).toEqual([doc]);
+    expect(await listTemp(tmp.dir)).toEqual([]);
+  });
+
+  it('fsync mode commits and reads back the same document', async () => {
+    store = new LowdbRunStore({ dir: tmp.dir, fsync: true });
+    await store.load();
+    const doc = makeDoc(runIdFor(1), 'awaitingCallback');
+    await commit(doc);
+    expect(await store.read(doc.id)).toEqual(doc);
+    expect(await listTemp(tmp.dir)).toEqual([]);
+  });
+
+  it('read() of an unknown or malformed id is null, never a path outside runs/', async () => {
+    await open();
+    expect(await store.read(runIdFor(42))).toBeNull();
+    expect(await store.read('../secret')).toBeNull();
+    expect(await store.read('run_../../x')).toBeNull();
+  });
+
+  it('a failed write (read-only directory) rejects the commit and leaves the previous file intact', async () => {
+    if (process.getuid?.() === 0) {
+      // root ignores directory permissions; simulate with a directory where the run file should go instead.
+      await open();
+      const doc = makeDoc(runIdFor(1));
+      await mkdir(join(tmp.dir, 'runs', `${doc.id}.json`));
+      await expect(commit(doc)).rejects.toThrow();
+      expect(await listTemp(tmp.dir)).toEqual([]);
+      return;
+    }
+    await open();
+    const doc = makeDoc(runIdFor(1), 'awaitingCallback');
+    await commit(doc);
+    await chmod(join(tmp.dir, 'runs'), 0o555);
+    try {
+      await expect(commit(makeDoc(doc.id, 'succeeded'))).rejects.toThrow();
+    } finally {
+      await chmod(join(tmp.dir, 'runs'), 0o755);
+    }
+    expect(await store.read(doc.id)).toEqual(doc);
+  });
+});
+
+describe('a corrupt run file stops start-up and is left byte-for-byte untouched', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  beforeEach(async () => {
+    tmp = await tempDir('tether-corrupt-');
+  });
+  afterEach(async () => {
+    await tmp.cleanup();
+  });
+
+  const cases: Array<[string, (doc: RunDoc) => string, RegExp]> = [
+    ['truncated JSON', (d) => JSON.stringify(d).slice(0, 120), /invalid JSON/],
+    ['an empty file', () => '', /invalid JSON/],
+    ['JSON null', () => 'null', /empty document/],
+    ['another run’s document', (d) => JSON.stringify({ ...d, id: runIdFor(99) }), /holds run/],
+    ['an unknown version', (d) => JSON.stringify({ ...d, v: 7 }), /unknown version 7/],
+    ['a document without its log', (d) => JSON.stringify({ ...d, events: undefined }), /missing snapshot/],
+  ];
+
+  it.each(cases)('%s: CorruptRunFileError naming the file; file unchanged; nothing else written', async (_name, corrupt, reason) => {
+    const good = new LowdbRunStore({ dir: tmp.dir });
+    await good.load();
+    const ok = makeDoc(runIdFor(1), 'awaitingCallback');
+    const bad = makeDoc(runIdFor(2), 'awaitingCallback');
+    await good.commit(ok, summaryOf(ok));
+    await good.commit(bad, summaryOf(bad));
+    await good.close();
+    const file = join(tmp.dir, 'runs', `${bad.id}.json`);
+    await writeFile(file, corrupt(bad));
+    const bytes = await readFile(file);
+    const st = await stat(file, { bigint: true });
+    const index = await readFile(join(tmp.dir, 'index.jsonl'));
+
+    const err = await Engine.start({ store: new LowdbRunStore({ dir: tmp.dir }), signer: testSigner(), clock: new ManualClock() }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CorruptRunFileError);
+    expect((err as CorruptRunFileError).file).toBe(file);
+    expect((err as Error).message).toContain(file);
+    expect((err as Error).message).toMatch(reason);
+
+    expect(await readFile(file)).toEqual(bytes);
+    const after = await stat(file, { bigint: true });
+    expect([after.ino, after.mtimeNs, after.size]).toEqual([st.ino, st.mtimeNs, st.size]);
+    expect(await readFile(join(tmp.dir, 'index.jsonl')), 'the index is not rewritten by a failed start').toEqual(index);
+    expect(await readdir(join(tmp.dir, 'runs'))).toHaveLength(2);
+  });
+
+  it('an unreadable run file (a directory in its place) also names the file', async () => {
+    const s = new LowdbRunStore({ dir: tmp.dir });
+    await s.load();
+    await s.close();
+    const id = runIdFor(3);
+    await mkdir(join(tmp.dir, 'runs', `${id}.json`));
+    const err = await new LowdbRunStore({ dir: tmp.dir }).load().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CorruptRunFileError);
+    expect((err as Error).message).toContain(`${id}.json`);
+    expect((err as Error).message).toMatch(/unreadable/);
+  });
+});
