@@ -22,6 +22,8 @@ interface Scenario {
   name: string;
   description: string;
   config: RunConfig;
+  /** What the script does to the run once launched, as the external system would (the simulator cannot). */
+  drive?: (run: Run) => Promise<void>;
 }
 
 const sim = (simulate: unknown, overrides: Partial<RunConfig> = {}): RunConfig => ({
@@ -44,6 +46,20 @@ const SCENARIOS: Scenario[] = [
   { name: 'server-trigger-error', description: 'The trigger answers 5xx on every attempt.', config: { name: 'trigger error', ...sim({ outcome: 'triggerError' }) } },
   { name: 'server-failure', description: 'Every attempt calls back with failure; the run fails exhausted.', config: { name: 'failure', ...sim({ outcome: 'failure', delaySeconds: 1 }) } },
   { name: 'server-early', description: 'The callback arrives before the trigger request is answered.', config: { name: 'early', ...sim({ outcome: 'early' }) } },
+  {
+    name: 'server-not-retryable',
+    description: 'Attempt 1 is failed by a callback saying retryable: false, sent to its signed URL; the run fails without retrying.',
+    config: { name: 'not retryable', ...sim({ outcome: 'never' }, { timeoutSeconds: 20, retryLimit: 3 }) },
+    drive: async (run) => {
+      const attempt = await untilAwaiting(run.id);
+      await postJson(attempt.callbackUrl!, { success: false, message: 'Unknown customer id', retryable: false });
+    },
+  },
+  {
+    name: 'server-deadline',
+    description: 'Every attempt times out; the run deadline stops the retries before the retry limit does.',
+    config: { name: 'deadline', ...sim({ outcome: 'never' }, { timeoutSeconds: 2, retryLimit: 5, deadlineSeconds: 5 }) },
+  },
 ];
 
 async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -54,6 +70,25 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Pr
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** POST to an absolute URL the server handed out (a signed callback URL), as the external system does. */
+async function postJson(url: string, body: unknown): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`POST ${url} → ${res.status} ${await res.text()}`);
+}
+
+/** The run's current attempt once it waits for its callback. */
+async function untilAwaiting(id: string, limitMs = 30_000): Promise<Run['attempts'][number]> {
+  const start = Date.now();
+  for (;;) {
+    const run = await call<Run>('GET', `/api/runs/${id}`);
+    const current = run.attempts[run.attempts.length - 1];
+    if (current?.state === 'AwaitingCallback' && current.callbackUrl) return current;
+    if (run.status !== 'running') throw new Error(`${id} finished before its attempt awaited a callback`);
+    if (Date.now() - start > limitMs) throw new Error(`${id} never awaited a callback within ${limitMs} ms`);
+    await sleep(200);
+  }
+}
 
 async function untilFinal(id: string, limitMs = 90_000): Promise<void> {
   const start = Date.now();
@@ -70,6 +105,7 @@ async function main() {
     throw new Error(`No Tether server at ${BASE} (${e.message}). Start one with pnpm start, or set TETHER_URL.`);
   });
   const launched = await Promise.all(SCENARIOS.map(async (s) => ({ s, run: await call<Run>('POST', '/api/runs', s.config) })));
+  await Promise.all(launched.map(({ s, run }) => s.drive?.(run)));
   await Promise.all(launched.map(({ run }) => untilFinal(run.id)));
   // Late and duplicate callbacks land after the run settles; give them time to be recorded.
   await sleep(5_000);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { leafState, toRun } from '@tether/machine';
-import { allFixtures, fixtures } from '../test/fixtures.ts';
-import { activeStateIds, contextFromRun, replayRun, snapshotFromRun, stateValueOf } from './run-snapshot.ts';
+import { allFixtures, fixtures, serverFixtures } from '../test/fixtures.ts';
+import { activeStateIds, contextFromRun, nextSteps, replayRun, snapshotFromRun, stateValueOf } from './run-snapshot.ts';
 
 const withoutUrls = (run: ReturnType<typeof toRun>) => ({
   ...run,
@@ -28,6 +28,32 @@ describe('hydrating a wire Run into the shared machine', () => {
     expect(c.retryDue).toBe(Date.parse(fixtures.backoff.run.retryDue!));
     expect(c.attempts.map((a) => a.state)).toEqual(['TriggerFailed', 'TimedOut']);
     expect(c.config.backoff).toEqual({ initialSeconds: 30, multiplier: 2, maxSeconds: 300, jitter: 'none' });
+  });
+});
+
+describe('hydrating why a run failed and whether an attempt may be retried', () => {
+  it('carries failureReason and each attempt’s retryable flag into the machine’s context', () => {
+    const c = contextFromRun(fixtures.notRetryable.run);
+    expect(c.failureReason).toBe('notRetryable');
+    expect(c.attempts.map((a) => a.retryable)).toEqual([false]);
+    expect(contextFromRun(fixtures.exhausted.run).failureReason).toBe('exhausted');
+    expect(contextFromRun(fixtures.seed.run).failureReason).toBeNull();
+  });
+
+  it.each(serverFixtures.map((f) => [f.name, f] as const))('%s: the hydrated context agrees with the wire', (_n, f) => {
+    const c = contextFromRun(f.run);
+    expect(c.failureReason).toBe(f.run.failureReason);
+    expect(c.attempts.map((a) => a.retryable)).toEqual(f.run.attempts.map((a) => a.retryable));
+  });
+
+  it('a live attempt refused as non-retryable would fail the run, not retry it, when it times out', () => {
+    // Only the hydrated retryable flag tells the machine this: the attempt is still waiting.
+    const { run, now } = fixtures.overdue;
+    const refused = { ...run, attempts: run.attempts.map((a) => ({ ...a, retryable: false })) };
+    const timer = (r: typeof run) => nextSteps(snapshotFromRun(r), now).steps.find((s) => s.kind === 'timer')!;
+    expect(timer(run).path).toEqual(['timedOut', 'retrying']);
+    expect(timer(refused).path).toEqual(['timedOut', 'failed']);
+    expect(timer(refused).resultSentence).toMatch(/not retryable/);
   });
 });
 

@@ -9,6 +9,7 @@ import {
   nextDueOf,
   resolveRunConfig,
   runMachine,
+  toRun,
   type AttemptRecord,
   type Run,
   type RunContext,
@@ -25,9 +26,9 @@ const ms = (iso: string): number => Date.parse(iso);
 const msOrNull = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
 
 /**
- * The machine's context rebuilt from the wire `Run`. Two fields are not on the wire: `retryable` (only read for the
- * current attempt, which is retryable whenever the run is not final) and the accepted callback body (only used to
- * tell a duplicate callback from a conflicting one).
+ * The machine's context rebuilt from the wire `Run`. What the wire does not carry: the accepted callback body (only
+ * used to tell a duplicate callback from a conflicting one; rebuilt from the attempt's outcome) and the cancel reason
+ * (only shown in the overall sentence, which is carried as is).
  */
 export function contextFromRun(run: Run): RunContext {
   const deadlineAt = msOrNull(run.deadlineAt);
@@ -48,7 +49,7 @@ export function contextFromRun(run: Run): RunContext {
       heartbeatDue: msOrNull(a.heartbeatDue),
       lastHeartbeatAt: msOrNull(a.lastHeartbeatAt),
       timerLatenessMs: a.timerLatenessMs,
-      retryable: true,
+      retryable: a.retryable,
       callback:
         a.state === 'CallbackSuccess' || a.state === 'CallbackFailure' ? { success: a.isSuccess, message: a.message } : null,
     };
@@ -65,7 +66,7 @@ export function contextFromRun(run: Run): RunContext {
     attempts,
     retryDue: msOrNull(run.retryDue),
     finishedAt: msOrNull(run.finishedAt),
-    failureReason: null,
+    failureReason: run.failureReason,
     cancelReason: null,
     overallState: run.overallState,
   };
@@ -109,6 +110,27 @@ export function replayRun(run: Pick<Run, 'id' | 'config' | 'createdAt'>, events:
     [snapshot] = transition(runMachine, snapshot, e.event as RunEvent);
   }
   return snapshot;
+}
+
+/** The run as it was right after one entry of its log: what time travel shows. */
+export interface RunAtEntry {
+  entry: RunEventEntry;
+  /** Position of the entry in the log (0-based), for the scrubber. */
+  index: number;
+  /** The instant of the entry, epoch ms: the `now` of that moment. */
+  at: number;
+  snapshot: RunSnapshot;
+  /** The snapshot projected with the shared `toRun`, as the API would have returned it then (without signed URLs). */
+  run: Run;
+}
+
+/** The run right after log entry `seq`, rebuilt by replaying the log through the shared machine; null if no such entry. */
+export function runAtEntry(run: Pick<Run, 'id' | 'config' | 'createdAt' | 'rerunOf'>, events: readonly RunEventEntry[], seq: number): RunAtEntry | null {
+  const index = events.findIndex((e) => e.seq === seq);
+  const entry = events[index];
+  if (!entry) return null;
+  const snapshot = replayRun(run, events, seq);
+  return { entry, index, at: Date.parse(entry.at), snapshot, run: toRun(snapshot, { rerunOf: run.rerunOf }) };
 }
 
 export type StepSender = 'external system' | 'operator' | 'trigger request' | 'timer';

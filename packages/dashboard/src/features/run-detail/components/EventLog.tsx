@@ -1,11 +1,26 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import type { Run, RunEventEntry } from '@tether/machine';
 import { VerdictBadge } from '../../../components/Badge.tsx';
 import { EmptyState } from '../../../components/States.tsx';
 import { formatClockMs } from '../../../lib/time.ts';
 
+/** Timer event types run long (`xstate.after.attemptTimeout.run.attempt.awaitingCallback`): let them wrap at the dots. */
+function breakAtDots(type: string): ReactNode[] {
+  const parts = type.split('.');
+  return parts.flatMap((part, i) => (i < parts.length - 1 ? [`${part}.`, <wbr key={i} />] : [part]));
+}
+
+export interface EventLogProps {
+  run: Run;
+  events: readonly RunEventEntry[];
+  /** The entry time travel is looking at, marked in the log. */
+  viewingSeq?: number | null;
+  /** Time travel to the run as it was right after an entry. */
+  onTravel?: (seq: number) => void;
+}
+
 /** The run's log: every applied or rejected event, with its source, verdict, HTTP answer and the exact machine event. */
-export function EventLog({ run, events }: { run: Run; events: readonly RunEventEntry[] }) {
+export function EventLog({ run, events, viewingSeq = null, onTravel }: EventLogProps) {
   const [type, setType] = useState('');
   const types = [...new Set(events.map((e) => e.type))].sort();
   const shown = type ? events.filter((e) => e.type === type) : events;
@@ -42,10 +57,25 @@ export function EventLog({ run, events }: { run: Run; events: readonly RunEventE
             </thead>
             <tbody>
               {shown.map((e) => (
-                <tr key={e.seq} data-seq={e.seq} data-type={e.type} data-verdict={e.verdict}>
-                  <td className="num">{e.seq}</td>
+                <tr
+                  key={e.seq}
+                  data-seq={e.seq}
+                  data-type={e.type}
+                  data-verdict={e.verdict}
+                  aria-current={e.seq === viewingSeq ? 'true' : undefined}
+                  className={e.seq === viewingSeq ? 'row-viewing' : undefined}
+                >
+                  <td className="num">
+                    {onTravel ? (
+                      <button type="button" className="btn-link-inline num" onClick={() => onTravel(e.seq)} aria-label={`View the run as it was after event ${e.seq}`} title="Time travel to right after this event">
+                        {e.seq}
+                      </button>
+                    ) : (
+                      e.seq
+                    )}
+                  </td>
                   <td className="num">{formatClockMs(Date.parse(e.at))}</td>
-                  <td className="mono small">{e.type}</td>
+                  <td className="mono small">{breakAtDots(e.type)}</td>
                   <td>{e.source}</td>
                   <td>
                     <VerdictBadge verdict={e.verdict} httpStatus={e.httpStatus} />

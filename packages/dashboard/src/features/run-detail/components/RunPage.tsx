@@ -1,13 +1,15 @@
-import { useMemo, type ReactNode } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import { forecast } from '@tether/machine';
 import { ConnectionIndicator } from '../../../components/ConnectionIndicator.tsx';
 import { ForecastTable } from '../../../components/ForecastTable.tsx';
 import { ErrorNotice } from '../../../components/States.tsx';
 import { Link } from '../../../lib/router.tsx';
-import { contextFromRun } from '../../../lib/run-snapshot.ts';
+import { contextFromRun, nextSteps, runAtEntry } from '../../../lib/run-snapshot.ts';
+import { formatClockMs } from '../../../lib/time.ts';
 import { useNow } from '../../../lib/useNow.ts';
 import { useNextSteps } from '../hooks/useNextSteps.ts';
 import { useRunDetail } from '../hooks/useRunDetail.ts';
+import { useRunInspector } from '../hooks/useRunInspector.ts';
 import type { Run, RunEventEntry } from '@tether/machine';
 import type { StreamConnection } from '../../../lib/stream/useStream.ts';
 import { AttemptsTable } from './AttemptsTable.tsx';
@@ -16,27 +18,47 @@ import { EventLog } from './EventLog.tsx';
 import { MachineDiagram } from './MachineDiagram.tsx';
 import { NextStepsPanel } from './NextStepsPanel.tsx';
 import { RunHeader } from './RunHeader.tsx';
+import { TimeTravel } from './TimeTravel.tsx';
 import { AttemptsTimeline } from './timeline/AttemptsTimeline.tsx';
 import type { RestartMark } from './timeline/layout.ts';
 
-function Section({ id, title, children, className }: { id: string; title: string; children: ReactNode; className?: string }) {
+function Section({ id, title, children, className, aside }: { id: string; title: string; children: ReactNode; className?: string; aside?: ReactNode }) {
   return (
     <section className={`card ${className ?? ''}`} aria-labelledby={id}>
-      <h2 id={id}>{title}</h2>
+      {aside ? (
+        <div className="section-head">
+          <h2 id={id}>{title}</h2>
+          {aside}
+        </div>
+      ) : (
+        <h2 id={id}>{title}</h2>
+      )}
       {children}
     </section>
   );
 }
 
 export function RunView({ run, events, now, connection, onRun }: { run: Run; events: readonly RunEventEntry[]; now: number; connection: StreamConnection; onRun: (run: Run) => void }) {
-  const next = useNextSteps(run, now);
-  const accepted = useMemo(() => new Set(next.steps.filter((s) => s.accepted).map((s) => s.eventType)), [next]);
+  const liveNext = useNextSteps(run, now);
+  // Time travel: the log entry being looked at (null = live), and the run rebuilt from the log up to it.
+  const [travelSeq, setTravelSeq] = useState<number | null>(null);
+  const history = useMemo(() => (travelSeq === null ? null : runAtEntry(run, events, travelSeq)), [run, events, travelSeq]);
+  const next = useMemo(() => (history ? nextSteps(history.snapshot, history.at) : liveNext), [history, liveNext]);
+  const shown = history?.run ?? run;
+  const shownNow = history?.at ?? now;
+  const accepted = useMemo(() => next.steps.filter((s) => s.accepted), [next]);
+  const inspector = useRunInspector(run, events);
   const seenRestarts: RestartMark[] = connection.restarts.map((r) => ({
     at: Date.parse(r.startedAt),
     label: 'Server restarted (this page reconnected to a new server process).',
     origin: 'stream',
   }));
   const live = run.status === 'running' ? forecast(run.config, { context: contextFromRun(run) }, run.id) : null;
+  const historyTag = history ? (
+    <span className="history-tag" data-testid="history-tag">
+      as at <span className="num">{formatClockMs(history.at)}</span>
+    </span>
+  ) : null;
 
   return (
     <div className="run-page">
@@ -46,7 +68,7 @@ export function RunView({ run, events, now, connection, onRun }: { run: Run; eve
       <RunHeader run={run} events={events} now={now} onRun={onRun} />
 
       <Section id="timeline-title" title="Attempts timeline">
-        <AttemptsTimeline run={run} events={events} now={now} seenRestarts={seenRestarts} />
+        <AttemptsTimeline run={run} events={events} now={now} seenRestarts={seenRestarts} cursorAt={history?.at ?? null} />
       </Section>
 
       <div className="grid-2">
@@ -60,21 +82,52 @@ export function RunView({ run, events, now, connection, onRun }: { run: Run; eve
         ) : null}
       </div>
 
-      <div className="grid-diagram">
-        <Section id="machine-title" title="Machine">
-          <MachineDiagram activeState={run.state} acceptedEvents={accepted} />
-        </Section>
-        <Section id="next-title" title="What can happen next">
-          <NextStepsPanel next={next} state={run.state} now={now} />
+      <div className="machine-view" data-viewing={history ? 'history' : 'live'}>
+        <TimeTravel events={events} seq={history ? history.entry.seq : null} onSeq={setTravelSeq} />
+        <div className="grid-diagram">
+          <Section
+            id="machine-title"
+            title="Machine"
+            className="history-aware"
+            aside={
+              <span className="row-gap">
+                {historyTag}
+                <button
+                  type="button"
+                  className="btn btn-small"
+                  onClick={inspector.open}
+                  disabled={!inspector.ready}
+                  title="Opens stately.ai/inspect in a new window and replays this run's event log through the machine there"
+                >
+                  Open in Stately inspector
+                </button>
+              </span>
+            }
+          >
+            {inspector.loadError ? (
+              <p className="error-inline" role="alert">
+                {inspector.loadError}
+              </p>
+            ) : null}
+            {inspector.opened ? (
+              <p className="small muted" role="status">
+                Sent to the Stately inspector window: the whole history, then each new event as it is applied.
+              </p>
+            ) : null}
+            <MachineDiagram activeState={shown.state} accepted={accepted} />
+          </Section>
+          <Section id="next-title" title="What can happen next" className="history-aware" aside={historyTag}>
+            <NextStepsPanel next={next} state={shown.state} now={shownNow} />
+          </Section>
+        </div>
+
+        <Section id="attempts-title" title="Attempts" className="history-aware" aside={historyTag}>
+          <AttemptsTable run={shown} />
         </Section>
       </div>
 
-      <Section id="attempts-title" title="Attempts">
-        <AttemptsTable run={run} />
-      </Section>
-
       <Section id="log-title" title="Event log">
-        <EventLog run={run} events={events} />
+        <EventLog run={run} events={events} viewingSeq={history ? history.entry.seq : null} onTravel={setTravelSeq} />
       </Section>
     </div>
   );
@@ -114,7 +167,7 @@ export function RunPage({ id }: { id: string }) {
   }
   return (
     <section className="page" aria-labelledby="run-title">
-      <RunView run={run} events={events} now={now} connection={connection} onRun={accept} />
+      <RunView key={run.id} run={run} events={events} now={now} connection={connection} onRun={accept} />
     </section>
   );
 }

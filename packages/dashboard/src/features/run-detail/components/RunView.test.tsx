@@ -1,4 +1,4 @@
-import { act, fireEvent, render, screen, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Run } from '@tether/machine';
 import type { StreamConnection } from '../../../lib/stream/useStream.ts';
@@ -101,5 +101,55 @@ describe('RunView', () => {
     expect(path).toBe('/api/runs/run_01seed/rerun');
     expect(JSON.parse(String(init.body))).toEqual({ payload: { simulate: { outcome: 'success' } } });
     expect(window.location.pathname).toBe('/runs/run_new');
+  });
+});
+
+describe('Open in Stately inspector', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  /** A stand-in for the inspector window: what the real browser inspector posts to it. */
+  function fakeInspectorWindow() {
+    const posted: Array<{ type: string; sessionId?: string; event?: { type: string }; snapshot?: { value: unknown } }> = [];
+    const win = { postMessage: (m: (typeof posted)[number]) => posted.push(m) } as unknown as Window;
+    const open = vi.spyOn(window, 'open').mockReturnValue(win);
+    // The Stately inspector says hello once loaded; the browser inspector then flushes what it held.
+    const connect = () => act(() => window.dispatchEvent(new MessageEvent('message', { data: { type: '@statelyai.connected' } })));
+    return { posted, open, connect };
+  }
+
+  it('opens the inspector and replays the whole log through the machine, then keeps sending new entries', async () => {
+    const { posted, open, connect } = fakeInspectorWindow();
+    const f = fixtures.waiting;
+    const view = show(f);
+    const button = screen.getByRole('button', { name: 'Open in Stately inspector' }) as HTMLButtonElement;
+    await waitFor(() => expect(button.disabled).toBe(false)); // @statelyai/inspect is its own chunk, loaded on mount
+    fireEvent.click(button);
+    expect(open).toHaveBeenCalledWith('https://stately.ai/inspect', 'xstateinspector');
+    expect(posted).toHaveLength(0); // held until the inspector window is ready
+    connect();
+
+    const applied = f.events.filter((e) => e.verdict === 'applied');
+    expect(posted.map((m) => m.type)).toEqual(['@xstate.actor', ...applied.flatMap(() => ['@xstate.event', '@xstate.snapshot'])]);
+    expect(new Set(posted.map((m) => m.sessionId))).toEqual(new Set([f.run.id]));
+    expect(posted.filter((m) => m.type === '@xstate.event').map((m) => m.event!.type)).toEqual(applied.map((e) => e.type));
+    expect(posted[posted.length - 1]!.snapshot!.value).toEqual({ attempt: 'awaitingCallback' });
+
+    // A success callback lands while the inspector is open.
+    const attemptId = f.run.attempts[1]!.id;
+    const at = f.now + 100;
+    const callback = {
+      seq: f.events.length,
+      at: new Date(at).toISOString(),
+      type: 'callback.received',
+      source: 'callback' as const,
+      verdict: 'applied' as const,
+      attemptId,
+      httpStatus: 200,
+      stateAfter: 'succeeded',
+      event: { type: 'callback.received', attemptId, success: true, at },
+    };
+    view.rerender(<RunView run={f.run} events={[...f.events, callback]} now={f.now} connection={live} onRun={() => {}} />);
+    expect(posted.slice(-2).map((m) => m.type)).toEqual(['@xstate.event', '@xstate.snapshot']);
+    expect(posted[posted.length - 1]!.snapshot!.value).toBe('succeeded');
   });
 });

@@ -13,11 +13,7 @@ export function listRuns(params: { status?: string; name?: string; limit?: numbe
   return api<RunList>(`/api/runs${qs ? `?${qs}` : ''}`, signal ? { signal } : {});
 }
 
-/**
- * A `run.updated` message carries the full Run; the list keeps summaries. The wire Run does not say why a failed
- * run stopped, so `exhausted` is inferred: every attempt used and the last one not refused as non-retryable
- * (the machine's sentence for that case ends "(not retryable)").
- */
+/** A `run.updated` message carries the full Run; the list keeps summaries, folded here the way the server projects them. */
 export function summaryFromRun(run: Run): RunSummary {
   const last = run.attempts[run.attempts.length - 1];
   return {
@@ -33,6 +29,6 @@ export function summaryFromRun(run: Run): RunSummary {
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
     finishedAt: run.finishedAt,
-    exhausted: run.status === 'failed' && run.attempt >= run.maxAttempts && !run.overallState.endsWith('(not retryable)'),
+    exhausted: run.exhausted,
   };
 }

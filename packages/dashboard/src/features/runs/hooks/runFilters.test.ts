@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allFixtures, fixtures } from '../../../test/fixtures.ts';
+import { allFixtures, fixtures, serverFixtures } from '../../../test/fixtures.ts';
 import { summaryFromRun } from '../api/runs.ts';
 import { applyFilters, derivedCounts, parseFilters } from './runFilters.ts';
 
@@ -47,5 +47,21 @@ describe('derived filters (shared predicates from @tether/machine)', () => {
 describe('summaryFromRun (a run.updated message folded into the list)', () => {
   it.each(allFixtures.map((f) => [f.name, f] as const))('matches the shared toRunSummary for %s', (_n, f) => {
     expect(summaryFromRun(f.run)).toEqual(f.summary);
+  });
+
+  it('takes exhaustion from the wire, not from attempt counts: recorded runs failed for each reason', () => {
+    const byReason = new Map(serverFixtures.filter((f) => f.run.status === 'failed').map((f) => [f.run.failureReason, f.run] as const));
+    expect([...byReason.keys()].sort()).toEqual(['deadline', 'exhausted', 'notRetryable']);
+    for (const [reason, run] of byReason) {
+      const folded = summaryFromRun(run);
+      expect(folded.exhausted, String(reason)).toBe(reason === 'exhausted');
+      expect(applyFilters([folded], { status: null, name: '', derived: 'exhausted' }, NOW).length, String(reason)).toBe(reason === 'exhausted' ? 1 : 0);
+    }
+  });
+
+  it('an exhausted flag on the wire is what counts, even where the attempt count would say otherwise', () => {
+    const run = fixtures.exhausted.run;
+    expect(summaryFromRun({ ...run, exhausted: false, failureReason: 'deadline' }).exhausted).toBe(false);
+    expect(summaryFromRun({ ...fixtures.notRetryable.run, maxAttempts: 1, exhausted: false }).exhausted).toBe(false);
   });
 });

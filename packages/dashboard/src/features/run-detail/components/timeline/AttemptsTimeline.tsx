@@ -11,16 +11,30 @@ export interface AttemptsTimelineProps {
   now: number;
   /** Restarts this page noticed on the stream (a new bootId), in addition to the log's `server.recovered`. */
   seenRestarts?: readonly RestartMark[];
+  /** The instant time travel is looking at, drawn as a cursor across the rows; null while live. */
+  cursorAt?: number | null;
 }
 
 const OUTCOME_GLYPH: Record<string, string> = {
   CallbackSuccess: '✓',
   CallbackFailure: '✕',
   TriggerFailed: '✕',
-  TimedOut: '⏱',
-  HeartbeatTimedOut: '⏱',
   Cancelled: '⊘',
 };
+
+/** A clock face for timeouts: drawn, because the stopwatch character is missing from common Linux fonts. */
+function ClockGlyph() {
+  return (
+    <svg className="tl-clock" viewBox="0 0 16 16" width="13" height="13" aria-hidden="true">
+      <circle cx="8" cy="8" r="6.3" fill="none" stroke="currentColor" strokeWidth="1.8" />
+      <path d="M8 4.3V8l2.6 1.7" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
+    </svg>
+  );
+}
+
+function OutcomeGlyph({ state }: { state: string }) {
+  return state === 'TimedOut' || state === 'HeartbeatTimedOut' ? <ClockGlyph /> : <>{OUTCOME_GLYPH[state] ?? '•'}</>;
+}
 
 function markText(m: CallbackMark): string {
   const who = m.source === 'operator' ? 'operator' : m.kind === 'heartbeat' ? 'heartbeat' : 'callback';
@@ -74,7 +88,7 @@ function AttemptRow({ a, tl }: { a: AttemptLane; tl: Timeline }) {
         <span className="tl-due" style={{ left: `${pct(a.dueAt, tl)}%` }} title={`Times out at ${formatClockMs(a.dueAt)}`} aria-hidden="true" />
         {!a.open && a.endedAt !== null ? (
           <span className={`tl-outcome tone-${tone}`} style={{ left: `${pct(a.endedAt, tl)}%` }} title={`${a.state} at ${formatClockMs(a.endedAt)}`} aria-hidden="true">
-            {OUTCOME_GLYPH[a.state] ?? '•'}
+            <OutcomeGlyph state={a.state} />
           </span>
         ) : null}
         {late && a.endedAt !== null ? (
@@ -94,7 +108,7 @@ function AttemptRow({ a, tl }: { a: AttemptLane; tl: Timeline }) {
   );
 }
 
-export function AttemptsTimeline({ run, events, now, seenRestarts = [] }: AttemptsTimelineProps) {
+export function AttemptsTimeline({ run, events, now, seenRestarts = [], cursorAt = null }: AttemptsTimelineProps) {
   const tl = layoutTimeline(run, events, now, seenRestarts);
   if (tl.attempts.length === 0) {
     return <p className="muted">No attempt has started yet.</p>;
@@ -176,6 +190,14 @@ export function AttemptsTimeline({ run, events, now, seenRestarts = [] }: Attemp
             <span className="tl-deadline" style={{ left: `${pct(tl.deadlineAt, tl)}%` }} title={`Run deadline ${formatClockMs(tl.deadlineAt)}`} />
           ) : null}
           {tl.running ? <span className="tl-now" style={{ left: `${pct(now, tl)}%` }} title="now" /> : null}
+          {cursorAt !== null ? (
+            <span
+              className="tl-cursor"
+              data-testid="time-travel-cursor"
+              style={{ left: `${pct(cursorAt, tl)}%` }}
+              title={`Time travel: viewing ${formatClockMs(cursorAt)} (${formatOffset(cursorAt - tl.start)})`}
+            />
+          ) : null}
         </div>
       </div>
 
@@ -198,7 +220,7 @@ export function AttemptsTimeline({ run, events, now, seenRestarts = [] }: Attemp
           <span className="legend-swatch tl-trigger" /> trigger
         </span>
         <span className="legend-item">
-          <span className="legend-swatch tone-bg-info" /> waiting for callback
+          <span className="legend-swatch tone-bg-info" /> waiting for callback (coloured by outcome)
         </span>
         <span className="legend-item">
           <span className="legend-swatch tl-window" /> time allowed
