@@ -30,6 +30,7 @@ export const CompleteBody = Type.Object(
     success: Type.Boolean(),
     message: Type.Optional(Type.String({ maxLength: 4096 })),
     output: Type.Optional(Type.Unknown()),
+    retryable: Type.Optional(Type.Boolean({ description: 'With success=false: false fails the run now instead of retrying. @default true' })),
   },
   { additionalProperties: false },
 );

@@ -4,7 +4,7 @@
  * real HTTP to the signed callback URL.
  *
  *   simulate: { outcome?: Outcome, delaySeconds?: number, perAttempt?: Outcome[] }
- *   success | failure   202, then the callback after delaySeconds (default 1)
+ *   success | failure   202, then the callback after delaySeconds (default 1); `retryable: false` goes with failures
  *   never               202, no callback
  *   triggerError        500 to the trigger itself
  *   late                202, callback delaySeconds (default 1) AFTER the attempt's timeoutDue → answered 410
@@ -22,6 +22,7 @@ export const SimulateSpec = Type.Object(
     outcome: Type.Optional(Outcome),
     delaySeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600, description: 'Seconds before the callback. @default 1' })),
     perAttempt: Type.Optional(Type.Array(Outcome, { maxItems: 100, description: 'Outcome per attempt number; the last repeats.' })),
+    retryable: Type.Optional(Type.Boolean({ description: "Sent with 'failure' callbacks: false makes the run fail at once. @default true" })),
   },
   { additionalProperties: true },
 );
@@ -111,7 +112,13 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
           later(delayMs, () => void callBack(job, b.callbackUrl, ok));
           break;
         case 'failure':
-          later(delayMs, () => void callBack(job, b.callbackUrl, { success: false, message: `Simulated job for attempt ${b.attempt} failed.` }));
+          later(delayMs, () =>
+            void callBack(job, b.callbackUrl, {
+              success: false,
+              message: `Simulated job for attempt ${b.attempt} failed.`,
+              ...(spec?.retryable === false ? { retryable: false } : {}),
+            }),
+          );
           break;
         case 'duplicate':
           later(delayMs, async () => {

@@ -127,7 +127,12 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       const out = await engine.callback(
         id,
         attemptId,
-        { success: b.success, ...(b.message !== undefined ? { message: b.message } : {}), ...(b.output !== undefined ? { output: b.output } : {}) },
+        {
+          success: b.success,
+          ...(b.message !== undefined ? { message: b.message } : {}),
+          ...(b.output !== undefined ? { output: b.output } : {}),
+          ...(b.retryable !== undefined ? { retryable: b.retryable } : {}),
+        },
         'operator',
       );
       if (out.result === 'not_found') throw out.attemptId ? new Errors.attemptNotFound(id, attemptId) : new Errors.runNotFound(id);
