@@ -82,8 +82,12 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     frameworkErrors: (err, _req, reply: FastifyReply) =>
       reply.code(err.statusCode ?? 400).send(toErrorBody(err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'TETHER_URL_TOO_LONG' : 'TETHER_BAD_URL', err.message)),
     // Node enforces requestTimeout only when it sweeps connections (every 30 s by default): sweep often enough that the
-    // limit means what it says.
-    http: { connectionsCheckingInterval: Math.min(5_000, Math.max(100, Math.floor(requestTimeoutMs / 4))) },
+    // limit means what it says. And Node swaps the two limits when headersTimeout (60 s by default) is the larger, which
+    // would let a trickled body run for 60 s whatever requestTimeout says.
+    http: {
+      connectionsCheckingInterval: Math.min(5_000, Math.max(100, Math.floor(requestTimeoutMs / 4))),
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   await instance.register(app, opts);
   return instance;

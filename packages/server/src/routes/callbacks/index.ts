@@ -50,13 +50,22 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
   // Body errors (too large, not JSON) happen before the handler: answer them in the protocol's shape and record them.
   app.setErrorHandler(async (err: FastifyError, req, reply) => {
     const { runId, attemptId } = (req.params ?? {}) as { runId?: string; attemptId?: string };
-    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    // The body never arrived in full: the request timeout cut the connection (Node answered 408), or the client left.
+    const cut = err.code === 'ECONNRESET';
+    const status = cut ? 408 : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status >= 500) {
       req.log.error({ err }, 'callback failed');
       const unavailable = err.name === 'CommitError';
       return reply.code(unavailable ? 503 : 500).send({ result: 'invalid', message: unavailable ? 'Storage unavailable; callback not recorded. Retry.' : 'Internal error.' });
     }
-    const message = status === 413 ? 'body is larger than the limit' : `body is not valid JSON: ${err.message.replace(/^body is not valid JSON: /, '')}`;
+    const message =
+      status === 413
+        ? 'body is larger than the limit'
+        : cut
+          ? 'body did not arrive in full: the connection was cut (request timeout, or the client went away)'
+          : err.code === 'TETHER_VALIDATION'
+            ? err.message
+            : `body is not valid JSON: ${err.message.replace(/^body is not valid JSON: /, '')}`;
     if (runId && attemptId && engine.getSummary(runId)) {
       const type = req.url.includes('/heartbeat') ? 'heartbeat.received' : 'callback.received';
       await engine.recordRejected(runId, { type, attemptId, verdict: 'invalid', httpStatus: status, detail: message, source: 'callback' });

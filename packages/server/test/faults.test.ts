@@ -1,0 +1,209 @@
+/**
+ * Storage faults. The data directory turns read-only or full mid-run (simulated by a store that throws EROFS/ENOSPC on
+ * commit while the fault lasts — the tests run as root, whom chmod does not stop): every write answers 503 and nothing
+ * is acknowledged that was not committed; fired timers and trigger outcomes are retried by the engine, so once the fault
+ * clears the runs carry on. A corrupt run file stops start-up (exit code 3) with the file named and left untouched.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Run, RunSummary } from '@tether/machine';
+import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import type { LoadedStore, RunDoc, RunStore } from '../src/store/types.ts';
+import { FakeExternalSystem } from './helpers/fake-external.ts';
+import { ManualClock } from './helpers/manual-clock.ts';
+import { serve, type Served } from './helpers/fuzz-server.ts';
+import { runUntilExit } from './helpers/soak-server.ts';
+
+type Errno = 'ENOSPC' | 'EROFS';
+const errno = (code: Errno) =>
+  Object.assign(new Error(`${code}: ${code === 'ENOSPC' ? 'no space left on device' : 'read-only file system'}, open '…/runs/.run.json.tmp'`), { code, errno: code === 'ENOSPC' ? -28 : -30 });
+
+/** The real store, with a switch: while `fault` is set, commits throw it — before writing, or after the run file is written. */
+class FaultyStore implements RunStore {
+  fault: Error | null = null;
+  when: 'before-write' | 'after-write' = 'before-write';
+  refused = 0;
+  readonly inner: LowdbRunStore;
+
+  constructor(dir: string) {
+    this.inner = new LowdbRunStore({ dir });
+  }
+  get dir(): string {
+    return this.inner.dir;
+  }
+  load(): Promise<LoadedStore> {
+    return this.inner.load();
+  }
+  async commit(doc: RunDoc, summary: RunSummary): Promise<void> {
+    if (this.fault && this.when === 'before-write') {
+      this.refused++;
+      throw this.fault;
+    }
+    await this.inner.commit(doc, summary);
+    if (this.fault && this.when === 'after-write') {
+      this.refused++;
+      throw this.fault;
+    }
+  }
+  read(runId: string): Promise<RunDoc | null> {
+    return this.inner.read(runId);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+let ext: FakeExternalSystem;
+let clock: ManualClock;
+let store: FaultyStore;
+let s: Served;
+let dataDir: string;
+
+beforeEach(async () => {
+  ext = await new FakeExternalSystem().start();
+  clock = new ManualClock();
+  dataDir = await mkdtemp(join(tmpdir(), 'tether-faults-'));
+  s = await serve({ clock, dataDir, store: (dir) => (store = new FaultyStore(dir)) });
+});
+afterEach(async () => {
+  await s.close();
+  await ext.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function awaiting(): Promise<Run> {
+  const a = await s.send('POST', '/api/runs', { json: { target: { url: ext.url }, timeoutSeconds: 60, retryLimit: 2, backoff: { initialSeconds: 1 } } });
+  expect(a.status).toBe(201);
+  await s.idle();
+  return s.run((a.json as Run).id);
+}
+const onDisk = async (id: string) => readFile(join(dataDir, 'runs', `${id}.json`), 'utf8');
+
+describe.each(['ENOSPC', 'EROFS'] as const)('the data directory fails with %s mid-run', (code) => {
+  it('every write answers 503 and acknowledges nothing; once it clears, timers and runs carry on', async () => {
+    const a = await awaiting();
+    const b = await awaiting();
+    const diskBefore = [await onDisk(a.id), await onDisk(b.id)];
+    const runsBefore = s.app.tether.engine.runCount;
+
+    store.fault = errno(code);
+    const create = await s.send('POST', '/api/runs', { json: { target: { url: ext.url }, timeoutSeconds: 60, retryLimit: 0 } });
+    expect(create.status).toBe(503);
+    expect(create.headers.get('retry-after')).toBe('1');
+    expect(create.json).toEqual({ error: { code: 'TETHER_UNAVAILABLE', message: 'Storage is unavailable; nothing was changed. Retry later.' } });
+    const writes = [
+      await s.send('POST', a.attempts[0]!.callbackUrl!, { json: { success: true } }),
+      await s.send('POST', a.attempts[0]!.heartbeatUrl!, { json: { progress: 50 } }),
+      await s.send('POST', `/api/runs/${b.id}/cancel`, { json: { reason: 'disk full' } }),
+      await s.send('POST', `/api/runs/${a.id}/attempts/${a.attempts[0]!.id}/complete`, { json: { success: false } }),
+      await s.send('POST', `/api/runs/${a.id}/rerun`, { json: {} }),
+    ];
+    expect(writes.map((w) => w.status)).toEqual([503, 503, 503, 503, 503]);
+    expect(writes[0]!.json).toEqual({ result: 'invalid', message: 'Storage unavailable; callback not recorded. Retry.' });
+    // A's timeout falls due during the fault: its commit fails, and the engine re-arms it instead of losing it.
+    clock.advance(60_000);
+    await s.idle();
+    expect(store.refused).toBeGreaterThanOrEqual(8);
+
+    // Nothing was acknowledged, and nothing was written: disk and the served runs are exactly as before.
+    expect([await onDisk(a.id), await onDisk(b.id)]).toEqual(diskBefore);
+    expect(s.app.tether.engine.runCount).toBe(runsBefore);
+    expect((await s.run(a.id)).state).toBe('awaitingCallback');
+    expect((await s.run(b.id)).status).toBe('running');
+    expect(s.app.tether.engine.timerCount).toBeGreaterThanOrEqual(2);
+
+    // The fault clears: the re-armed timer fires a second later, A times out and retries; B can be cancelled now.
+    store.fault = null;
+    clock.advance(1_000);
+    await s.idle();
+    const timedOut = await s.run(a.id);
+    expect(timedOut.attempts[0]!.state).toBe('TimedOut');
+    expect(timedOut.state).toBe('retrying');
+    expect((await s.events(a.id)).filter((e) => e.source === 'timer').map((e) => e.verdict)).toEqual(['applied']);
+    clock.advance(1_000);
+    await s.idle();
+    expect((await s.run(a.id)).attempts.map((x) => x.state)).toEqual(['TimedOut', 'AwaitingCallback']);
+    expect((await s.send('POST', `/api/runs/${b.id}/cancel`, { json: { reason: 'after the fault' } })).status).toBe(200);
+    // The callback that got 503 was never applied: its attempt timed out; sent again, it is late.
+    expect((await s.send('POST', a.attempts[0]!.callbackUrl!, { json: { success: true } })).json).toMatchObject({ result: 'late' });
+  });
+
+  it('a trigger outcome that cannot be committed is re-sent with the same Idempotency-Key once the fault clears', async () => {
+    const a = await awaiting();
+    // Attempt 1 times out; hold the external system's answer to attempt 2's trigger until the disk has failed.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    ext.respond = async (t) => {
+      if (t.body.attempt === 2) await held;
+      return { status: 202, body: '{}' };
+    };
+    clock.advance(60_000);
+    await s.idle();
+    clock.advance(1_000); // backoff over: attempt 2 opens and its trigger leaves
+    await ext.waitFor(2);
+    store.fault = errno(code);
+    release();
+    await s.idle();
+    expect((await s.run(a.id)).attempts[1]!.state).toBe('Triggering');
+
+    store.fault = null;
+    clock.advance(1_000); // the engine re-sends after 1 s, on its clock
+    await ext.waitFor(3);
+    await s.idle();
+    const triggers = ext.received.filter((t) => t.body.attempt === 2);
+    expect(triggers).toHaveLength(2);
+    expect(triggers.map((t) => t.headers['idempotency-key'])).toEqual([a.attempts[0]!.id.replace(/_1$/, '_2'), a.attempts[0]!.id.replace(/_1$/, '_2')]);
+    const after = await s.run(a.id);
+    expect(after.attempts[1]!.state).toBe('AwaitingCallback');
+    expect((await s.events(a.id)).filter((e) => e.type === 'trigger.succeeded' && e.verdict === 'applied')).toHaveLength(2); // attempt 1 and 2, once each
+  });
+});
+
+it('a commit that fails after its run file was written is not acknowledged, and the retried callback is applied once', async () => {
+  const a = await awaiting();
+  store.fault = errno('ENOSPC');
+  store.when = 'after-write'; // the run file lands, the index append fails
+  const first = await s.send('POST', a.attempts[0]!.callbackUrl!, { json: { success: true, message: 'done' } });
+  expect(first.status).toBe(503);
+  store.fault = null;
+  // The caller was told nothing was recorded, so it retries, as the protocol asks.
+  const retry = await s.send('POST', a.attempts[0]!.callbackUrl!, { json: { success: true, message: 'done' } });
+  expect(retry.json).toMatchObject({ result: 'accepted' });
+  const applied = (await s.events(a.id)).filter((e) => e.type === 'callback.received' && e.verdict === 'applied');
+  expect(applied).toHaveLength(1);
+  // And after a restart on the same directory: one applied callback, the run succeeded.
+  await s.close();
+  s = await serve({ clock, dataDir });
+  expect((await s.run(a.id)).status).toBe('succeeded');
+  expect((await s.events(a.id)).filter((e) => e.type === 'callback.received' && e.verdict === 'applied')).toHaveLength(1);
+});
+
+describe('a corrupt run file', () => {
+  it('stops start-up with exit code 3, naming the file and leaving it untouched', async () => {
+    const cases = {
+      truncated: '{"v":1,"id":"run_0corrupt0000000","snap',
+      wrongRun: JSON.stringify({ v: 1, id: 'run_0someoneelse00000', snapshot: {}, timers: [], outbox: [], events: [] }),
+    };
+    const results = await Promise.all(
+      Object.entries(cases).map(async ([name, text]) => {
+        const dir = await mkdtemp(join(tmpdir(), `tether-corrupt-${name}-`));
+        const file = join(dir, 'runs', 'run_0corrupt0000000.json');
+        await mkdir(join(dir, 'runs'), { recursive: true });
+        await writeFile(file, text);
+        const out = await runUntilExit({ TETHER_DATA_DIR: dir, TETHER_SECRET: 'corrupt-test-secret-corrupt-test-secret' });
+        const after = await readFile(file, 'utf8');
+        await rm(dir, { recursive: true, force: true });
+        return { name, file, text, after, ...out };
+      }),
+    );
+    for (const r of results) {
+      expect(r.timedOut, r.name).toBe(false);
+      expect(r.code, `${r.name}: ${r.output}`).toBe(3);
+      expect(r.output).toContain('Tether: refusing to start.');
+      expect(r.output).toContain(r.file);
+      expect(r.after, `${r.name}: the file must be left as it was`).toBe(r.text);
+    }
+  }, 60_000);
+});
