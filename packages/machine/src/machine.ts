@@ -339,10 +339,25 @@ export const runMachine = setup({
     /** Events name their attempt: one for an older attempt is stale and changes nothing. */
     isCurrentAttempt: ({ context, event }) =>
       'attemptId' in event && typeof event.attemptId === 'string' && event.attemptId === currentAttempt(context)?.id,
+    /**
+     * A callback counts only if it arrives before the attempt's deadline. Its `at` decides, not whether the host's timer
+     * has fired yet: a callback at or after `timeoutDue` is late even when the timer is a few ms behind.
+     */
     isCurrentSuccess: ({ context, event }) =>
-      event.type === 'callback.received' && event.attemptId === currentAttempt(context)?.id && event.success === true,
+      event.type === 'callback.received' &&
+      event.attemptId === currentAttempt(context)?.id &&
+      event.success === true &&
+      timeOf(context, event) < attemptDueAt(context),
     isCurrentFailure: ({ context, event }) =>
-      event.type === 'callback.received' && event.attemptId === currentAttempt(context)?.id && event.success === false,
+      event.type === 'callback.received' &&
+      event.attemptId === currentAttempt(context)?.id &&
+      event.success === false &&
+      timeOf(context, event) < attemptDueAt(context),
+    /** Heartbeats too: one at or after the heartbeat (or callback) deadline cannot revive the attempt. */
+    isCurrentAttemptInTime: ({ context, event }) =>
+      'attemptId' in event &&
+      event.attemptId === currentAttempt(context)?.id &&
+      timeOf(context, event) < attemptDueAt(context),
     /** A timer event is honoured only once its instant has come: a stale or early fire changes nothing. */
     attemptTimerDue: ({ context, event }) => timeOf(context, event) >= attemptDueAt(context),
     retryTimerDue: ({ context, event }) => context.retryDue !== null && timeOf(context, event) >= context.retryDue,
@@ -417,7 +432,7 @@ export const runMachine = setup({
           on: {
             'trigger.succeeded': { guard: 'isCurrentAttempt', target: 'awaitingCallback', actions: 'markTriggered' },
             'trigger.failed': { guard: 'isCurrentAttempt', target: '#run.errored', actions: 'markTriggerFailed' },
-            'heartbeat.received': { guard: 'isCurrentAttempt', actions: 'recordHeartbeat' },
+            'heartbeat.received': { guard: 'isCurrentAttemptInTime', actions: 'recordHeartbeat' },
           },
         },
         awaitingCallback: {
@@ -426,7 +441,7 @@ export const runMachine = setup({
           },
           on: {
             // Re-entering re-arms the one attempt timer at the moved heartbeat deadline.
-            'heartbeat.received': { guard: 'isCurrentAttempt', target: 'awaitingCallback', reenter: true, actions: 'recordHeartbeat' },
+            'heartbeat.received': { guard: 'isCurrentAttemptInTime', target: 'awaitingCallback', reenter: true, actions: 'recordHeartbeat' },
           },
         },
       },
