@@ -1,11 +1,18 @@
 import { test as base, expect } from '@playwright/test';
 import { TetherProcess, freePort } from './server.ts';
 
-/** Each test file gets its own real server (worker-scoped), and pages open on it. */
-export const test = base.extend<{ tetherUrl: string }, { tether: TetherProcess }>({
+export interface TetherWorkerFixtures {
+  /** Extra environment for the server; a file that sets it with `test.use({ tetherEnv })` gets a server of its own. */
+  tetherEnv: Record<string, string>;
+  tether: TetherProcess;
+}
+
+/** One real server per worker (and per distinct `tetherEnv`), and pages open on it. */
+export const test = base.extend<{ tetherUrl: string }, TetherWorkerFixtures>({
+  tetherEnv: [{}, { scope: 'worker', option: true }],
   tether: [
-    async ({}, use) => {
-      const t = new TetherProcess(await freePort());
+    async ({ tetherEnv }, use) => {
+      const t = new TetherProcess(await freePort(), tetherEnv);
       await t.start();
       await use(t);
       await t.stop();

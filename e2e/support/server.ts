@@ -3,7 +3,7 @@
  * real SIGKILL; `restart()` starts it again on the same port and data dir, as an operator would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const serverDir = join(root, 'packages/server');
+const dashboardDist = join(root, 'packages/dashboard/dist');
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -28,16 +29,32 @@ export class TetherProcess {
   child: ChildProcess | null = null;
   output = '';
   readonly dataDir = mkdtempSync(join(tmpdir(), 'tether-e2e-'));
-  constructor(readonly port: number) {}
+  /**
+   * The server serves a copy of the built dashboard taken when it first starts: a `vite build` running meanwhile (it
+   * empties dist/ first) must not turn pages into 404s halfway through the suite.
+   */
+  readonly dashboardDir = mkdtempSync(join(tmpdir(), 'tether-e2e-dashboard-'));
+  private dashboardCopied = false;
+  /** `env`: extra settings for this server (e.g. TETHER_ALLOWED_TARGETS), on top of the ones every e2e server gets. */
+  constructor(
+    readonly port: number,
+    readonly env: Readonly<Record<string, string>> = {},
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
+    if (!this.dashboardCopied) {
+      if (!existsSync(join(dashboardDist, 'index.html')))
+        throw new Error(`no dashboard build in ${dashboardDist}: run \`pnpm --filter @tether/dashboard build\` (the e2e \`pnpm test\` does)`);
+      cpSync(dashboardDist, this.dashboardDir, { recursive: true });
+      this.dashboardCopied = true;
+    }
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: serverDir,
-      env: { ...process.env, PORT: String(this.port), HOST: '127.0.0.1', TETHER_DATA_DIR: this.dataDir, TETHER_LOG_LEVEL: 'warn' },
+      env: { ...process.env, PORT: String(this.port), HOST: '127.0.0.1', TETHER_DATA_DIR: this.dataDir, TETHER_LOG_LEVEL: 'warn', TETHER_DASHBOARD_DIR: this.dashboardDir, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -45,7 +62,7 @@ export class TetherProcess {
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${this.output}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited with ${child.exitCode ?? child.signalCode}:\n${this.output}`);
       try {
         const r = await fetch(`${this.url}/healthz`);
         if (r.ok) return;
@@ -59,7 +76,8 @@ export class TetherProcess {
 
   async kill9(): Promise<void> {
     const c = this.child;
-    if (!c || c.exitCode !== null) return;
+    // A process killed by a signal has a null exitCode and its signalCode set: both mean it is gone already.
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
     c.kill('SIGKILL');
     await exited;
@@ -73,5 +91,6 @@ export class TetherProcess {
   async stop(): Promise<void> {
     await this.kill9();
     rmSync(this.dataDir, { recursive: true, force: true });
+    rmSync(this.dashboardDir, { recursive: true, force: true });
   }
 }
