@@ -75,6 +75,10 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     // Bodies are validated strictly: no coercion of "5" to 5, unknown fields rejected, defaults filled by the machine.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
+    // Start-up recovery runs inside the tether plugin: after a crash it reads every non-final run file (≈ 8 s for 100k on
+    // the 2-vCPU machines, docs/benchmarks.md B5). Fastify's default 10 s plugin timeout would refuse to start a server
+    // that holds a few more.
+    pluginTimeout: 120_000,
     forceCloseConnections: true,
     requestTimeout: requestTimeoutMs,
     // Router-level refusals (a %-escape that does not decode, a path segment over the limit) in the same coded shape as

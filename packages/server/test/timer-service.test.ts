@@ -193,4 +193,59 @@ describe('TimerService: one min-heap, one setTimeout', () => {
     expect(fired).toEqual([]);
     expect(clock.armedCount).toBe(0);
   });
+
+  it('a heartbeat stream that moves one timer 100k times keeps the heap bounded, and the timer still fires once, at its last due time', () => {
+    const { clock, timers, fired, arm } = service();
+    const t0 = clock.now();
+    arm('run_other', 'k', t0 + 10_000_000); // a second live timer, far away
+    for (let i = 1; i <= 100_000; i++) arm('run_a', 'hb', t0 + 1_000 + i); // each beat moves the deadline later
+    expect(timers.size).toBe(2);
+    // Dead items are swept once they dominate: the heap stays within a constant of the live count.
+    expect(timers.heapSize).toBeLessThanOrEqual(2 * 2 + 1024 + 1);
+    clock.advance(1_000 + 100_000);
+    expect(fired.map((f) => [f.runId, f.dueAt - t0])).toEqual([['run_a', 101_000]]);
+    expect(timers.size).toBe(1);
+  });
+
+  it('a dispatch that throws is logged and does not stop the other due timers, or later ones', () => {
+    const clock = new CountingClock();
+    const errors: object[] = [];
+    const fired: string[] = [];
+    const timers = new TimerService(
+      clock,
+      (e) => {
+        if (e.runId === 'run_bad') throw new Error('boom');
+        fired.push(e.runId);
+      },
+      { logger: { error: (obj) => errors.push(obj) } },
+    );
+    const t0 = clock.now();
+    for (const [runId, at] of [['run_a', 10], ['run_bad', 10], ['run_b', 10], ['run_c', 50]] as const)
+      timers.arm({ runId, key: 'k', dueAt: t0 + at, eventType: 'ev' });
+    clock.advance(10);
+    expect(fired).toEqual(['run_a', 'run_b']);
+    expect(errors).toEqual([expect.objectContaining({ runId: 'run_bad', err: 'boom' })]);
+    expect(clock.armedCount).toBe(1); // the next one is still scheduled
+    clock.advance(40);
+    expect(fired).toEqual(['run_a', 'run_b', 'run_c']);
+  });
+
+  it('paused: holds armed timers without a setTimeout until start(), then fires the overdue ones in due order', () => {
+    const clock = new CountingClock();
+    const fired: Array<[string, number]> = [];
+    const timers = new TimerService(clock, (e, at) => fired.push([e.runId, at - e.dueAt]), { paused: true });
+    const t0 = clock.now();
+    timers.arm({ runId: 'run_b', key: 'k', dueAt: t0 + 20, eventType: 'ev' });
+    timers.arm({ runId: 'run_a', key: 'k', dueAt: t0 + 10, eventType: 'ev' });
+    expect(timers.size).toBe(2);
+    expect(clock.armedCount).toBe(0);
+    clock.advance(100);
+    expect(fired).toEqual([]);
+    timers.start();
+    clock.advance(0);
+    expect(fired).toEqual([
+      ['run_a', 90],
+      ['run_b', 80],
+    ]);
+  });
 });

@@ -6,9 +6,12 @@
  *   triggerAttempt → outbox entry) → COMMIT snapshot + timers + outbox + log entry in one write
  *   → only then arm timers, send triggers and notify subscribers.
  * Effects are at-least-once (Idempotency-Key = attempt id); transitions are exactly-once.
+ *
+ * Memory: a waiting run costs its summary (for listing) and its armed timers. Its document (snapshot, config, event
+ * log) lives on disk and is read inside the run's mailbox when an event arrives; only the most recently used documents
+ * are kept (a bounded cache). A run with no event for hours therefore costs well under a KiB of heap.
  */
 import { randomBytes } from 'node:crypto';
-import { initialTransition, transition } from 'xstate';
 import {
   isFinalRunStatus,
   isOpenAttemptState,
@@ -29,10 +32,12 @@ import {
 import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
 import { Mailboxes } from './mailbox.ts';
+import { decide, decideInitial } from './decide.ts';
+import { DocCache } from './doc-cache.ts';
 import type { Signer } from './signer.ts';
 import { TimerService, type TimerEntry } from './timer-service.ts';
 import { sendTrigger, type TriggerOutcome } from './trigger.ts';
-import type { OutboxEntry, PersistedRunSnapshot, RunDoc, RunStore } from '../store/types.ts';
+import type { OutboxEntry, PendingRun, PersistedRunSnapshot, RunDoc, RunStore } from '../store/types.ts';
 
 export type EventSourceName = RunEventEntry['source'];
 export type MachineEvent = RunEvent | TimerEvent;
@@ -59,11 +64,16 @@ export interface EngineOptions {
    * listens, so callback URLs carry its real address.
    */
   paused?: boolean;
+  /** Run documents kept in memory (most recently used); the others are read from disk when an event arrives. @default 1000 */
+  docCacheSize?: number;
+  /** Recovery markers committed at once after a restart; the rest wait their turn (or their run's next event). @default 32 */
+  recoveryConcurrency?: number;
 }
 
 /** What subscribers receive after every commit. */
 export interface RunUpdate {
-  run: Run;
+  /** The committed run view, built on first read (subscribers that do not look at it do not pay for it). */
+  readonly run: Run;
   summary: RunSummary;
   events: RunEventEntry[];
   /** The committed document, unredacted (target headers included): server-side observers only, never sent as is. */
@@ -94,6 +104,26 @@ export class CommitError extends Error {
     super(`Could not commit run ${runId}: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'CommitError';
   }
+}
+
+/** What a restart found for one run; its `server.recovered` entry is written from this when it is committed. */
+interface RecoveryMarker {
+  /** Restart time: "ms left" is counted from here. */
+  at: number;
+  timers: RunDoc['timers'];
+  attempt: number | undefined;
+  outbox: Pick<OutboxEntry, 'id' | 'number'>[];
+}
+
+function recoveryDetail(m: RecoveryMarker): string {
+  const parts: string[] = [];
+  for (const t of m.timers) {
+    const left = t.dueAt - m.at;
+    const what = t.key.includes('retryBackoff') ? `backoff timer before attempt ${(m.attempt ?? 0) + 1}` : `attempt ${m.attempt ?? '?'} timer`;
+    parts.push(left >= 0 ? `${what} re-armed with ${left} ms left` : `${what} overdue by ${-left} ms; fired at once`);
+  }
+  for (const o of m.outbox) parts.push(`trigger for attempt ${o.number} re-sent (Idempotency-Key ${o.id})`);
+  return parts.length ? `Server restarted; ${parts.join('; ')}.` : 'Server restarted; nothing pending.';
 }
 
 const hydrate = (s: PersistedRunSnapshot): RunSnapshot =>
@@ -136,16 +166,32 @@ export class Engine {
   private readonly maxRejected: number;
   private readonly mailboxes = new Mailboxes();
   private readonly timers: TimerService;
-  /** Non-final runs, as committed. Final runs are read from the store on demand. */
-  private readonly active = new Map<string, RunDoc>();
+  /** Committed documents of the runs used most recently. Every other document is read from the store on demand. */
+  private readonly docs: DocCache;
+  /**
+   * Runs whose last commit failed after the store may have written the file (index append failed…): the document
+   * as last acknowledged, which the next event must start from, whatever is on disk. Cleared by the next commit.
+   */
+  private readonly pinned = new Map<string, RunDoc>();
   private readonly summaries = new Map<string, RunSummary>();
+  /** Runs that are not final. */
+  private openRuns = 0;
   /** Run ids in creation order (ids sort by creation time). */
   private ids: string[] = [];
   private readonly listeners = new Set<(u: RunUpdate) => void>();
   private readonly inflight = new Map<string, AbortController>();
   private readonly pendingTriggers = new Set<Promise<void>>();
+  /** Recovery markers not committed yet: written in the background, or first thing when their run sees an event. */
+  private readonly pendingRecovery = new Map<string, RecoveryMarker>();
+  /** Runs whose outbox (triggers in flight when the last process stopped) is re-sent on resume(). */
+  private recoveredOutbox: string[] = [];
+  private readonly background = new Set<Promise<void>>();
+  private readonly recoveryConcurrency: number;
+  /** Runs whose committed outbox is not empty (a trigger in flight): a shutdown checkpoint leaves them to a full read. */
+  private readonly outboxRuns = new Set<string>();
+  /** A commit failed this session: committed timers may differ from armed ones, so no shutdown checkpoint. */
+  private commitFailed = false;
   private stopping = false;
-  private recovered: RunDoc[] = [];
   private resumed = false;
 
   private constructor(opts: EngineOptions) {
@@ -156,7 +202,10 @@ export class Engine {
     this.fetchImpl = opts.fetch ?? fetch;
     this.maxRejected = opts.maxRejectedPerRun ?? 1000;
     this.startedAt = this.clock.now();
-    this.timers = new TimerService(this.clock, (entry, firedAt) => this.onTimer(entry, firedAt));
+    this.docs = new DocCache(opts.docCacheSize ?? 1000);
+    this.recoveryConcurrency = Math.max(1, opts.recoveryConcurrency ?? 32);
+    // Held until resume(): recovery arms every timer here at once, and nothing fires before the server listens.
+    this.timers = new TimerService(this.clock, (entry, firedAt) => this.onTimer(entry, firedAt), { paused: true, logger: this.log });
   }
 
   /** Loads the store, re-arms every timer at its original dueAt, re-sends pending triggers. */
@@ -171,22 +220,32 @@ export class Engine {
   resume(): void {
     if (this.resumed) return;
     this.resumed = true;
-    // Read the committed docs again: a commit made while paused may have moved a timer.
-    const docs = this.recovered.map((d) => this.active.get(d.id)).filter((d): d is RunDoc => d !== undefined);
-    for (const doc of docs) for (const t of doc.timers) this.timers.arm({ ...t, runId: doc.id });
-    // Triggers after timers are armed, so an outcome never races a timer that should have fired first.
-    for (const doc of docs) for (const o of doc.outbox) this.send(doc.id, o);
-    this.recovered = [];
+    // The timer service already holds every committed timer (recovery armed them, commits made while paused moved them).
+    this.timers.start();
+    // Triggers after timers are armed, so an outcome never races a timer that should have fired first. Read inside the
+    // mailbox: a commit made while paused (an early callback) may have finished the run or cleared its outbox.
+    for (const runId of this.recoveredOutbox) {
+      this.track(
+        this.withRun(runId, async (doc) => {
+          if (!doc || isFinalRunStatus(toRunSummary(doc.snapshot).status)) return;
+          for (const o of doc.outbox) this.send(doc, o);
+        }),
+        runId,
+        'could not re-send recovered triggers',
+      );
+    }
+    this.recoveredOutbox = [];
   }
 
   // ───────────────────────────── reading ─────────────────────────────
 
   get activeCount(): number {
-    return this.active.size;
+    return this.openRuns;
   }
 
+  /** Timers armed (none before resume()). */
   get timerCount(): number {
-    return this.timers.size;
+    return this.resumed ? this.timers.size : 0;
   }
 
   get runCount(): number {
@@ -197,8 +256,49 @@ export class Engine {
     return toRun(doc.snapshot, { rerunOf: doc.rerunOf }, this.signer.urlsFor);
   }
 
+  /** The committed document. Outside the run's mailbox: a read from disk never enters the cache (it could be stale by the time it lands). */
   async getDoc(runId: string): Promise<RunDoc | null> {
-    return this.active.get(runId) ?? (this.summaries.has(runId) ? await this.store.read(runId) : null);
+    if (!this.summaries.has(runId)) return null;
+    return this.pinned.get(runId) ?? this.docs.peek(runId) ?? (await this.store.read(runId));
+  }
+
+  /** The committed document, inside the run's mailbox: nothing else can commit this run meanwhile, so it may be cached. */
+  private async loadDoc(runId: string): Promise<RunDoc | null> {
+    if (!this.summaries.has(runId)) return null;
+    const held = this.pinned.get(runId) ?? this.docs.get(runId);
+    if (held) return held;
+    const doc = await this.store.read(runId);
+    if (doc) this.docs.set(runId, doc);
+    return doc;
+  }
+
+  /**
+   * Runs `task` in the run's mailbox with its committed document (null if the run does not exist). A recovery marker
+   * still pending for the run is committed first, so the log always shows the restart before anything after it.
+   */
+  private withRun<T>(runId: string, task: (doc: RunDoc | null) => Promise<T>): Promise<T> {
+    return this.mailboxes.run(runId, async () => {
+      let doc = await this.loadDoc(runId);
+      const marker = this.pendingRecovery.get(runId);
+      if (doc && marker) {
+        doc = await this.record(
+          doc,
+          { type: 'server.recovered', source: 'server', verdict: 'recorded', detail: recoveryDetail(marker) },
+          { at: marker.at, countResend: marker.outbox.length > 0 },
+        );
+        this.pendingRecovery.delete(runId);
+      }
+      return task(doc);
+    });
+  }
+
+  private track(p: Promise<unknown>, runId: string, what: string): void {
+    const settled: Promise<void> = p.then(
+      () => undefined,
+      (e) => this.log.error({ runId, err: (e as Error)?.message ?? String(e) }, what),
+    );
+    this.background.add(settled);
+    void settled.finally(() => this.background.delete(settled));
   }
 
   async getRun(runId: string): Promise<Run | null> {
@@ -261,7 +361,7 @@ export class Engine {
     const at = this.clock.now();
     const id = newRunId(at);
     const input = { runId: id, config, at };
-    const [initial] = initialTransition(runMachine, input);
+    const [initial] = decideInitial(input);
     const doc: RunDoc = {
       v: 1,
       id,
@@ -283,7 +383,7 @@ export class Engine {
       ],
     };
     return this.mailboxes.run(id, async () => {
-      const { doc: committed } = await this.step(doc, { type: 'run.start', at }, { source: 'api' }, true);
+      const { doc: committed } = await this.step(doc, { type: 'run.start', at }, { source: 'api' }, { creating: true });
       return this.view(committed);
     });
   }
@@ -298,8 +398,7 @@ export class Engine {
     meta: { source: EventSourceName; detail?: string; httpStatus?: number },
   ): Promise<Applied | null> {
     this.assertRunning();
-    return this.mailboxes.run(runId, async () => {
-      const doc = await this.getDoc(runId);
+    return this.withRun(runId, async (doc) => {
       if (!doc) return null;
       const { doc: committed, accepted, entry } = await this.step(doc, event, meta);
       return { accepted, entry, run: this.view(committed) };
@@ -317,8 +416,7 @@ export class Engine {
     source: EventSourceName = 'callback',
   ): Promise<CallbackOutcome> {
     this.assertRunning();
-    return this.mailboxes.run(runId, async () => {
-      const doc = await this.getDoc(runId);
+    return this.withRun(runId, async (doc) => {
       if (!doc) return { result: 'not_found', httpStatus: 404, message: `Run ${runId} does not exist.` };
       const at = this.clock.now();
       const attempt = doc.snapshot.context.attempts.find((a) => a.id === attemptId);
@@ -328,8 +426,9 @@ export class Engine {
         await this.step(doc, event, { source, verdict: 'not_found', httpStatus: 404, detail: message });
         return { result: 'not_found', httpStatus: 404, attemptId, message };
       }
-      if (hydrate(doc.snapshot).can(event)) {
-        await this.step(doc, event, { source, httpStatus: 200, detail: payload.success ? 'Success accepted.' : 'Failure accepted.' });
+      const snap = hydrate(doc.snapshot);
+      if (snap.can(event)) {
+        await this.step(doc, event, { source, httpStatus: 200, detail: payload.success ? 'Success accepted.' : 'Failure accepted.' }, { snap, accepted: true });
         return { result: 'accepted', httpStatus: 200, attemptId, message: 'Callback accepted.' };
       }
       const base = { attemptId, attemptState: attempt.state, endedAt: attempt.endedAt === null ? null : iso(attempt.endedAt) };
@@ -352,8 +451,7 @@ export class Engine {
   /** A heartbeat: extends the current attempt's heartbeat deadline and records progress; late ones are 410. */
   async heartbeat(runId: string, attemptId: string, progress: unknown, source: EventSourceName = 'callback'): Promise<CallbackOutcome> {
     this.assertRunning();
-    return this.mailboxes.run(runId, async () => {
-      const doc = await this.getDoc(runId);
+    return this.withRun(runId, async (doc) => {
       if (!doc) return { result: 'not_found', httpStatus: 404, message: `Run ${runId} does not exist.` };
       const at = this.clock.now();
       const attempt = doc.snapshot.context.attempts.find((a) => a.id === attemptId);
@@ -363,8 +461,9 @@ export class Engine {
         await this.step(doc, event, { source, verdict: 'not_found', httpStatus: 404, detail: message });
         return { result: 'not_found', httpStatus: 404, attemptId, message };
       }
-      if (hydrate(doc.snapshot).can(event)) {
-        await this.step(doc, event, { source, httpStatus: 200, detail: 'Heartbeat accepted.' });
+      const snap = hydrate(doc.snapshot);
+      if (snap.can(event)) {
+        await this.step(doc, event, { source, httpStatus: 200, detail: 'Heartbeat accepted.' }, { snap, accepted: true });
         return { result: 'accepted', httpStatus: 200, attemptId, message: 'Heartbeat accepted.' };
       }
       const message = this.lateReason(doc, attempt.id);
@@ -386,8 +485,7 @@ export class Engine {
     entry: { type: string; attemptId?: string; verdict: RunEventEntry['verdict']; httpStatus: number; detail: string; source: EventSourceName },
   ): Promise<boolean> {
     if (this.stopping) return false;
-    return this.mailboxes.run(runId, async () => {
-      const doc = await this.getDoc(runId);
+    return this.withRun(runId, async (doc) => {
       if (!doc) return false;
       await this.record(doc, entry);
       return true;
@@ -415,13 +513,15 @@ export class Engine {
     doc: RunDoc,
     event: MachineEvent,
     meta: { source: EventSourceName; verdict?: RunEventEntry['verdict']; httpStatus?: number; detail?: string; removeOutbox?: string },
-    creating = false,
+    opts: { creating?: boolean; snap?: RunSnapshot; accepted?: boolean } = {},
   ): Promise<{ doc: RunDoc; accepted: boolean; entry: RunEventEntry }> {
-    const snap = hydrate(doc.snapshot);
-    const accepted = meta.verdict === undefined && snap.can(event as RunEvent);
+    const creating = opts.creating ?? false;
+    // The caller may have hydrated and asked can() already (to classify a callback): once per event is enough.
+    const snap = opts.snap ?? hydrate(doc.snapshot);
+    const accepted = meta.verdict === undefined && (opts.accepted ?? snap.can(event as RunEvent));
     let next = snap;
     let actions: ReadonlyArray<{ type: string; params?: unknown }> = [];
-    if (accepted) [next, actions] = transition(runMachine, snap, event as RunEvent);
+    if (accepted) [next, actions] = decide(snap, event);
 
     const timers = new Map(doc.timers.map((t) => [t.key, t]));
     const outbox = meta.removeOutbox ? doc.outbox.filter((o) => o.id !== meta.removeOutbox) : doc.outbox.slice();
@@ -435,7 +535,8 @@ export class Engine {
         timers.delete((a.params as { sendId: string }).sendId);
       } else if (a.type === 'triggerAttempt') {
         const p = a.params as { attemptId: string; number: number };
-        const entry: OutboxEntry = { id: p.attemptId, kind: 'trigger', attemptId: p.attemptId, number: p.number, createdAt: event.at, sends: 0 };
+        // sends: 1 — this commit precedes exactly one send; each restart that re-sends it adds one in its recovery commit.
+        const entry: OutboxEntry = { id: p.attemptId, kind: 'trigger', attemptId: p.attemptId, number: p.number, createdAt: event.at, sends: 1 };
         outbox.push(entry);
         newOutbox.push(entry);
       }
@@ -465,7 +566,7 @@ export class Engine {
       outbox,
       events,
     };
-    await this.commit(nextDoc, creating);
+    await this.commit(nextDoc, creating, doc);
     this.afterCommit(doc, nextDoc, newOutbox, [stored]);
     return { doc: nextDoc, accepted, entry: stored };
   }
@@ -474,10 +575,11 @@ export class Engine {
   private async record(
     doc: RunDoc,
     e: { type: string; attemptId?: string; verdict: RunEventEntry['verdict']; httpStatus?: number; detail: string; source: EventSourceName },
+    opts: { at?: number; countResend?: boolean } = {},
   ): Promise<RunDoc> {
     const entry: RunEventEntry = {
       seq: doc.events.length,
-      at: iso(this.clock.now()),
+      at: iso(opts.at ?? this.clock.now()),
       type: e.type,
       source: e.source,
       verdict: e.verdict,
@@ -487,8 +589,10 @@ export class Engine {
     if (e.attemptId !== undefined) entry.attemptId = e.attemptId;
     if (e.httpStatus !== undefined) entry.httpStatus = e.httpStatus;
     const { events, stored } = this.appendBounded(doc.events, entry);
-    const nextDoc: RunDoc = { ...doc, events };
-    await this.commit(nextDoc, false);
+    // A recovery commit that precedes a re-send counts it on the entry (OutboxEntry.sends).
+    const outbox = opts.countResend ? doc.outbox.map((o) => ({ ...o, sends: o.sends + 1 })) : doc.outbox;
+    const nextDoc: RunDoc = { ...doc, events, outbox };
+    await this.commit(nextDoc, false, doc);
     this.afterCommit(doc, nextDoc, [], [stored]);
     return nextDoc;
   }
@@ -512,26 +616,46 @@ export class Engine {
     return { events: [...events.slice(0, -1), folded], stored: folded };
   }
 
-  private async commit(doc: RunDoc, creating: boolean): Promise<void> {
+  /** `prev` is the document the change started from: what the run still is if this commit fails. */
+  private async commit(doc: RunDoc, creating: boolean, prev: RunDoc): Promise<void> {
     const summary = toRunSummary(doc.snapshot);
     try {
       await this.store.commit(doc, summary);
     } catch (e) {
       this.log.error({ runId: doc.id, err: (e as Error).message }, 'commit failed');
+      // The store may have written the file before failing (index append…): the next event must start from the
+      // last acknowledged document, not from whatever the disk holds, or an unacknowledged event would count.
+      if (!creating) this.pinned.set(doc.id, prev);
+      this.commitFailed = true;
       throw new CommitError(doc.id, e);
     }
+    this.pinned.delete(doc.id);
+    if (doc.outbox.length) this.outboxRuns.add(doc.id);
+    else this.outboxRuns.delete(doc.id);
+    const before = this.summaries.get(doc.id);
+    const wasOpen = before !== undefined && !isFinalRunStatus(before.status);
+    const isOpen = !isFinalRunStatus(summary.status);
+    this.openRuns += (isOpen ? 1 : 0) - (wasOpen ? 1 : 0);
     if (creating) this.ids.push(doc.id);
     this.summaries.set(doc.id, summary);
-    if (isFinalRunStatus(summary.status)) this.active.delete(doc.id);
-    else this.active.set(doc.id, doc);
+    this.docs.set(doc.id, doc);
   }
 
   private afterCommit(prev: RunDoc, next: RunDoc, newOutbox: OutboxEntry[], events: RunEventEntry[]): void {
     const withRun = (t: Omit<TimerEntry, 'runId'>): TimerEntry => ({ ...t, runId: next.id });
     this.timers.sync(next.id, prev.timers.map(withRun), next.timers.map(withRun));
-    for (const o of newOutbox) this.send(next.id, o);
+    for (const o of newOutbox) this.send(next, o);
     if (this.listeners.size) {
-      const update: RunUpdate = { run: this.view(next), summary: this.summaries.get(next.id)!, events, doc: next };
+      let run: Run | undefined;
+      const view = () => (run ??= this.view(next));
+      const update: RunUpdate = {
+        get run() {
+          return view();
+        },
+        summary: this.summaries.get(next.id)!,
+        events,
+        doc: next,
+      };
       for (const l of this.listeners) {
         try {
           l(update);
@@ -546,31 +670,31 @@ export class Engine {
 
   private onTimer(entry: TimerEntry, firedAt: number): void {
     if (this.stopping) return;
-    void this.mailboxes
-      .run(entry.runId, async () => {
-        const doc = this.active.get(entry.runId);
-        // Cancelled, or moved later, between firing and now: the committed timers decide. Compared with the firing
-        // time rather than the armed dueAt, because a retry after a failed commit is armed later than the committed one.
-        const committed = doc?.timers.find((t) => t.key === entry.key);
-        if (!doc || !committed || committed.dueAt > firedAt) return;
-        const late = firedAt - committed.dueAt;
-        await this.step(
-          doc,
-          { type: committed.eventType as TimerEvent['type'], at: firedAt },
-          { source: 'timer', detail: `Timer due ${iso(committed.dueAt)} fired ${late} ms late.` },
-        );
-      })
-      .catch((e) => {
-        // The commit failed (disk full?): nothing changed; try again shortly so the timer is not lost.
-        this.log.error({ runId: entry.runId, err: (e as Error).message }, 'timer commit failed; retrying in 1 s');
-        if (!this.stopping) this.timers.arm({ ...entry, dueAt: Math.max(entry.dueAt, this.clock.now()) + 1000 });
-      });
+    void this.withRun(entry.runId, async (doc) => {
+      // Cancelled, or moved later, between firing and now: the committed timers decide. Compared with the firing
+      // time rather than the armed dueAt, because a retry after a failed commit is armed later than the committed one.
+      const committed = doc?.timers.find((t) => t.key === entry.key);
+      if (!doc || !committed || committed.dueAt > firedAt) return;
+      const late = firedAt - committed.dueAt;
+      await this.step(
+        doc,
+        { type: committed.eventType as TimerEvent['type'], at: firedAt },
+        { source: 'timer', detail: `Timer due ${iso(committed.dueAt)} fired ${late} ms late.` },
+      );
+    }).catch((e) => {
+      // The commit failed (disk full?): nothing changed; try again shortly so the timer is not lost.
+      this.log.error({ runId: entry.runId, err: (e as Error).message }, 'timer commit failed; retrying in 1 s');
+      if (!this.stopping) this.timers.arm({ ...entry, dueAt: Math.max(entry.dueAt, this.clock.now()) + 1000 });
+    });
   }
 
-  private send(runId: string, o: OutboxEntry): void {
+  /** Sends one outbox entry of `doc` (the run's committed document, for its config). */
+  private send(doc: RunDoc, o: OutboxEntry): void {
     if (this.stopping || this.inflight.has(o.id)) return;
-    const doc = this.active.get(runId);
-    if (!doc) return;
+    const runId = doc.id;
+    // A run that finished meanwhile (cancelled while a re-send waited) is not triggered again.
+    const summary = this.summaries.get(runId);
+    if (!summary || isFinalRunStatus(summary.status)) return;
     const ac = new AbortController();
     this.inflight.set(o.id, ac);
     const config = doc.snapshot.context.config;
@@ -590,7 +714,7 @@ export class Engine {
         payload: config.payload ?? null,
       },
     })
-      .then((outcome) => this.onTriggerOutcome(runId, o, outcome))
+      .then((outcome) => this.onTriggerOutcome(doc, o, outcome))
       .finally(() => {
         this.inflight.delete(o.id);
         this.pendingTriggers.delete(pending);
@@ -598,56 +722,86 @@ export class Engine {
     this.pendingTriggers.add(pending);
   }
 
-  private async onTriggerOutcome(runId: string, o: OutboxEntry, outcome: TriggerOutcome): Promise<void> {
+  private async onTriggerOutcome(sent: RunDoc, o: OutboxEntry, outcome: TriggerOutcome): Promise<void> {
     if (this.stopping) return; // Not committed: the outbox still holds it; the next start re-sends it.
+    const runId = sent.id;
     const at = this.clock.now();
     const event: RunEvent = outcome.ok
       ? { type: 'trigger.succeeded', attemptId: o.attemptId, at }
       : { type: 'trigger.failed', attemptId: o.attemptId, message: outcome.message, at };
     try {
-      await this.mailboxes.run(runId, async () => {
+      await this.withRun(runId, async (doc) => {
         // The run may have finished meanwhile (an early callback): the outcome is still recorded, and the outbox cleared.
-        const doc = await this.getDoc(runId);
         if (!doc || !doc.outbox.some((x) => x.id === o.id)) return;
         await this.step(doc, event, { source: 'trigger', removeOutbox: o.id, detail: outcome.detail });
       });
     } catch (e) {
       this.log.error({ runId, err: (e as Error).message }, 'trigger outcome commit failed; re-sending in 1 s');
       // On the engine's clock (not a wall-clock setTimeout), so injected clocks drive this retry like every other timer.
-      this.clock.setTimer(() => this.send(runId, o), 1000);
+      this.clock.setTimer(() => this.send(sent, o), 1000);
     }
   }
 
   // ───────────────────────────── lifecycle ─────────────────────────────
 
   private async recover(): Promise<void> {
-    const { active, summaries } = await this.store.load();
-    for (const s of summaries) this.summaries.set(s.id, s);
+    const { active, pending = [], summaries } = await this.store.load();
+    for (const s of summaries) {
+      this.summaries.set(s.id, s);
+      if (!isFinalRunStatus(s.status)) this.openRuns++;
+    }
     this.ids = summaries.map((s) => s.id).sort();
     const now = this.clock.now();
-    for (const doc of active) {
-      this.active.set(doc.id, doc);
-      const attempt = doc.snapshot.context.attempts[doc.snapshot.context.attempts.length - 1];
-      const parts: string[] = [];
-      for (const t of doc.timers) {
-        const left = t.dueAt - now;
-        const what = t.key.includes('retryBackoff') ? `backoff timer before attempt ${(attempt?.number ?? 0) + 1}` : `attempt ${attempt?.number ?? '?'} timer`;
-        parts.push(left >= 0 ? `${what} re-armed with ${left} ms left` : `${what} overdue by ${-left} ms; fired at once`);
+    const recoverOne = (runId: string, timers: RunDoc['timers'], attempt: number | undefined, outbox: OutboxEntry[]) => {
+      // Into the paused timer service at the original dueAt: nothing fires before resume().
+      for (const t of timers) this.timers.arm({ ...t, runId });
+      if (outbox.length) {
+        this.recoveredOutbox.push(runId);
+        this.outboxRuns.add(runId);
       }
-      for (const o of doc.outbox) parts.push(`trigger for attempt ${o.number} re-sent (Idempotency-Key ${o.id})`);
-      const detail = parts.length ? `Server restarted; ${parts.join('; ')}.` : 'Server restarted; nothing pending.';
-      void this.mailboxes
-        .run(doc.id, () => this.record(this.active.get(doc.id) ?? doc, { type: 'server.recovered', source: 'server', verdict: 'recorded', detail }))
-        .catch((e) => this.log.error({ runId: doc.id, err: (e as Error).message }, 'could not record recovery'));
+      // The entry's text is built when it is committed (in the background): 100k of them are not built before serving.
+      this.pendingRecovery.set(runId, { at: now, timers, attempt, outbox: outbox.map(({ id, number }) => ({ id, number })) });
+    };
+    for (const doc of active) {
+      const attempts = doc.snapshot.context.attempts;
+      recoverOne(doc.id, doc.timers, attempts[attempts.length - 1]?.number, doc.outbox);
     }
-    this.recovered = active;
-    this.log.info({ runs: this.ids.length, active: active.length, timers: this.timers.size }, 'engine recovered');
+    for (const p of pending) recoverOne(p.id, p.timers, p.attempt, []);
+    // The markers are committed in the background, a few at a time, so a restart with 100k waiting runs serves at once
+    // instead of queueing 100k writes ahead of everything else. A run that sees an event first commits its own first.
+    this.drainRecovery();
+    this.log.info({ runs: this.ids.length, active: active.length + pending.length, fromCheckpoint: pending.length, timers: this.timers.size }, 'engine recovered');
+  }
+
+  /** What a clean shutdown leaves for the next start: every waiting run's committed timers (see LowdbRunStore). */
+  private checkpointRuns(): PendingRun[] {
+    const out: PendingRun[] = [];
+    for (const [id, s] of this.summaries) {
+      if (isFinalRunStatus(s.status) || this.outboxRuns.has(id) || this.pinned.has(id)) continue;
+      out.push({ id, attempt: s.attempt, timers: this.timers.timersOf(id).map(({ key, dueAt, eventType }) => ({ key, dueAt, eventType })) });
+    }
+    return out;
+  }
+
+  private drainRecovery(): void {
+    const queue = [...this.pendingRecovery.keys()];
+    const worker = async () => {
+      while (queue.length && !this.stopping) {
+        const runId = queue.pop()!;
+        if (!this.pendingRecovery.has(runId)) continue;
+        // withRun commits the marker; a failure is logged and the marker stays pending for the run's next event.
+        await this.withRun(runId, async () => undefined).catch((e) =>
+          this.log.error({ runId, err: (e as Error)?.message ?? String(e) }, 'could not record recovery'),
+        );
+      }
+    };
+    for (let i = 0; i < Math.min(this.recoveryConcurrency, queue.length); i++) this.track(worker(), '-', 'recovery drain failed');
   }
 
   /** Waits until every queued commit and every trigger in flight has settled (tests and graceful shutdown). */
   async idle(): Promise<void> {
-    while (this.mailboxes.pending || this.pendingTriggers.size) {
-      await Promise.all([this.mailboxes.drain(), ...this.pendingTriggers]);
+    while (this.mailboxes.pending || this.pendingTriggers.size || this.background.size) {
+      await Promise.all([this.mailboxes.drain(), ...this.pendingTriggers, ...this.background]);
     }
   }
 
@@ -658,7 +812,13 @@ export class Engine {
     this.timers.stop();
     // Triggers in flight stay in the outbox: the next start re-sends them with the same Idempotency-Key.
     for (const ac of this.inflight.values()) ac.abort(new Error('server stopping'));
+    await Promise.all([this.mailboxes.drain(), ...this.background]);
     await this.mailboxes.drain();
+    // Every commit is done: a checkpoint lets the next start skip reading the waiting runs' files. Best effort: without
+    // it the next start reads them all, as after a crash.
+    if (this.store.checkpoint && !this.commitFailed) {
+      await this.store.checkpoint(this.checkpointRuns()).catch((e) => this.log.warn({ err: (e as Error)?.message ?? String(e) }, 'no shutdown checkpoint'));
+    }
     await this.store.close();
   }
 

@@ -3,9 +3,11 @@
  * fsync. lowdb's own JSONFile does temp + rename but never fsyncs; TETHER_FSYNC=1 needs both syncs before a commit
  * is acknowledged.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Adapter } from 'lowdb';
+import type { CommitWriter } from './commit-writer.ts';
 import { CorruptRunFileError } from './types.ts';
 
 let tmpCounter = 0;
@@ -41,15 +43,24 @@ export async function writeFileAtomic(file: string, text: string, fsync: boolean
 }
 
 export class DurableJSONFile<T> implements Adapter<T> {
+  /**
+   * With a `writer`, writes go through its group commit (same atomic temp + rename, on the writer thread), and
+   * `indexLine` is appended to the store's index once the file is in place.
+   */
   constructor(
     readonly file: string,
     private readonly fsync: boolean,
+    private readonly writer: CommitWriter | null = null,
+    private readonly indexLine: string | null = null,
   ) {}
 
   async read(): Promise<T | null> {
     let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      // Synchronous on purpose: a run file is a few KiB, in the page cache right after its commit; one readFileSync is
+      // four syscalls on this thread (~20-30 µs), where the async path is four thread-pool round trips, and each costs
+      // the event loop more than the whole read (see docs/benchmarks.md, B1 profile).
+      text = readFileSync(this.file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw new CorruptRunFileError(this.file, `unreadable (${(e as Error).message})`);
@@ -62,6 +73,7 @@ export class DurableJSONFile<T> implements Adapter<T> {
   }
 
   write(data: T): Promise<void> {
-    return writeFileAtomic(this.file, JSON.stringify(data), this.fsync);
+    const text = JSON.stringify(data);
+    return this.writer ? this.writer.write(this.file, text, this.indexLine) : writeFileAtomic(this.file, text, this.fsync);
   }
 }

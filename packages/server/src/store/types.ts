@@ -10,7 +10,11 @@ export interface OutboxEntry {
   number: number;
   /** When it was committed, epoch ms. */
   createdAt: number;
-  /** How many times it was sent (re-sends after restart count). */
+  /**
+   * Sends as committed: 1 when the entry is created (that commit precedes its first send), +1 in each recovery
+   * commit that precedes a re-send after a restart. A re-send after a failed outcome commit cannot be counted (the
+   * store is failing) and is not.
+   */
   sends: number;
 }
 
@@ -36,10 +40,22 @@ export interface PersistedRunSnapshot {
 }
 
 export interface LoadedStore {
-  /** Documents of every run that is not final. */
+  /** Documents of the runs that are not final, read at start-up (every one of them after a crash). */
   active: RunDoc[];
+  /**
+   * Runs that are not final, known from the checkpoint a clean shutdown left (their documents were not read): what
+   * recovery needs to re-arm them. Runs with a trigger in flight are never here; their documents are in `active`.
+   */
+  pending?: PendingRun[];
   /** Summaries of every run (final ones included), for listing. */
   summaries: RunSummary[];
+}
+
+/** What recovery needs of a waiting run without reading its document: its committed timers and current attempt. */
+export interface PendingRun {
+  id: string;
+  timers: Omit<TimerEntry, 'runId'>[];
+  attempt: number;
 }
 
 /**
@@ -49,6 +65,11 @@ export interface RunStore {
   load(): Promise<LoadedStore>;
   commit(doc: RunDoc, summary: RunSummary): Promise<void>;
   read(runId: string): Promise<RunDoc | null>;
+  /**
+   * Optional. At a clean shutdown, after the last commit: records the pending work of every waiting run so the next
+   * start need not read their documents. Must be the last write before close(); any later commit invalidates it.
+   */
+  checkpoint?(pending: PendingRun[]): Promise<void>;
   close(): Promise<void>;
   readonly dir: string;
 }

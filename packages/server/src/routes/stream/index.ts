@@ -41,7 +41,21 @@ const stream: FastifyPluginAsync = async (app) => {
     }
   };
 
+  // The connect snapshot (up to 1000 summaries, ~400 KB of JSON) is the same for every client until the next commit:
+  // built once and shared, so 100 clients connecting together do not block the loop for 100 serialisations (B6/B7).
+  let snapshotText: string | null = null;
+  const snapshotFor = (): string => {
+    snapshotText ??= JSON.stringify({
+      type: 'snapshot',
+      bootId: engine.bootId,
+      startedAt: new Date(engine.startedAt).toISOString(),
+      runs: engine.listRuns({ limit: SNAPSHOT_RUNS }).runs,
+    } satisfies StreamMessage);
+    return snapshotText;
+  };
+
   const unsubscribe = engine.subscribe((u) => {
+    snapshotText = null;
     if (!clients.size) return;
     const updated = JSON.stringify({ type: 'run.updated', run: u.run } satisfies StreamMessage);
     const events = u.events.map((event) => JSON.stringify({ type: 'run.event', runId: u.run.id, event } satisfies StreamMessage));
@@ -82,13 +96,7 @@ const stream: FastifyPluginAsync = async (app) => {
       socket.on('close', () => clients.delete(client));
       socket.on('error', () => clients.delete(client));
       // Clients only listen; anything they send is ignored.
-      const snapshot: StreamMessage = {
-        type: 'snapshot',
-        bootId: engine.bootId,
-        startedAt: new Date(engine.startedAt).toISOString(),
-        runs: engine.listRuns({ limit: SNAPSHOT_RUNS }).runs,
-      };
-      socket.send(JSON.stringify(snapshot));
+      socket.send(snapshotFor());
     },
   );
 };
