@@ -20,7 +20,7 @@ export interface Machine {
 export function machineInfo(): Machine {
   let free = '';
   try {
-    free = execSync('free -m', { encoding: 'utf8' }).trim();
+    free = execSync('free -m', { encoding: 'utf8' }).trimEnd();
   } catch {
     /* not on every system */
   }

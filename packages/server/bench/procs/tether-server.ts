@@ -6,8 +6,8 @@
  *   GET  /__bench/idle    resolves once every queued commit and in-flight trigger has settled
  * Prints one JSON line `{"ready":true,"port":…}` once it listens.
  *
- * BENCH_PROFILE=<file.cpuprofile>: CPU-profile the main thread from each /__bench/reset (the start of a measured
- * load) until the process stops, start-up excluded: the evidence quoted in docs/benchmarks.md.
+ * BENCH_PROFILE=<path>: CPU-profile the main thread from the first /__bench/reset (the first measured load) until
+ * the process stops, start-up excluded, into <path>-<pid>.cpuprofile: the evidence quoted in docs/benchmarks.md.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -36,7 +36,8 @@ app.get('/__bench/stats', async () => {
     timers: engine.timerCount,
   };
 });
-const profileFile = process.env.BENCH_PROFILE;
+// One file per server process (a run starts several): <BENCH_PROFILE without .cpuprofile>-<pid>.cpuprofile
+const profileFile = process.env.BENCH_PROFILE ? `${process.env.BENCH_PROFILE.replace(/\.cpuprofile$/, '')}-${process.pid}.cpuprofile` : undefined;
 const session = profileFile ? new Session() : null;
 let profiling = false;
 if (session) {

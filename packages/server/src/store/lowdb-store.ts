@@ -135,7 +135,12 @@ export class LowdbRunStore implements RunStore {
     const keptLines = new Map<string, string>();
     const pending: PendingRun[] = [];
     const toRead: string[] = [];
-    for (const id of onDisk) {
+    // Index order first (creation order, as appended), then files the index does not know: summaries come out nearly
+    // sorted, which the engine's id list can then check instead of sorting.
+    const order = new Set<string>();
+    for (const id of indexed.keys()) if (onDisk.has(id)) order.add(id);
+    for (const id of onDisk) order.add(id);
+    for (const id of order) {
       const hit = indexed.get(id);
       const p = trusted.get(id);
       if (hit && (isFinalRunStatus(hit.summary.status) || p)) {
