@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { CallbackBody, CallbackResult, HeartbeatBody, type CallbackPayload } from '@tether/machine';
-import { describeValidation, toErrorBody } from '../../plugins/errors.ts';
+import { describeValidation } from '../../plugins/errors.ts';
 import type { SignaturePurpose } from '../../engine/signer.ts';
 
 const Params = Type.Object({
@@ -129,4 +129,3 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
 };
 
 export default callbacks;
-export { toErrorBody };
