@@ -2,6 +2,7 @@
  * Every setting, from the environment. Documented in the README's configuration table; keep them in step.
  */
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface Settings {
   /** HOST: interface to listen on. @default 127.0.0.1 */
@@ -95,7 +96,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     simulator: named('TETHER_SIMULATOR', () => flag(env.TETHER_SIMULATOR, true)),
     bodyLimit: int('TETHER_BODY_LIMIT', env.TETHER_BODY_LIMIT, 1_048_576, 1024, 64 * 1_048_576),
     logLevel: env.TETHER_LOG_LEVEL || 'info',
-    dashboardDir: resolve(env.TETHER_DASHBOARD_DIR || new URL('../../dashboard/dist', import.meta.url).pathname),
+    dashboardDir: resolve(env.TETHER_DASHBOARD_DIR || fileURLToPath(new URL('../../dashboard/dist', import.meta.url))),
     allowedTargets: allowedTargets(env.TETHER_ALLOWED_TARGETS),
     inspect: named('TETHER_INSPECT', () => flag(env.TETHER_INSPECT, false)),
     inspectPort: int('TETHER_INSPECT_PORT', env.TETHER_INSPECT_PORT, 8080, 0, 65535),

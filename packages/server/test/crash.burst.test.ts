@@ -1,25 +1,34 @@
 /**
  * SIGKILL a real child engine again and again in the middle of a burst of commits (creates, triggers, callbacks,
- * retries all at once). After every kill a fresh child recovers the same data dir and the burst goes on. Then:
- * no acknowledged run is lost, no acknowledged event is missing, no transition was applied twice, attempt counts
- * stay within 1 + retryLimit, every run file is whole (no torn write) and replays to its stored snapshot.
+ * retries all at once). After every kill a fresh child recovers the same data dir and the burst goes on. The store's
+ * dirty budget is tiny, so write-backs (journal → run files, then old segments deleted) run all through the burst and
+ * the kills land before, during and after them; one child kills itself inside a write-back, after some run files were
+ * renamed into place and before the old segments were deleted. Then: no acknowledged run is lost, no acknowledged
+ * event is missing, no transition was applied twice, attempt counts stay within 1 + retryLimit, every run file is
+ * whole (no torn write) and every run replays to its stored snapshot.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { attemptIdFor, type CallbackPayload } from '@tether/machine';
 import { config, tempDir } from './helpers/engine.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ChildEngine, killAllChildren } from './helpers/child-harness.ts';
-import { prng } from './helpers/async.ts';
+import { prng, within } from './helpers/async.ts';
 import { expectContiguousLog, expectReplayEqualsSnapshot } from './helpers/replay-check.ts';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { checkDoc } from '../src/store/journal-files.ts';
+import type { ChildStoreOptions } from './helpers/child-protocol.ts';
 import type { CallbackOutcome } from '../src/engine/engine.ts';
 
 const RETRY_LIMIT = 2;
 const KILLS = 5;
 const RUNS = 50;
 const PER_ROUND = 15;
+/** A few run documents' worth: write-backs run again and again during every round. */
+const STORE: ChildStoreOptions = { dirtyBudgetBytes: 16 * 1024, writeBackBatch: 2 };
+/** The round whose child kills itself inside a write-back (after its second batch of run files) instead of being killed. */
+const SELF_KILL_ROUND = 2;
 
 const verdictOf: Record<CallbackOutcome['result'], string> = {
   accepted: 'applied',
@@ -51,6 +60,8 @@ describe('crash (SIGKILL) repeatedly during a burst of commits', () => {
       config({ name: `burst ${i}`, target: { url: ext.url }, timeoutSeconds: 60, retryLimit: RETRY_LIMIT, backoff: { initialSeconds: 0.02, multiplier: 1 } });
 
     let spare = ChildEngine.spawn();
+    const children: ChildEngine[] = [];
+    let diedInWriteBack = false;
     let kills = 0;
     let starts = 0;
     let interrupted = 0;
@@ -59,9 +70,14 @@ describe('crash (SIGKILL) repeatedly during a burst of commits', () => {
     for (let round = 0; round <= KILLS; round++) {
       const killNow = round < KILLS;
       const child = await spare;
+      children.push(child);
       if (killNow) spare = ChildEngine.spawn(); // load the next one while this one works
-      await child.start(tmp.dir);
+      const selfKill = round === SELF_KILL_ROUND;
+      await child.start(tmp.dir, undefined, selfKill ? { ...STORE, dieAfterRunFileBatches: 2 } : STORE);
       starts++;
+      // What the last crash left in the journal goes to the run files first (the old segments are then deleted), so
+      // this round's kill lands after a whole write-back, and likely inside the next (the budget sets them off).
+      if (killNow && !selfKill) await child.request({ op: 'writeBack' });
 
       const jobs: Promise<unknown>[] = [];
       const creates = killNow ? PER_ROUND : Math.max(PER_ROUND, RUNS - acked.runs.size);
@@ -77,7 +93,14 @@ describe('crash (SIGKILL) repeatedly during a burst of commits', () => {
           jobs.push(child.callback(runId, attemptId, payload).then((o) => acked.callbacks.push({ runId, attemptId, result: o.result })));
       }
 
-      if (killNow) {
+      if (selfKill) {
+        // This one dies by itself, in the middle of the write-back its commits set off, with the burst still going.
+        const { signal } = await within(child.exited, 20_000, 'the child to die inside a write-back');
+        expect(signal).toBe('SIGKILL');
+        diedInWriteBack = true;
+        kills++;
+        interrupted += (await Promise.allSettled(jobs)).filter((r) => r.status === 'rejected').length;
+      } else if (killNow) {
         // Kill after a few acknowledgements, with the rest of the burst still committing.
         const after = 2 + Math.floor(rand() * 8);
         let acks = 0;
@@ -99,6 +122,18 @@ describe('crash (SIGKILL) repeatedly during a burst of commits', () => {
     expect(starts).toBe(KILLS + 1);
     expect(interrupted, 'the kills landed with work in flight').toBeGreaterThan(0);
     expect(acked.runs.size).toBeGreaterThanOrEqual(RUNS);
+    expect(diedInWriteBack).toBe(true);
+    const writeBacks = children.flatMap((c) => c.writeBacks);
+    expect(writeBacks.filter((w) => w.ok).length, 'write-backs completed between the kills').toBeGreaterThanOrEqual(KILLS - 1);
+    expect(writeBacks.filter((w) => !w.ok)).toEqual([]);
+
+    // Every run file the write-backs left is whole: written to a temp file and renamed, never torn.
+    const runFiles = (await readdir(join(tmp.dir, 'runs'))).filter((f) => f.endsWith('.json') && !f.startsWith('.'));
+    expect(runFiles.length).toBeGreaterThan(0);
+    for (const f of runFiles) {
+      const file = join(tmp.dir, 'runs', f);
+      checkDoc(JSON.parse(await readFile(file, 'utf8')), file, f.slice(0, -'.json'.length));
+    }
 
     // Open the data dir as the next start would.
     const store = new LowdbRunStore({ dir: tmp.dir });
@@ -145,7 +180,7 @@ describe('crash (SIGKILL) repeatedly during a burst of commits', () => {
     }
     expect(acked.callbacks.length).toBeGreaterThan(20);
     if (process.env.TETHER_TEST_VERBOSE)
-      console.log({ kills, starts, interrupted, ackedRuns: acked.runs.size, runs: ids.size, ackedCallbacks: acked.callbacks.length, applied });
+      console.log({ kills, starts, interrupted, writeBacks: writeBacks.length, ackedRuns: acked.runs.size, runs: ids.size, ackedCallbacks: acked.callbacks.length, applied });
     await store.close();
   });
 });

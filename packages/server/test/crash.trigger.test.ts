@@ -10,7 +10,7 @@ import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ChildEngine, killAllChildren } from './helpers/child-harness.ts';
 import { deferred, within } from './helpers/async.ts';
 import { expectContiguousLog, expectReplayEqualsSnapshot } from './helpers/replay-check.ts';
-import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { readDurable } from '../src/store/journal-files.ts';
 
 describe('crash (SIGKILL) with a trigger in flight', () => {
   let ext: FakeExternalSystem;
@@ -37,9 +37,8 @@ describe('crash (SIGKILL) with a trigger in flight', () => {
     const sent = await within(ext.waitFor(1), 10_000, 'the first trigger');
     await first.kill(); // the POST is still waiting for its response
 
-    // What the dead process left: the outbox entry, no outcome.
-    const peek = new LowdbRunStore({ dir: tmp.dir });
-    const left = (await peek.read(run.id))!;
+    // What the dead process left, as the next start will read it: the outbox entry, no outcome.
+    const left = (await readDurable(tmp.dir, run.id))!;
     expect(left.outbox.map((o) => o.id)).toEqual([attemptId]);
     expect(left.events.map((e) => e.type)).toEqual(['run.created', 'run.start']);
 

@@ -1,12 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { attemptIdFor } from '@tether/machine';
 import { config, testSigner } from './helpers/engine.ts';
 import { harness, type Harness } from './helpers/engine-harness.ts';
 import { closedPortUrl, deferred, turns, within } from './helpers/async.ts';
 import { expectContiguousLog, expectEveryRunReplays } from './helpers/replay-check.ts';
 import type { RunDoc } from '../src/store/types.ts';
+import { durableAt } from './helpers/durable.ts';
 
 const log = (doc: RunDoc) => doc.events.map((e) => `${e.type}:${e.verdict}`);
 
@@ -21,10 +20,10 @@ describe('engine: triggers from the outbox, against a real external system on lo
   });
 
   it('persists the outbox entry before the request, sends PUT with Idempotency-Key and the configured headers, and removes the entry in the commit of its outcome', async () => {
-    const seenOnDisk: RunDoc[] = [];
+    const onDisk: Array<Promise<RunDoc | null>> = [];
     h.ext.respond = (t) => {
-      // What is durable at the instant the external system sees the request.
-      seenOnDisk.push(JSON.parse(readFileSync(join(h.dir, 'runs', `${t.body.runId}.json`), 'utf8')) as RunDoc);
+      // What is durable at the instant the external system sees the request (copied now, read below).
+      onDisk.push(durableAt(h.dir, t.body.runId));
       return { status: 202, body: '{"accepted":true}' };
     };
     const run = await h.engine.createRun(
@@ -56,6 +55,7 @@ describe('engine: triggers from the outbox, against a real external system on lo
     expect(signer.verify(run.id, attemptId, new URL(t.body.heartbeatUrl).searchParams.get('sig'), 'heartbeat')).toBe(true);
 
     // Outbox entry was on disk before the POST arrived.
+    const seenOnDisk = await Promise.all(onDisk);
     expect(seenOnDisk).toHaveLength(1);
     expect(seenOnDisk[0]!.outbox).toEqual([expect.objectContaining({ id: attemptId, attemptId, number: 1, kind: 'trigger' })]);
     expect(log(seenOnDisk[0]!)).toEqual(['run.created:recorded', 'run.start:applied']);

@@ -10,17 +10,19 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Run, RunSummary } from '@tether/machine';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { readDurable } from '../src/store/journal-files.ts';
 import type { LoadedStore, RunDoc, RunStore } from '../src/store/types.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { serve, type Served } from './helpers/fuzz-server.ts';
 import { runUntilExit } from './helpers/soak-server.ts';
+import { segments } from './helpers/durable.ts';
 
 type Errno = 'ENOSPC' | 'EROFS';
 const errno = (code: Errno) =>
-  Object.assign(new Error(`${code}: ${code === 'ENOSPC' ? 'no space left on device' : 'read-only file system'}, open '…/runs/.run.json.tmp'`), { code, errno: code === 'ENOSPC' ? -28 : -30 });
+  Object.assign(new Error(`${code}: ${code === 'ENOSPC' ? 'no space left on device' : 'read-only file system'}, write '…/journal/000000000001.jsonl'`), { code, errno: code === 'ENOSPC' ? -28 : -30 });
 
-/** The real store, with a switch: while `fault` is set, commits throw it — before writing, or after the run file is written. */
+/** The real store, with a switch: while `fault` is set, commits throw it — before writing, or after the journal line is written. */
 class FaultyStore implements RunStore {
   fault: Error | null = null;
   when: 'before-write' | 'after-write' = 'before-write';
@@ -79,13 +81,18 @@ async function awaiting(): Promise<Run> {
   await s.idle();
   return s.run((a.json as Run).id);
 }
-const onDisk = async (id: string) => readFile(join(dataDir, 'runs', `${id}.json`), 'utf8');
+/** What a fresh start would find for the run: its newest journal line, else its run file (never the store's memory). */
+const onDisk = (id: string) => readDurable(dataDir, id);
+/** Every byte the store has on disk that a commit could have touched: the journal segments and the index. */
+const written = async () => ({ journal: await segments(dataDir), index: await readFile(join(dataDir, 'index.jsonl'), 'utf8') });
 
 describe.each(['ENOSPC', 'EROFS'] as const)('the data directory fails with %s mid-run', (code) => {
   it('every write answers 503 and acknowledges nothing; once it clears, timers and runs carry on', async () => {
     const a = await awaiting();
     const b = await awaiting();
     const diskBefore = [await onDisk(a.id), await onDisk(b.id)];
+    expect(diskBefore.map((d) => d?.snapshot.context.attempts[0]?.state)).toEqual(['AwaitingCallback', 'AwaitingCallback']);
+    const bytesBefore = await written();
     const runsBefore = s.app.tether.engine.runCount;
 
     store.fault = errno(code);
@@ -109,6 +116,7 @@ describe.each(['ENOSPC', 'EROFS'] as const)('the data directory fails with %s mi
 
     // Nothing was acknowledged, and nothing was written: disk and the served runs are exactly as before.
     expect([await onDisk(a.id), await onDisk(b.id)]).toEqual(diskBefore);
+    expect(await written()).toEqual(bytesBefore);
     expect(s.app.tether.engine.runCount).toBe(runsBefore);
     expect((await s.run(a.id)).state).toBe('awaitingCallback');
     expect((await s.run(b.id)).status).toBe('running');
@@ -161,12 +169,14 @@ describe.each(['ENOSPC', 'EROFS'] as const)('the data directory fails with %s mi
   });
 });
 
-it('a commit that fails after its run file was written is not acknowledged, and the retried callback is applied once', async () => {
+it('a commit that fails after its journal line was written is not acknowledged, and the retried callback is applied once', async () => {
   const a = await awaiting();
   store.fault = errno('ENOSPC');
-  store.when = 'after-write'; // the run file lands, the index append fails
+  store.when = 'after-write'; // the journal line lands, then the commit fails
   const first = await s.send('POST', a.attempts[0]!.callbackUrl!, { json: { success: true, message: 'done' } });
   expect(first.status).toBe(503);
+  // Written but not acknowledged: the disk already holds the applied callback.
+  expect((await onDisk(a.id))!.events.filter((e) => e.type === 'callback.received' && e.verdict === 'applied')).toHaveLength(1);
   store.fault = null;
   // The caller was told nothing was recorded, so it retries, as the protocol asks.
   const retry = await s.send('POST', a.attempts[0]!.callbackUrl!, { json: { success: true, message: 'done' } });

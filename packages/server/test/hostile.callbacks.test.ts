@@ -4,8 +4,6 @@
  * says, recorded on the run, and changes nothing about it. Real server, real HTTP (raw sockets where fetch is too polite).
  */
 import { connect } from 'node:net';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CallbackResult, Run, RunEventEntry } from '@tether/machine';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
@@ -13,6 +11,7 @@ import { ManualClock } from './helpers/manual-clock.ts';
 import { serve, type Served, type ServeOptions } from './helpers/fuzz-server.ts';
 import { Signer } from '../src/engine/signer.ts';
 import type { RunDoc } from '../src/store/types.ts';
+import { readDurable } from '../src/store/journal-files.ts';
 
 let ext: FakeExternalSystem;
 let clock: ManualClock;
@@ -205,7 +204,8 @@ describe('replays and floods', () => {
     clock.advance(60_000); // the only attempt times out: the run fails, and every callback from now on is late
     await s.idle();
     expect((await s.run(run.id)).status).toBe('failed');
-    const file = join(s.dataDir, 'runs', `${run.id}.json`);
+    // The run's durable document (its newest journal line, else its run file), as a fresh start would read it.
+    const durableSize = async () => JSON.stringify(await readDurable(s.dataDir, run.id)).length;
     const kept = (await doc(run.id)).events.length;
     const statuses: number[] = [];
     const flood = async (n: number) => {
@@ -219,15 +219,16 @@ describe('replays and floods', () => {
       }
     };
     await leavesRunAlone(run.id, () => flood(60));
-    const sizeAt60 = (await stat(file)).size;
+    const sizeAt60 = await durableSize();
     await leavesRunAlone(run.id, () => flood(140));
     const events = (await doc(run.id)).events;
     expect(statuses).toHaveLength(200);
     expect(new Set(statuses)).toEqual(new Set([401, 410]));
     expect(events.length).toBe(kept + LIMIT);
     expect(events.at(-1)!.detail).toMatch(new RegExp(`more rejected requests were not kept \\(limit ${LIMIT} per run\\)`));
-    // The file stopped growing once the cap was reached (only the folded entry's text changes).
-    expect((await stat(file)).size).toBeLessThan(sizeAt60 + 200);
+    // The document stopped growing once the cap was reached (only the folded entry's text changes).
+    expect(await durableSize()).toBeLessThan(sizeAt60 + 200);
+    expect(await readDurable(s.dataDir, run.id)).toEqual(await doc(run.id));
     expect((await s.run(run.id)).status).toBe('failed');
   });
 });

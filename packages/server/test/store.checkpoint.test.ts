@@ -4,11 +4,12 @@
  * non-final run file is read as before; and it is gone before anything else is committed.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { attemptIdFor } from '@tether/machine';
 import { Engine } from '../src/engine/engine.ts';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { journalDir, readDurable, segmentFile } from '../src/store/journal-files.ts';
 import { config, tempDir, testSigner } from './helpers/engine.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
@@ -62,7 +63,7 @@ describe('clean-shutdown checkpoint', () => {
     expect(loaded.pending!.map((p) => p.id).sort()).toEqual([...waiting].sort());
     // The timers are the committed ones: a's moved with its heartbeat (5 s + 30 s), b's is its callback timeout.
     for (const p of loaded.pending!) {
-      const doc = (await new LowdbRunStore({ dir: tmp.dir }).read(p.id))!;
+      const doc = (await readDurable(tmp.dir, p.id))!;
       expect(p.timers).toEqual(doc.timers);
       expect(p.attempt).toBe(1);
     }
@@ -105,6 +106,24 @@ describe('clean-shutdown checkpoint', () => {
     expect(loaded.pending).toBeUndefined();
     expect(loaded.active.map((d) => d.id).sort()).toEqual([...waiting].sort());
     expect(await exists(checkpointFile())).toBe(false);
+  });
+
+  it('is ignored when the journal holds anything (a commit it does not know): the journal’s documents win', async () => {
+    const { waiting } = await session();
+    const [a] = waiting as [string, string];
+    expect(await readdir(journalDir(tmp.dir)), 'a clean stop leaves no journal').toEqual([]);
+    // A journaled commit of run a that the checkpoint predates: its timer moved.
+    const doc = (await readDurable(tmp.dir, a))!;
+    const moved = { ...doc, timers: doc.timers.map((t) => ({ ...t, dueAt: t.dueAt + 60_000 })) };
+    await writeFile(segmentFile(tmp.dir, 1), `${JSON.stringify(moved)}\n`);
+    const store = new LowdbRunStore({ dir: tmp.dir });
+    const loaded = await store.load();
+    await store.close();
+    expect(loaded.pending).toBeUndefined();
+    expect(loaded.active.map((d) => d.id).sort()).toEqual([...waiting].sort());
+    expect(loaded.active.find((d) => d.id === a)).toEqual(moved);
+    expect(await exists(checkpointFile())).toBe(false);
+    expect(await readDurable(tmp.dir, a)).toEqual(moved);
   });
 
   it('is ignored when damaged, and removed', async () => {

@@ -1,14 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFile, readdir, readFile, stat, writeFile, mkdir, chmod } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { appendFile, readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { journalDir, readDurable } from '../src/store/journal-files.ts';
 import { CorruptRunFileError, type RunDoc } from '../src/store/types.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { makeDoc, runIdFor, summaryOf } from './helpers/run-docs.ts';
 import { tempDir, testSigner } from './helpers/engine.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
+import { crashCopy, linesOf, segments } from './helpers/durable.ts';
+import { withFileSizeLimit } from './helpers/file-size-limit.ts';
 
 const indexLines = async (dir: string) => (await readFile(join(dir, 'index.jsonl'), 'utf8')).split('\n').filter(Boolean);
+const exists = (f: string) => stat(f).then(() => true, () => false);
 const listTemp = async (dir: string) => {
   const all = [...(await readdir(dir)), ...(await readdir(join(dir, 'runs'))).map((n) => `runs/${n}`)];
   return all.filter((n) => n.includes('.tmp-'));
@@ -18,7 +23,7 @@ describe('LowdbRunStore: one document per run, an append-only index', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let store: LowdbRunStore;
   const open = async () => {
-    store = new LowdbRunStore({ dir: tmp.dir });
+    store = new LowdbRunStore({ dir: tmp.dir, writeBackIntervalMs: 0 });
     return store.load();
   };
   const commit = (doc: RunDoc) => store.commit(doc, summaryOf(doc));
@@ -31,38 +36,76 @@ describe('LowdbRunStore: one document per run, an append-only index', () => {
     await tmp.cleanup();
   });
 
-  it('a commit rewrites only that run’s file, by atomic rename (new inode), leaving every other file untouched', async () => {
+  it('a commit appends exactly one line to the journal and touches no run file; a write-back rewrites only the runs it changed (new inode)', async () => {
     await open();
     const docs = Array.from({ length: 5 }, (_, i) => makeDoc(runIdFor(i)));
     for (const d of docs) await commit(d);
+    await store.writeBack();
     const file = (id: string) => join(tmp.dir, 'runs', `${id}.json`);
-    const before = new Map(await Promise.all(docs.map(async (d) => [d.id, await stat(file(d.id), { bigint: true })] as const)));
+    const statAll = async () => new Map(await Promise.all(docs.map(async (d) => [d.id, await stat(file(d.id), { bigint: true })] as const)));
+    const untouched = (now: BigIntStats, was: BigIntStats) => expect([now.ino, now.mtimeNs, now.size]).toEqual([was.ino, was.mtimeNs, was.size]);
+    const before = await statAll();
+    const [journalBefore] = await segments(tmp.dir);
+    expect(journalBefore!.text, 'a write-back leaves only a fresh, empty segment').toBe('');
 
     const target = makeDoc(docs[2]!.id, 'succeeded');
+    const fresh = makeDoc(runIdFor(9), 'triggering');
     await commit(target);
+    await commit(fresh);
 
+    // Both commits are one line each in the segment, in order, and nothing else moved.
+    const [journalAfter, ...more] = await segments(tmp.dir);
+    expect(more).toEqual([]);
+    expect(journalAfter!.file).toBe(journalBefore!.file);
+    expect(journalAfter!.text).toBe(`${JSON.stringify(target)}\n${JSON.stringify(fresh)}\n`);
+    const mid = await statAll();
+    for (const d of docs) untouched(mid.get(d.id)!, before.get(d.id)!);
+    expect(await exists(file(fresh.id)), 'no run file before the write-back').toBe(false);
+    expect(JSON.parse(await readFile(file(target.id), 'utf8')), 'the run file still holds the old document').toEqual(docs[2]);
+    // The truth is the journal's: as served, and as a fresh start would find it.
+    expect(await store.read(target.id)).toEqual(target);
+    expect(await readDurable(tmp.dir, target.id)).toEqual(target);
+    expect(await readDurable(tmp.dir, fresh.id)).toEqual(fresh);
+
+    await store.writeBack();
+    const after = await statAll();
     for (const d of docs) {
-      const now = await stat(file(d.id), { bigint: true });
-      const was = before.get(d.id)!;
-      if (d.id === target.id) {
-        expect(now.ino, 'the committed run gets a new file (temp + rename)').not.toBe(was.ino);
-      } else {
-        expect(now.ino).toBe(was.ino);
-        expect(now.mtimeNs).toBe(was.mtimeNs);
-        expect(now.size).toBe(was.size);
-      }
+      if (d.id === target.id) expect(after.get(d.id)!.ino, 'the changed run gets a new file (temp + rename)').not.toBe(before.get(d.id)!.ino);
+      else untouched(after.get(d.id)!, before.get(d.id)!);
     }
     expect(JSON.parse(await readFile(file(target.id), 'utf8'))).toEqual(target);
+    expect(JSON.parse(await readFile(file(fresh.id), 'utf8'))).toEqual(fresh);
+    // The segment that held them is gone; the new one is empty; the run files now answer for them.
+    expect((await segments(tmp.dir)).map((s) => [s.file === journalBefore!.file, s.text])).toEqual([[false, '']]);
+    expect(await readDurable(tmp.dir, target.id)).toEqual(target);
+    expect(await readDurable(tmp.dir, fresh.id)).toEqual(fresh);
     expect(await store.read(target.id)).toEqual(target);
   });
 
-  it('leaves no temp file behind after many concurrent commits, and the last write of each run wins', async () => {
+  it('leaves no temp file behind after many concurrent commits and a write-back, and the last write of each run wins', async () => {
     await open();
     const ids = Array.from({ length: 20 }, (_, i) => runIdFor(i));
     await Promise.all(ids.flatMap((id) => [commit(makeDoc(id, 'triggering')), commit(makeDoc(id, 'awaitingCallback'))]));
     await Promise.all(ids.map((id) => commit(makeDoc(id, 'succeeded'))));
+    // Every commit is one line, each run's in commit order; no run file yet.
+    const journaled = (await segments(tmp.dir)).flatMap((s) => linesOf(s.text));
+    expect(journaled).toHaveLength(60);
+    for (const id of ids) {
+      expect(journaled.filter((d) => d.id === id).map((d) => summaryOf(d).state)).toEqual(['triggering', 'awaitingCallback', 'succeeded']);
+      expect((await store.read(id))!.snapshot.value).toBe('succeeded');
+      expect((await readDurable(tmp.dir, id))!.snapshot.value).toBe('succeeded');
+    }
+    expect(await readdir(join(tmp.dir, 'runs'))).toEqual([]);
+    await store.writeBack();
     expect(await listTemp(tmp.dir)).toEqual([]);
     expect((await readdir(join(tmp.dir, 'runs'))).sort()).toEqual(ids.map((id) => `${id}.json`).sort());
+    for (const id of ids) expect((JSON.parse(await readFile(join(tmp.dir, 'runs', `${id}.json`), 'utf8')) as RunDoc).snapshot.value).toBe('succeeded');
+
+    await store.close();
+    expect(await readdir(journalDir(tmp.dir)), 'a clean close leaves no journal').toEqual([]);
+    const loaded = await open();
+    expect(loaded.active).toEqual([]);
+    expect(loaded.summaries.map((s) => [s.id, s.state]).sort()).toEqual(ids.map((id) => [id, 'succeeded']).sort());
     for (const id of ids) expect((await store.read(id))!.snapshot.value).toBe('succeeded');
   });
 
@@ -169,26 +212,50 @@ describe('LowdbRunStore: one document per run, an append-only index', () => {
     expect(await store.read('run_../../x')).toBeNull();
   });
 
-  it('a failed write (read-only directory) rejects the commit and leaves the previous file intact', async () => {
-    if (process.getuid?.() === 0) {
-      // root ignores directory permissions; simulate with a directory where the run file should go instead.
-      await open();
-      const doc = makeDoc(runIdFor(1));
-      await mkdir(join(tmp.dir, 'runs', `${doc.id}.json`));
-      await expect(commit(doc)).rejects.toThrow();
-      expect(await listTemp(tmp.dir)).toEqual([]);
-      return;
-    }
-    await open();
-    const doc = makeDoc(runIdFor(1), 'awaitingCallback');
-    await commit(doc);
-    await chmod(join(tmp.dir, 'runs'), 0o555);
+  it('an append that fails part-way (EFBIG: the file size limit) rejects the commit, is cut back off the journal, and changes nothing durable', async () => {
+    // A real failing write, as root: RLIMIT_FSIZE on this process (vitest runs each file in a forked worker; the
+    // journal's writer thread shares the limit). The limit falls inside the next record, so write(2) writes part of
+    // it and then fails, exactly as a disk filling up mid-append would; chmod would not stop root.
+    store = new LowdbRunStore({ dir: tmp.dir, writeBackIntervalMs: 0 });
+    await store.load();
+    const a = makeDoc(runIdFor(1), 'awaitingCallback');
+    const b = makeDoc(runIdFor(2), 'awaitingCallback');
+    await commit(a);
+    await commit(b);
+    const [segment] = await segments(tmp.dir);
+    const index = await readFile(join(tmp.dir, 'index.jsonl'), 'utf8');
+    const done = makeDoc(a.id, 'succeeded');
+    const limit = Buffer.byteLength(segment!.text) + (JSON.stringify(done).length >> 1);
+    expect(Buffer.byteLength(index), 'the limit must hit only the journal').toBeLessThan(limit);
+
+    const err = await withFileSizeLimit(limit, () => commit(done)).then(
+      () => null,
+      (e: unknown) => e as NodeJS.ErrnoException,
+    );
+    expect(err?.code).toBe('EFBIG');
+    // The torn group was truncated away: the segment is byte-for-byte as it was, the index has no line for it.
+    expect(await readFile(segment!.file, 'utf8')).toBe(segment!.text);
+    expect(await readFile(join(tmp.dir, 'index.jsonl'), 'utf8')).toBe(index);
+    expect(await readDurable(tmp.dir, a.id)).toEqual(a);
+    expect(await store.read(a.id)).toEqual(a);
+    // The store carries on once the fault clears, in the same segment.
+    await commit(done);
+    expect(linesOf(await readFile(segment!.file, 'utf8'))).toEqual([a, b, done]);
+    expect(await readDurable(tmp.dir, a.id)).toEqual(done);
+    // A crash now: the next start finds both runs as last acknowledged.
+    const crashed = await crashCopy(tmp.dir);
     try {
-      await expect(commit(makeDoc(doc.id, 'succeeded'))).rejects.toThrow();
+      const other = new LowdbRunStore({ dir: crashed.dir, writeBackIntervalMs: 0 });
+      const loaded = await other.load();
+      await other.close();
+      expect(loaded.active).toEqual([b]);
+      expect(Object.fromEntries(loaded.summaries.map((s) => [s.id, s.state]))).toEqual({ [a.id]: 'succeeded', [b.id]: 'awaitingCallback' });
     } finally {
-      await chmod(join(tmp.dir, 'runs'), 0o755);
+      await crashed.cleanup();
     }
-    expect(await store.read(doc.id)).toEqual(doc);
+    // A session with a failed commit leaves no shutdown checkpoint: its index may lag, the next start reads everything.
+    await store.checkpoint([]);
+    expect(await exists(join(tmp.dir, 'checkpoint.json'))).toBe(false);
   });
 });
 

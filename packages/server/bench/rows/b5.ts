@@ -1,14 +1,17 @@
 /**
- * B5 restart to serving: the real runner (`node --import tsx src/server.ts`) starts on a data dir holding 100k
- * active runs (each waiting for its callback, one timer each). Measured from spawn until GET /healthz answers
- * with every run loaded and every timer armed, twice:
+ * B5 restart to serving: the production runner, the bundle `pnpm start` builds and runs (`node dist/server.mjs`,
+ * scripts/build.ts), starts on a data dir holding 100k active runs (each waiting for its callback, one timer each).
+ * The bundle is built once first, not timed. Measured from spawn until GET /healthz answers with every run loaded and
+ * every timer armed, twice:
  *   - after a crash: the seeded dir has no shutdown checkpoint, so every run file is read (as after SIGKILL);
  *   - after a clean shutdown: that server is stopped with SIGTERM (it writes its checkpoint) and started again.
- * The same start on an empty data dir is measured too: the part that is Node + tsx + Fastify, not recovery.
+ * The same start on an empty data dir is measured too: the part that is Node + Fastify, not recovery; and, for
+ * comparison, under tsx from source (`node --import tsx src/server.ts`, what `pnpm dev` and the tests run).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { buildServer } from '../../scripts/build.ts';
 import { SERVER_DIR } from '../lib/child.ts';
 import { BENCH_SECRET, seedDataDir } from '../lib/seed.ts';
 import { progress, round, sleep, QUICK } from '../lib/util.ts';
@@ -18,6 +21,16 @@ interface Health {
   runs: number;
   activeRuns: number;
   timers: number;
+}
+
+/** Node arguments of the production runner; checked against the `start` script so the two cannot drift apart. */
+const BUNDLE_RUNNER = ['dist/server.mjs'];
+const TSX_RUNNER = ['--import', 'tsx', 'src/server.ts'];
+
+function checkStartScript(): void {
+  const start = (JSON.parse(readFileSync(join(SERVER_DIR, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+  const runs = `node ${BUNDLE_RUNNER.join(' ')}`;
+  if (!start.endsWith(runs)) throw new Error(`B5 measures \`${runs}\`, but @tether/server's start script is \`${start}\`; keep them in step`);
 }
 
 async function freePort(): Promise<number> {
@@ -36,10 +49,10 @@ async function freePort(): Promise<number> {
  * Spawns the real server and returns ms until /healthz reports `expect` runs with all their timers armed; then stops
  * it with SIGTERM (a clean shutdown) and waits for it to exit.
  */
-async function timeToServing(dataDir: string, expect: number): Promise<{ ms: number; health: Health; exitCode: number | null }> {
+async function timeToServing(dataDir: string, expect: number, runner = BUNDLE_RUNNER): Promise<{ ms: number; health: Health; exitCode: number | null }> {
   const port = await freePort();
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const proc = spawn(process.execPath, runner, {
     cwd: SERVER_DIR,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TETHER_DATA_DIR: dataDir, TETHER_SECRET: BENCH_SECRET, TETHER_LOG_LEVEL: 'warn', TETHER_SIMULATOR: 'off' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -78,12 +91,16 @@ async function timeToServing(dataDir: string, expect: number): Promise<{ ms: num
 
 export async function benchRestart(work: string, targetUrl: string): Promise<Row[]> {
   const n = QUICK ? 300 : 100_000;
+  checkStartScript();
+  progress('B5: building dist/server.mjs (not timed)');
+  await buildServer();
   const dir = join(work, 'b5');
   progress(`B5: seeding ${n} active runs`);
   await seedDataDir({ dir, waiting: n, finished: 0, targetUrl });
-  const empty = join(work, 'b5-empty');
-  const bare = await timeToServing(empty, 0);
-  progress(`B5: empty data dir serving after ${Math.round(bare.ms)} ms (Node + tsx + Fastify)`);
+  const bare = await timeToServing(join(work, 'b5-empty'), 0);
+  progress(`B5: empty data dir serving after ${Math.round(bare.ms)} ms (Node + Fastify)`);
+  const bareTsx = await timeToServing(join(work, 'b5-empty-tsx'), 0, TSX_RUNNER);
+  progress(`B5: the same under tsx from source: ${Math.round(bareTsx.ms)} ms`);
   const crash = await timeToServing(dir, n);
   progress(`B5: after a crash (no checkpoint): ${n} active runs serving after ${Math.round(crash.ms)} ms; stopped with SIGTERM (exit ${crash.exitCode})`);
   const checkpointed = existsSync(join(dir, 'checkpoint.json'));
@@ -92,11 +109,11 @@ export async function benchRestart(work: string, targetUrl: string): Promise<Row
   return [
     {
       id: 'B5',
-      measure: `restart to serving (spawn → /healthz with every timer armed) with ${n} active runs`,
-      figure: `${round(clean.ms / 1000, 2)} s after a clean shutdown; ${round(crash.ms / 1000, 2)} s after a crash (empty data dir: ${round(bare.ms / 1000, 2)} s)`,
+      measure: `restart to serving (spawn \`node dist/server.mjs\` → /healthz with every timer armed) with ${n} active runs`,
+      figure: `${round(clean.ms / 1000, 2)} s after a clean shutdown; ${round(crash.ms / 1000, 2)} s after a crash (empty data dir: ${round(bare.ms / 1000, 2)} s; ${round(bareTsx.ms / 1000, 2)} s under tsx)`,
       goal: '≤ 3 s',
       pass: checkpointed && clean.ms <= 3000,
-      details: { activeRuns: n, cleanMs: clean.ms, crashMs: crash.ms, emptyDirMs: bare.ms, checkpointed, health: clean.health },
+      details: { activeRuns: n, runner: `node ${BUNDLE_RUNNER.join(' ')}`, cleanMs: clean.ms, crashMs: crash.ms, emptyDirMs: bare.ms, emptyDirTsxMs: bareTsx.ms, checkpointed, health: clean.health },
     },
   ];
 }

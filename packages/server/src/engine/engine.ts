@@ -38,6 +38,7 @@ import { DocCache } from './doc-cache.ts';
 import type { Signer } from './signer.ts';
 import { TimerService, type TimerEntry } from './timer-service.ts';
 import { sendTrigger, type TriggerOutcome } from './trigger.ts';
+import { TurnBudget, type Release } from './turn-budget.ts';
 import type { OutboxEntry, PendingRun, PersistedRunSnapshot, RunDoc, RunStore } from '../store/types.ts';
 
 export type EventSourceName = RunEventEntry['source'];
@@ -67,6 +68,8 @@ export interface EngineOptions {
   paused?: boolean;
   /** Run documents kept in memory (most recently used); the others are read from disk when an event arrives. @default 1000 */
   docCacheSize?: number;
+  /** CPU a burst of steps may take in one event-loop turn before the rest wait for the next, ms. @default 4 */
+  turnBudgetMs?: number;
   /** Recovery markers committed at once after a restart; the rest wait their turn (or their run's next event). @default 32 */
   recoveryConcurrency?: number;
 }
@@ -194,6 +197,9 @@ export class Engine {
   private commitFailed = false;
   private stopping = false;
   private resumed = false;
+  private readonly turns: TurnBudget;
+  /** The turn token of the step running now, if it has not handed it on yet. */
+  private heldTurn: Release | null = null;
 
   private constructor(opts: EngineOptions) {
     this.store = opts.store;
@@ -204,6 +210,7 @@ export class Engine {
     this.maxRejected = opts.maxRejectedPerRun ?? 1000;
     this.startedAt = this.clock.now();
     this.docs = new DocCache(opts.docCacheSize ?? 1000);
+    this.turns = new TurnBudget(opts.turnBudgetMs ?? 4);
     this.recoveryConcurrency = Math.max(1, opts.recoveryConcurrency ?? 32);
     // Held until resume(): recovery arms every timer here at once, and nothing fires before the server listens.
     this.timers = new TimerService(this.clock, (entry, firedAt) => this.onTimer(entry, firedAt), { paused: true, logger: this.log });
@@ -278,7 +285,7 @@ export class Engine {
    * still pending for the run is committed first, so the log always shows the restart before anything after it.
    */
   private withRun<T>(runId: string, task: (doc: RunDoc | null) => Promise<T>): Promise<T> {
-    return this.mailboxes.run(runId, async () => {
+    return this.mailboxes.run(runId, () => this.withTurn(async () => {
       let doc = await this.loadDoc(runId);
       const marker = this.pendingRecovery.get(runId);
       if (doc && marker) {
@@ -290,7 +297,28 @@ export class Engine {
         this.pendingRecovery.delete(runId);
       }
       return task(doc);
-    });
+    }));
+  }
+
+  /**
+   * Runs a step's CPU part under the turn budget (turn-budget.ts): the token is handed on as soon as the step gives its
+   * commit to the store (`yieldTurn`), or when it ends without one.
+   */
+  private async withTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.turns.acquire();
+    this.heldTurn = release;
+    try {
+      return await fn();
+    } finally {
+      if (this.heldTurn === release) this.heldTurn = null;
+      release();
+    }
+  }
+
+  private yieldTurn(): void {
+    const release = this.heldTurn;
+    this.heldTurn = null;
+    release?.();
   }
 
   private track(p: Promise<unknown>, runId: string, what: string): void {
@@ -383,10 +411,12 @@ export class Engine {
         },
       ],
     };
-    return this.mailboxes.run(id, async () => {
-      const { doc: committed } = await this.step(doc, { type: 'run.start', at }, { source: 'api' }, { creating: true });
-      return this.view(committed);
-    });
+    return this.mailboxes.run(id, () =>
+      this.withTurn(async () => {
+        const { doc: committed } = await this.step(doc, { type: 'run.start', at }, { source: 'api' }, { creating: true });
+        return this.view(committed);
+      }),
+    );
   }
 
   /**
@@ -623,7 +653,10 @@ export class Engine {
   private async commit(doc: RunDoc, creating: boolean, prev: RunDoc): Promise<void> {
     const summary = toRunSummary(doc.snapshot);
     try {
-      await this.store.commit(doc, summary);
+      const landed = this.store.commit(doc, summary);
+      // The CPU part of this step is done; the next run's step may start while the journal writes this one.
+      this.yieldTurn();
+      await landed;
     } catch (e) {
       this.log.error({ runId: doc.id, err: (e as Error).message }, 'commit failed');
       // The store may have written the file before failing (index append…): the next event must start from the

@@ -32,7 +32,16 @@ function networkMessage(e: unknown, timeoutMs: number): string {
 }
 
 export async function sendTrigger(fetchImpl: typeof fetch, req: TriggerRequest): Promise<TriggerOutcome> {
-  const signal = AbortSignal.any([req.signal, AbortSignal.timeout(req.timeoutMs)]);
+  // A controller held here and a plain timer, not AbortSignal.any([signal, AbortSignal.timeout(ms)]): Node's timeout
+  // signal is held only weakly by its timer, and a composite collected mid-request would never abort fetch: a target
+  // that never answers would hold its attempt forever. (The suspected cause of a rare hang of the trigger-timeout test
+  // under load; here every reference is strong, and the timer is cleared when the request ends.)
+  const ac = new AbortController();
+  const { signal } = ac;
+  const onAbort = () => ac.abort(req.signal.reason);
+  if (req.signal.aborted) onAbort();
+  else req.signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => ac.abort(new DOMException(`no response within ${req.timeoutMs} ms`, 'TimeoutError')), req.timeoutMs);
   const target = `${req.method} ${req.url}`;
   try {
     const res = await fetchImpl(req.url, {
@@ -55,5 +64,8 @@ export async function sendTrigger(fetchImpl: typeof fetch, req: TriggerRequest):
   } catch (e) {
     const message = networkMessage(e, req.timeoutMs);
     return { ok: false, message, detail: `${target} → ${message}` };
+  } finally {
+    clearTimeout(timer);
+    req.signal.removeEventListener('abort', onAbort);
   }
 }

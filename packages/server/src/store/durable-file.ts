@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Adapter } from 'lowdb';
-import type { CommitWriter } from './commit-writer.ts';
 import { CorruptRunFileError } from './types.ts';
 
 let tmpCounter = 0;
@@ -43,15 +42,9 @@ export async function writeFileAtomic(file: string, text: string, fsync: boolean
 }
 
 export class DurableJSONFile<T> implements Adapter<T> {
-  /**
-   * With a `writer`, writes go through its group commit (same atomic temp + rename, on the writer thread), and
-   * `indexLine` is appended to the store's index once the file is in place.
-   */
   constructor(
     readonly file: string,
     private readonly fsync: boolean,
-    private readonly writer: CommitWriter | null = null,
-    private readonly indexLine: string | null = null,
   ) {}
 
   async read(): Promise<T | null> {
@@ -73,7 +66,6 @@ export class DurableJSONFile<T> implements Adapter<T> {
   }
 
   write(data: T): Promise<void> {
-    const text = JSON.stringify(data);
-    return this.writer ? this.writer.write(this.file, text, this.indexLine) : writeFileAtomic(this.file, text, this.fsync);
+    return writeFileAtomic(this.file, JSON.stringify(data), this.fsync);
   }
 }

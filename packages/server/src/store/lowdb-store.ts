@@ -1,27 +1,43 @@
 /**
- * The embedded store: one lowdb document per run, so a commit rewrites only that run (lowdb rewrites its whole
- * document on every write: 2.8 s at 100k runs in one file). Listing comes from an append-only summary index.
+ * The embedded store. A commit appends the run's whole document to a journal (group commit: one write, one fsync with
+ * TETHER_FSYNC=1, for every commit of one event-loop turn); each run's own lowdb document is brought up to date later,
+ * in the background, many runs at a time. A write costs O(that run) either way, never O(all runs) (lowdb rewrites its
+ * whole document on every write: 2.8 s at 100k runs in one file).
  *
- *   <dataDir>/runs/<runId>.json   the run: input, snapshot, timers, outbox, event log  (source of truth)
- *   <dataDir>/index.jsonl         one RunSummary line per commit, last line wins; compacted at start-up
+ *   <dataDir>/journal/<seq>.jsonl  one RunDoc per line, appended per commit; the newest line of a run wins (journal-files.ts)
+ *   <dataDir>/runs/<runId>.json    the run's lowdb document as of the last checkpoint that included it
+ *   <dataDir>/index.jsonl          one RunSummary line per commit, last line wins; compacted at start-up
  *
- * The run file is written first; the index line after. A crash between the two leaves the index stale, never the run:
- * start-up reads every run file the index does not show as final (and every file it does not know), and corrects it.
+ * A run's truth is its newest journal line if there is one, else its run file. A write-back starts a new segment,
+ * writes the newest document of every run the journal changed since the last one to its run file (temp + rename, on
+ * a thread of its own), and only then deletes the older segments: at every moment each acknowledged document is in a
+ * segment or in its run file. Write-backs run when the documents waiting for one exceed `dirtyBudgetBytes` (they are
+ * also the read cache of those runs), when the journal exceeds `journalBudgetBytes`, every `writeBackIntervalMs`,
+ * and at a clean shutdown, which leaves the journal empty.
  *
- *   <dataDir>/checkpoint.json     left by a clean shutdown only: the committed timers of every waiting run
+ * Why: a run file rewritten by temp + rename per commit cost ~200 µs of disk and kernel time per commit on ext4;
+ * appending the same bytes costs ~5 µs, and a run that commits many times between checkpoints has its file written
+ * once (docs/benchmarks.md, B1).
  *
- * After a clean shutdown the index is complete (every commit's line was appended before close), so start-up takes the
- * waiting runs' summaries from it and their timers from the checkpoint, and reads none of their files: 100k waiting
- * runs restart in about a second instead of several (B5 in docs/benchmarks.md). The checkpoint is trusted only if the
- * index is byte-for-byte as long as when it was written, and it is deleted before anything else is committed; after a
- * crash there is none, and every non-final run file is read as before.
+ * The index line is appended after the journal write. A crash between the two leaves the index stale, never the run:
+ * start-up reads the whole journal, every run file the index does not show as final (and every file it does not know),
+ * and corrects it.
+ *
+ *   <dataDir>/checkpoint.json      left by a clean shutdown only: the committed timers of every waiting run
+ *
+ * After a clean shutdown the journal is empty and the index complete, so start-up takes the waiting runs' summaries
+ * from the index and their timers from the checkpoint, and reads none of their files: 100k waiting runs restart in
+ * about a second (B5). The checkpoint is trusted only if the journal is empty and the index is byte-for-byte as long as
+ * when it was written, and it is deleted before anything else is committed.
  */
 import { Low } from 'lowdb';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isFinalRunStatus, toRunSummary, type RunSummary } from '@tether/machine';
-import { CommitWriter } from './commit-writer.ts';
 import { DurableJSONFile, fsyncDir, writeFileAtomic } from './durable-file.ts';
+import { JournalWriter } from './journal.ts';
+import { checkDoc, journalDir, readJournal, segmentFile } from './journal-files.ts';
+import { RunFileWriter } from './run-file-writer.ts';
 import { CorruptRunFileError, type LoadedStore, type PendingRun, type RunDoc, type RunStore } from './types.ts';
 
 /**
@@ -72,11 +88,20 @@ function decodeCheckpoint(c: Checkpoint): Map<string, PendingRun> {
 }
 
 const RUN_FILE = /^(run_[A-Za-z0-9_-]+)\.json$/;
+const RUN_ID = /^run_[A-Za-z0-9_-]+$/;
 
 export interface LowdbStoreOptions {
   dir: string;
-  /** fsync file and directory before a commit resolves (TETHER_FSYNC=1). */
+  /** fsync the journal (and run files and directories at write-back) before a commit resolves (TETHER_FSYNC=1). */
   fsync?: boolean;
+  /** Write back once the documents not yet in their run files exceed this many bytes (held in memory). Default 64 MiB. */
+  dirtyBudgetBytes?: number;
+  /** Write back once the current journal segment exceeds this many bytes. Default 128 MiB. */
+  journalBudgetBytes?: number;
+  /** Write back at least this often while anything is waiting for it, ms. Default 30 000; 0 turns the timer off. */
+  writeBackIntervalMs?: number;
+  /** Run files per message to the writer thread during a write-back. Default 256. */
+  writeBackBatch?: number;
 }
 
 export class LowdbRunStore implements RunStore {
@@ -85,11 +110,24 @@ export class LowdbRunStore implements RunStore {
   private readonly indexFile: string;
   private readonly checkpointFile: string;
   private readonly fsync: boolean;
-  /** A commit failed this session: the index may lag a run file, so no checkpoint is written. */
+  private readonly dirtyBudget: number;
+  private readonly journalBudget: number;
+  private readonly writeBackIntervalMs: number;
+  private readonly writeBackBatch: number;
+  /** A commit or an index append failed this session: the index may lag, so no shutdown checkpoint is written. */
   private failed = false;
-  /** Group commit: run files and index lines are written by one writer thread (see commit-writer.ts). */
-  private writer: CommitWriter | null = null;
-  private indexOpen = false;
+  private journal: JournalWriter | null = null;
+  private files: RunFileWriter | null = null;
+  /**
+   * The newest committed document of every run whose run file is behind the journal, as written to the journal. Reads
+   * are served from here first: it is also the read cache of the runs that committed since the last write-back.
+   */
+  private readonly dirty = new Map<string, string>();
+  private dirtyBytes = 0;
+  /** Journal segments on disk, ascending; the last is the one being appended to. */
+  private segments: number[] = [];
+  private writingBack: Promise<void> | null = null;
+  private writeBackTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: LowdbStoreOptions) {
     this.dir = opts.dir;
@@ -97,23 +135,23 @@ export class LowdbRunStore implements RunStore {
     this.indexFile = join(opts.dir, 'index.jsonl');
     this.checkpointFile = join(opts.dir, 'checkpoint.json');
     this.fsync = opts.fsync ?? false;
+    this.dirtyBudget = opts.dirtyBudgetBytes ?? 64 * 1024 * 1024;
+    this.journalBudget = opts.journalBudgetBytes ?? 128 * 1024 * 1024;
+    this.writeBackIntervalMs = opts.writeBackIntervalMs ?? 30_000;
+    this.writeBackBatch = Math.max(1, opts.writeBackBatch ?? 256);
   }
 
   private runFile(runId: string): string {
     return join(this.runsDir, `${runId}.json`);
   }
 
-  private db(runId: string, indexLine: string | null = null): Low<RunDoc | null> {
-    const writer = indexLine === null ? null : this.commitWriter();
-    return new Low<RunDoc | null>(new DurableJSONFile<RunDoc | null>(this.runFile(runId), this.fsync, writer, indexLine), null);
-  }
-
-  private commitWriter(): CommitWriter {
-    return (this.writer ??= new CommitWriter(this.fsync));
+  private db(runId: string): Low<RunDoc | null> {
+    return new Low<RunDoc | null>(new DurableJSONFile<RunDoc | null>(this.runFile(runId), this.fsync), null);
   }
 
   async load(): Promise<LoadedStore> {
     await mkdir(this.runsDir, { recursive: true });
+    await mkdir(journalDir(this.dir), { recursive: true });
     const names = await readdir(this.runsDir);
     // Temp files are writes that never committed: the rename is the commit point. The index compaction leaves its
     // own temp file in the data directory if the process dies mid-rewrite.
@@ -127,20 +165,33 @@ export class LowdbRunStore implements RunStore {
       if (m) onDisk.add(m[1]!);
     }
 
+    // The journal first: what it holds is newer than any run file, and a run file it covers is never read.
+    const journaled = await readJournal(this.dir);
     const checkpoint = await this.takeCheckpoint();
-    const trusted = checkpoint ?? new Map<string, PendingRun>();
+    // A shutdown checkpoint describes the run files as they were with an empty journal; anything journaled since
+    // (a commit after it, which cannot happen in a clean shutdown) makes it untrustworthy.
+    const trusted = journaled.docs.size === 0 ? (checkpoint ?? new Map<string, PendingRun>()) : new Map<string, PendingRun>();
     const { entries: indexed, lines: indexLines } = await this.readIndex();
     const summaries = new Map<string, RunSummary>();
     /** Index lines still true, kept as read: compaction writes them back without re-serialising 100k summaries. */
     const keptLines = new Map<string, string>();
     const pending: PendingRun[] = [];
     const toRead: string[] = [];
-    // Index order first (creation order, as appended), then files the index does not know: summaries come out nearly
+    const active: RunDoc[] = [];
+    // Index order first (creation order, as appended), then runs the index does not know: summaries come out nearly
     // sorted, which the engine's id list can then check instead of sorting.
     const order = new Set<string>();
-    for (const id of indexed.keys()) if (onDisk.has(id)) order.add(id);
+    for (const id of indexed.keys()) if (onDisk.has(id) || journaled.docs.has(id)) order.add(id);
     for (const id of onDisk) order.add(id);
+    for (const id of journaled.docs.keys()) order.add(id);
     for (const id of order) {
+      const j = journaled.docs.get(id);
+      if (j) {
+        const summary = toRunSummary(j.doc.snapshot);
+        summaries.set(id, summary);
+        if (!isFinalRunStatus(summary.status)) active.push(j.doc);
+        continue;
+      }
       const hit = indexed.get(id);
       const p = trusted.get(id);
       if (hit && (isFinalRunStatus(hit.summary.status) || p)) {
@@ -150,7 +201,6 @@ export class LowdbRunStore implements RunStore {
       } else toRead.push(id);
     }
 
-    const active: RunDoc[] = [];
     for (const id of toRead) {
       const doc = await this.readChecked(id);
       const summary = toRunSummary(doc.snapshot);
@@ -161,14 +211,88 @@ export class LowdbRunStore implements RunStore {
     // Compact: one line per run, written atomically, then appended to from here on. Skipped when every summary came
     // from the index as it is and superseded lines are fewer than live ones (rewriting 40 MB for 100k runs at every
     // start would cost more than the lines it saves).
-    const intact = toRead.length === 0 && indexed.size === summaries.size;
+    const intact = toRead.length === 0 && journaled.docs.size === 0 && indexed.size === summaries.size;
     if (!(intact && indexLines <= 2 * summaries.size)) {
       const lines = [...summaries.values()].map((s) => keptLines.get(s.id) ?? JSON.stringify(s)).join('\n');
       await writeFileAtomic(this.indexFile, lines ? `${lines}\n` : '', this.fsync);
     }
-    await this.commitWriter().openIndex(this.indexFile);
-    this.indexOpen = true;
-    return { active, ...(checkpoint ? { pending } : {}), summaries: [...summaries.values()] };
+
+    // What the journal holds still has to reach the run files: it waits for the next write-back like any commit.
+    for (const [id, { text }] of journaled.docs) this.setDirty(id, text);
+    // Appends go to a fresh segment: an old one may end in a torn record.
+    const seq = (journaled.segments.at(-1) ?? 0) + 1;
+    this.segments = [...journaled.segments, seq];
+    const journal = (this.journal = new JournalWriter());
+    journal.onLanded = (group, indexFailed) => {
+      for (const { runId, record } of group) this.setDirty(runId, record);
+      if (indexFailed) this.failed = true;
+      this.maybeWriteBack();
+    };
+    await journal.open(segmentFile(this.dir, seq), this.indexFile, this.fsync);
+    this.files = new RunFileWriter(this.fsync);
+    if (this.writeBackIntervalMs > 0) {
+      this.writeBackTimer = setInterval(() => {
+        if (this.dirty.size || this.segments.length > 1) void this.writeBack().catch(() => {});
+      }, this.writeBackIntervalMs);
+      this.writeBackTimer.unref();
+    }
+    return { active, ...(checkpoint && journaled.docs.size === 0 ? { pending } : {}), summaries: [...summaries.values()] };
+  }
+
+  private setDirty(runId: string, text: string): void {
+    const was = this.dirty.get(runId);
+    if (was !== undefined) this.dirtyBytes -= was.length;
+    this.dirty.set(runId, text);
+    this.dirtyBytes += text.length;
+  }
+
+  private maybeWriteBack(): void {
+    if (this.writingBack) return;
+    if (this.dirtyBytes > this.dirtyBudget || (this.journal?.size ?? 0) > this.journalBudget) void this.writeBack().catch(() => {});
+  }
+
+  /**
+   * Brings every run file up to its newest journaled document, then deletes the journal segments that held them.
+   * One at a time; commits go on meanwhile (into a new segment). Rejects if any run file could not be written: the
+   * older segments then stay, and the next write-back tries again.
+   */
+  writeBack(): Promise<void> {
+    return (this.writingBack ??= this.doWriteBack().finally(() => {
+      this.writingBack = null;
+    }));
+  }
+
+  private async doWriteBack(): Promise<void> {
+    const journal = this.journal;
+    const files = this.files;
+    if (!journal || !files) return;
+    // Every group posted before the rotation lands in the old segments and is answered (so it is in `dirty`) before
+    // the rotation is; everything after lands in the new segment, which stays.
+    const seq = this.segments.at(-1)! + 1;
+    await journal.rotate(segmentFile(this.dir, seq));
+    const old = this.segments;
+    this.segments = [...old, seq];
+    const batch = [...this.dirty];
+    const failures: Array<{ file: string; message: string }> = [];
+    for (let i = 0; i < batch.length; i += this.writeBackBatch) {
+      const chunk = batch.slice(i, i + this.writeBackBatch);
+      failures.push(...(await files.writeAll(chunk.map(([id, text]) => ({ file: this.runFile(id), text })))));
+    }
+    if (failures.length) {
+      throw new Error(`write-back: ${failures.length} run file(s) not written, e.g. ${failures[0]!.file}: ${failures[0]!.message}`);
+    }
+    for (const s of old) await unlink(segmentFile(this.dir, s)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    if (this.fsync) await fsyncDir(journalDir(this.dir));
+    this.segments = this.segments.filter((s) => !old.includes(s));
+    // A run that committed again meanwhile stays: its newer document is in the new segment, not yet in its file.
+    for (const [id, text] of batch) {
+      if (this.dirty.get(id) === text) {
+        this.dirty.delete(id);
+        this.dirtyBytes -= text.length;
+      }
+    }
   }
 
   /**
@@ -196,13 +320,30 @@ export class LowdbRunStore implements RunStore {
     }
   }
 
+  /** Writes every run file up to date and empties the journal; then, if nothing failed, the shutdown checkpoint. */
   async checkpoint(pending: PendingRun[]): Promise<void> {
-    const w = this.writer;
-    if (!this.indexOpen || !w) return;
-    await w.drain();
+    if (!this.journal) return;
+    await this.settle();
     if (this.failed) return;
     const indexBytes = (await stat(this.indexFile)).size;
     await writeFileAtomic(this.checkpointFile, JSON.stringify(encodeCheckpoint(indexBytes, pending)), this.fsync);
+  }
+
+  /**
+   * Waits for every commit so far, then writes back until the journal holds nothing (a write-back in progress may
+   * have started before the last commits). A failure marks the store failed (no shutdown checkpoint) and is left to
+   * the journal: nothing is lost, the next start reads it.
+   */
+  private async settle(): Promise<void> {
+    const journal = this.journal;
+    if (!journal) return;
+    await journal.drain();
+    try {
+      await this.writingBack?.catch(() => {});
+      if (this.dirty.size || this.segments.length > 1) await this.writeBack();
+    } catch {
+      this.failed = true;
+    }
   }
 
   /** Last line per run wins. Empty if the index is missing or damaged anywhere: it is derived; run files decide. */
@@ -233,23 +374,19 @@ export class LowdbRunStore implements RunStore {
     return { entries: out, lines: lines.length };
   }
 
-
   private async readChecked(runId: string): Promise<RunDoc> {
     const file = this.runFile(runId);
     const db = this.db(runId);
     await db.read();
-    const doc = db.data;
-    if (!doc) throw new CorruptRunFileError(file, 'empty document');
-    if (doc.v !== 1) throw new CorruptRunFileError(file, `unknown version ${String((doc as { v?: unknown }).v)}`);
-    if (doc.id !== runId) throw new CorruptRunFileError(file, `holds run ${String(doc.id)}, not ${runId}`);
-    const ctx = doc.snapshot?.context;
-    if (!ctx || !Array.isArray(ctx.attempts) || !Array.isArray(doc.events) || !Array.isArray(doc.timers) || !Array.isArray(doc.outbox))
-      throw new CorruptRunFileError(file, 'missing snapshot, timers, outbox or events');
+    const doc: unknown = db.data;
+    checkDoc(doc, file, runId);
     return doc;
   }
 
   async read(runId: string): Promise<RunDoc | null> {
-    if (!/^run_[A-Za-z0-9_-]+$/.test(runId)) return null;
+    if (!RUN_ID.test(runId)) return null;
+    const text = this.dirty.get(runId);
+    if (text !== undefined) return JSON.parse(text) as RunDoc;
     try {
       return await this.readChecked(runId);
     } catch (e) {
@@ -259,25 +396,35 @@ export class LowdbRunStore implements RunStore {
   }
 
   /**
-   * One atomic write of the run's file, then its index line, both through the group commit. The index is derived;
-   * its append need not be synced for the run to be safe (see the header comment). Before load() there is no index
-   * to append to, as before.
+   * Appends the run's document to the journal and its summary to the index, in this turn's group; resolves once the
+   * document is on disk (synced with fsync on). Rejects, with nothing of it left in the journal, if it could not be.
    */
   async commit(doc: RunDoc, summary: RunSummary): Promise<void> {
-    const db = this.db(doc.id, this.indexOpen ? `${JSON.stringify(summary)}\n` : '');
-    db.data = doc;
+    const journal = this.journal;
+    if (!journal) throw new Error('the store is not loaded: call load() before commit()');
     try {
-      await db.write();
+      await journal.append(doc.id, `${JSON.stringify(doc)}\n`, `${JSON.stringify(summary)}\n`);
     } catch (e) {
       this.failed = true;
       throw e;
     }
   }
 
+  /** Writes back what the journal holds (so the next start reads no journal) and stops the writer threads. */
   async close(): Promise<void> {
-    const w = this.writer;
-    this.writer = null;
-    this.indexOpen = false;
-    await w?.close();
+    const journal = this.journal;
+    if (!journal) return;
+    if (this.writeBackTimer) clearInterval(this.writeBackTimer);
+    this.writeBackTimer = null;
+    await this.settle();
+    this.journal = null;
+    await journal.close();
+    // The segment left after a full write-back is empty: remove it, so a clean stop leaves no journal at all.
+    if (this.dirty.size === 0 && this.segments.length === 1) {
+      await unlink(segmentFile(this.dir, this.segments[0]!)).catch(() => {});
+    }
+    const files = this.files;
+    this.files = null;
+    await files?.close();
   }
 }

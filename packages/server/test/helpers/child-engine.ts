@@ -11,9 +11,11 @@ import type { RunEvent } from '@tether/machine';
 import { Engine } from '../../src/engine/engine.ts';
 import { Signer } from '../../src/engine/signer.ts';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
-import type { ChildCommand, ChildMessage } from './child-protocol.ts';
+import { RunFileWriter } from '../../src/store/run-file-writer.ts';
+import type { ChildCommand, ChildMessage, ChildStoreOptions } from './child-protocol.ts';
 
 let engine: Engine | null = null;
+let store: LowdbRunStore | null = null;
 
 const send = (m: ChildMessage) => {
   if (process.connected) process.send!(m);
@@ -29,6 +31,36 @@ const logger = {
   },
 };
 
+/** The store, instrumented: every write-back's end is reported to the parent, and the child may die inside one. */
+function openStore(dir: string, fsync: boolean, opts: ChildStoreOptions = {}): LowdbRunStore {
+  const { dieAfterRunFileBatches, ...options } = opts;
+  const s = new LowdbRunStore({ dir, fsync, ...options });
+  const writeBack = s.writeBack.bind(s);
+  const reported = new WeakSet<Promise<void>>();
+  // The store starts its own write-backs through this method too (budgets, interval), so each one is seen here.
+  s.writeBack = () => {
+    const p = writeBack();
+    if (!reported.has(p)) {
+      reported.add(p);
+      p.then(
+        () => send({ op: 'writeBack', ok: true }),
+        () => send({ op: 'writeBack', ok: false }),
+      );
+    }
+    return p;
+  };
+  if (dieAfterRunFileBatches !== undefined) {
+    let batches = 0;
+    const writeAll = RunFileWriter.prototype.writeAll;
+    RunFileWriter.prototype.writeAll = async function (this: RunFileWriter, files) {
+      const failures = await writeAll.call(this, files);
+      if (++batches >= dieAfterRunFileBatches) process.kill(process.pid, 'SIGKILL');
+      return failures;
+    };
+  }
+  return s;
+}
+
 function need(): Engine {
   if (!engine) throw new Error('engine not started');
   return engine;
@@ -37,7 +69,7 @@ function need(): Engine {
 async function handle(cmd: ChildCommand): Promise<unknown> {
   switch (cmd.op) {
     case 'start': {
-      const store = new LowdbRunStore({ dir: cmd.dir, fsync: cmd.fsync ?? false });
+      store = openStore(cmd.dir, cmd.fsync ?? false, cmd.store);
       engine = await Engine.start({ store, signer: new Signer(Buffer.from(cmd.secret), cmd.publicUrl), logger });
       engine.subscribe((u) => send({ op: 'update', pid: process.pid, at: Date.now(), run: u.run, events: u.events }));
       return { bootId: engine.bootId, startedAt: engine.startedAt };
@@ -54,6 +86,10 @@ async function handle(cmd: ChildCommand): Promise<unknown> {
       return need().getDoc(cmd.runId);
     case 'idle':
       await need().idle();
+      return null;
+    case 'writeBack':
+      need();
+      await store!.writeBack();
       return null;
     case 'stop':
       await need().stop();

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import type { CallbackOutcome } from '../../src/engine/engine.ts';
 import type { Run } from '@tether/machine';
 import type { RunDoc } from '../../src/store/types.ts';
-import type { ChildMessage, ChildRequest, ChildUpdate } from './child-protocol.ts';
+import type { ChildMessage, ChildRequest, ChildStoreOptions, ChildUpdate, ChildWriteBack } from './child-protocol.ts';
 import { within } from './async.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,6 +22,8 @@ const children = new Set<ChildEngine>();
 
 export class ChildEngine {
   readonly updates: ChildUpdate[] = [];
+  /** Write-backs of this child's store that ended, in order. */
+  readonly writeBacks: ChildWriteBack[] = [];
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private listeners = new Set<() => void>();
@@ -47,6 +49,8 @@ export class ChildEngine {
         this.pending.delete(m.id);
         if (m.ok) p?.resolve(m.result);
         else p?.reject(new Error(`child: ${m.error}`));
+      } else if (m.op === 'writeBack') {
+        this.writeBacks.push(m);
       } else if (m.op === 'update') {
         this.updates.push(m);
         for (const l of this.listeners) l();
@@ -85,8 +89,8 @@ export class ChildEngine {
     });
   }
 
-  start(dir: string, publicUrl = 'http://127.0.0.1:1'): Promise<{ bootId: string; startedAt: number }> {
-    return this.request({ op: 'start', dir, secret: CHILD_SECRET, publicUrl });
+  start(dir: string, publicUrl = 'http://127.0.0.1:1', store?: ChildStoreOptions): Promise<{ bootId: string; startedAt: number }> {
+    return this.request({ op: 'start', dir, secret: CHILD_SECRET, publicUrl, ...(store ? { store } : {}) });
   }
   create(config: Extract<ChildRequest, { op: 'create' }>['config']): Promise<Run> {
     return this.request({ op: 'create', config });

@@ -1,0 +1,110 @@
+/**
+ * The journal on disk: `<dataDir>/journal/<12-digit sequence>.jsonl`, one run document (the whole `RunDoc`, exactly
+ * as a run file would hold it) per line, oldest segment first, last line of a run wins. Reading it is what start-up
+ * does before anything else, and what `readDurable` does for one run.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CorruptRunFileError, type RunDoc } from './types.ts';
+
+const SEGMENT = /^(\d{12})\.jsonl$/;
+
+export const journalDir = (dataDir: string): string => join(dataDir, 'journal');
+export const segmentFile = (dataDir: string, seq: number): string => join(journalDir(dataDir), `${String(seq).padStart(12, '0')}.jsonl`);
+
+/** Sequence numbers of the segments on disk, ascending. */
+export async function listSegments(dataDir: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await readdir(journalDir(dataDir));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return names
+    .map((n) => SEGMENT.exec(n)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** Throws CorruptRunFileError naming `where` unless `doc` is a whole run document (of `runId`, if given). */
+export function checkDoc(doc: unknown, where: string, runId?: string): asserts doc is RunDoc {
+  if (!doc || typeof doc !== 'object') throw new CorruptRunFileError(where, 'empty document');
+  const d = doc as Partial<RunDoc>;
+  if (d.v !== 1) throw new CorruptRunFileError(where, `unknown version ${String(d.v)}`);
+  if (runId !== undefined && d.id !== runId) throw new CorruptRunFileError(where, `holds run ${String(d.id)}, not ${runId}`);
+  if (typeof d.id !== 'string') throw new CorruptRunFileError(where, 'no run id');
+  const ctx = d.snapshot?.context;
+  if (!ctx || !Array.isArray(ctx.attempts) || !Array.isArray(d.events) || !Array.isArray(d.timers) || !Array.isArray(d.outbox))
+    throw new CorruptRunFileError(where, 'missing snapshot, timers, outbox or events');
+}
+
+export interface JournalContents {
+  /** The newest journaled document of each run, and its line as written (the bytes its run file will get). */
+  docs: Map<string, { doc: RunDoc; text: string }>;
+  segments: number[];
+}
+
+/**
+ * Every segment, in order. A segment's last line may be torn — the process died while writing it, so it was never
+ * acknowledged — and is skipped; a damaged line anywhere else is corruption and stops start-up, naming the file.
+ * `onlyRun` parses only that run's lines (a cheap substring test first).
+ */
+export async function readJournal(dataDir: string, onlyRun?: string): Promise<JournalContents> {
+  const segments = await listSegments(dataDir);
+  const docs = new Map<string, { doc: RunDoc; text: string }>();
+  const needle = onlyRun === undefined ? null : `"id":${JSON.stringify(onlyRun)}`;
+  for (const seq of segments) {
+    const file = segmentFile(dataDir, seq);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      // A running store's write-back deleted it after listing: what it held is in the run files now.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    const lines = text.split('\n');
+    const last = lines.length - 1; // '' when the segment ends with a newline; otherwise a torn record
+    for (let i = 0; i < last; i++) {
+      const line = lines[i]!;
+      if (needle !== null && !line.includes(needle)) continue;
+      let doc: unknown;
+      try {
+        doc = JSON.parse(line);
+      } catch (e) {
+        throw new CorruptRunFileError(file, `line ${i + 1}: invalid JSON (${(e as Error).message})`);
+      }
+      try {
+        checkDoc(doc, file);
+      } catch (e) {
+        if (e instanceof CorruptRunFileError) throw new CorruptRunFileError(file, `line ${i + 1}: ${e.reason}`);
+        throw e;
+      }
+      if (onlyRun !== undefined && doc.id !== onlyRun) continue;
+      docs.set(doc.id, { doc, text: line });
+    }
+  }
+  return { docs, segments };
+}
+
+/**
+ * The run's newest durable document as a fresh start would find it — its newest journal line, else its run file —
+ * without any store's memory. Null if neither exists. For tests and tools: it reads every segment.
+ */
+export async function readDurable(dataDir: string, runId: string): Promise<RunDoc | null> {
+  const hit = (await readJournal(dataDir, runId)).docs.get(runId);
+  if (hit) return hit.doc;
+  const file = join(dataDir, 'runs', `${runId}.json`);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const doc: unknown = JSON.parse(text);
+  checkDoc(doc, file, runId);
+  return doc;
+}
