@@ -154,9 +154,9 @@ describe('signatures', () => {
     expect(signer.verify('run_a', 'att_a_1', sig, 'heartbeat')).toBe(false);
     expect(signer.verify('run_a', 'att_a_1', signer.sign('run_a', 'att_a_1', 'heartbeat'), 'heartbeat')).toBe(true);
     for (const v of [undefined, null, 42, ['x'], 'x'.repeat(257)]) expect(signer.verify('run_a', 'att_a_1', v)).toBe(false);
-    // Review (timing cannot be asserted on a shared machine): verify() HMACs both the expected and the given text with
-    // the secret and compares the two 32-byte digests with crypto.timingSafeEqual, so the comparison takes the same
-    // path whatever the given signature's length or content; no early return depends on a byte of the secret MAC.
+    // Review (timing cannot be asserted on a shared machine): verify() computes the expected signature text and compares
+    // it with the given text by crypto.timingSafeEqual; the only early returns depend on the given text's type and
+    // length (43 ASCII characters, public), never on a byte of the secret MAC.
     expect(Signer.prototype.verify.toString()).toMatch(/timingSafeEqual\b/);
     expect(Signer.prototype.verify.toString()).not.toMatch(/===\s*expected|expected\s*===|\.equals\(/);
   });

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { Run, RunEventEntry, StreamMessage } from '@tether/machine';
 import { ApiError } from '../../../lib/http.ts';
 import { useStream, type StreamConnection } from '../../../lib/stream/useStream.ts';
@@ -28,7 +28,6 @@ export function useRunDetail(id: string): RunDetailState {
   const [events, setEvents] = useState<RunEventEntry[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const [loading, setLoading] = useState(true);
-  const snapshots = useRef(0);
 
   const accept = useCallback((next: Run) => {
     setRun((prev) => (prev && prev.id === next.id && prev.updatedAt > next.updatedAt ? prev : next));
@@ -60,8 +59,10 @@ export function useRunDetail(id: string): RunDetailState {
   const onMessage = useCallback(
     (m: StreamMessage) => {
       if (m.type === 'snapshot') {
-        // Every reconnect may have missed commits: read the run and its log again.
-        if (snapshots.current++ > 0) load();
+        // The subscription is live from here. Every connect — the first one too — may have missed commits: the first
+        // fetch can be answered before the socket is open (a trigger answered within milliseconds of the launch was
+        // never shown until the next commit), and a reconnect misses what happened while it was down. Read again.
+        load();
       } else if (m.type === 'run.updated' && m.run.id === id) accept(m.run);
       else if (m.type === 'run.event' && m.runId === id) setEvents((cur) => mergeEvents(cur, [m.event]));
     },
