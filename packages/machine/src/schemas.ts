@@ -218,6 +218,13 @@ export const RunEventEntry = Type.Object({
   detail: Type.Optional(Type.String({ description: 'Why, in words (e.g. "attempt 1 timed out at …").' })),
   stateAfter: Type.Optional(Type.String({ description: 'Leaf state after the event.' })),
   event: Type.Optional(Type.Unknown({ description: 'The exact machine event (at in epoch ms) for applied events: replay input.' })),
+  repeats: Type.Optional(
+    Type.Integer({
+      minimum: 2,
+      description:
+        'Heartbeats only: how many accepted heartbeats in a row, to the same attempt, this entry stands for. The log keeps the last of them (its `event` carries the latest progress), so a job that beats for hours does not grow its run; absent = 1.',
+    }),
+  ),
 });
 export type RunEventEntry = Static<typeof RunEventEntry>;
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { attemptIdFor } from '@tether/machine';
+import { attemptIdFor, type RunEventEntry } from '@tether/machine';
 import { config } from './helpers/engine.ts';
 import { harness, type Harness } from './helpers/engine-harness.ts';
 import { expectContiguousLog, expectEveryRunReplays } from './helpers/replay-check.ts';
@@ -27,12 +27,21 @@ describe('engine: per-run mailboxes, commit before notify', () => {
   it('100 concurrent events to one run are applied in arrival order, each exactly once', async () => {
     const run = await awaitingRun(60);
     const attemptId = attemptIdFor(run.id, 1);
+    // Each commit's stored entry, as subscribers hear it: consecutive heartbeats fold into one log entry, so the order
+    // and the count are read from the sequence of commits (`repeats` 1…100, progress 0…99).
+    const heard: RunEventEntry[] = [];
+    h.engine.subscribe((u) => {
+      if (u.summary.id === run.id) heard.push(...u.events);
+    });
     const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => h.engine.heartbeat(run.id, attemptId, { i })));
     expect(outcomes.every((o) => o.result === 'accepted')).toBe(true);
+    expect(heard.map((e) => (e.event as { progress: { i: number } }).progress.i)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(heard.map((e) => e.repeats ?? 1)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(heard.every((e) => e.verdict === 'applied')).toBe(true);
     const doc = (await h.engine.getDoc(run.id))!;
     const beats = doc.events.filter((e) => e.type === 'heartbeat.received');
-    expect(beats.map((e) => (e.event as { progress: { i: number } }).progress.i)).toEqual(Array.from({ length: 100 }, (_, i) => i));
-    expect(beats.every((e) => e.verdict === 'applied')).toBe(true);
+    expect(beats).toHaveLength(1);
+    expect(beats[0]).toMatchObject({ repeats: 100, event: { progress: { i: 99 } } });
     expectContiguousLog(doc);
     expect(doc.snapshot.context.attempts[0]!.progress).toEqual({ i: 99 });
     // The disk holds the same: the 100 commits were serialised, none lost to a concurrent write.
@@ -53,13 +62,17 @@ describe('engine: per-run mailboxes, commit before notify', () => {
   it('different runs proceed in parallel and each keeps its own order', async () => {
     const runs = [];
     for (let i = 0; i < 10; i++) runs.push(await awaitingRun(60));
+    const heard = new Map<string, number[]>(runs.map((r) => [r.id, []]));
+    h.engine.subscribe((u) => {
+      for (const e of u.events) if (e.type === 'heartbeat.received') heard.get(u.summary.id)?.push((e.event as { progress: { k: number } }).progress.k);
+    });
     const jobs: Promise<unknown>[] = [];
     for (let k = 0; k < 20; k++) for (const r of runs) jobs.push(h.engine.heartbeat(r.id, attemptIdFor(r.id, 1), { k }));
     await Promise.all(jobs);
     for (const r of runs) {
+      expect(heard.get(r.id)).toEqual(Array.from({ length: 20 }, (_, k) => k));
       const doc = (await h.engine.getDoc(r.id))!;
-      const ks = doc.events.filter((e) => e.type === 'heartbeat.received').map((e) => (e.event as { progress: { k: number } }).progress.k);
-      expect(ks).toEqual(Array.from({ length: 20 }, (_, k) => k));
+      expect(doc.events.filter((e) => e.type === 'heartbeat.received').map((e) => e.repeats)).toEqual([20]);
     }
   });
 

@@ -591,7 +591,7 @@ export class Engine {
     else if (!accepted && meta.verdict === undefined && entry.detail === undefined)
       entry.detail = `Not accepted in state ${leafState(snap.value)}.`;
 
-    const { events, stored } = this.appendBounded(doc.events, entry);
+    const { events, stored } = (accepted && this.foldHeartbeat(doc.events, entry)) || this.appendBounded(doc.events, entry);
     const nextDoc: RunDoc = {
       ...doc,
       snapshot: accepted ? persist(next) : doc.snapshot,
@@ -628,6 +628,31 @@ export class Engine {
     await this.commit(nextDoc, false, doc);
     this.afterCommit(doc, nextDoc, [], [stored]);
     return nextDoc;
+  }
+
+  /**
+   * An accepted heartbeat right after an accepted heartbeat to the same attempt replaces it (same seq, `repeats` + 1)
+   * instead of growing the log: a job beating every few seconds for hours would otherwise make every later commit of
+   * its run rewrite thousands of entries (in the B1 load, docs doubled in size and serialising them became the largest
+   * cost). Replay stays exact: consecutive heartbeats only overwrite the attempt's lastHeartbeatAt, heartbeat deadline
+   * and progress, so the last one — carrying the latest progress any of them sent — leaves the same snapshot.
+   * Null when the entry does not fold.
+   */
+  private foldHeartbeat(events: RunEventEntry[], entry: RunEventEntry): { events: RunEventEntry[]; stored: RunEventEntry } | null {
+    const last = events[events.length - 1];
+    if (entry.type !== 'heartbeat.received' || entry.verdict !== 'applied' || !last || last.type !== 'heartbeat.received') return null;
+    if (last.verdict !== 'applied' || last.attemptId !== entry.attemptId || !last.event) return null;
+    const previous = last.event as { progress?: unknown };
+    const event = entry.event as { progress?: unknown };
+    const repeats = (last.repeats ?? 1) + 1;
+    const stored: RunEventEntry = {
+      ...entry,
+      seq: last.seq,
+      event: event.progress === undefined && previous.progress !== undefined ? { ...event, progress: previous.progress } : event,
+      repeats,
+      detail: `${entry.detail ?? 'Heartbeat accepted.'} ${repeats} in a row; the log keeps the last.`,
+    };
+    return { events: [...events.slice(0, -1), stored], stored };
   }
 
   /**
