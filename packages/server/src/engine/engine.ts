@@ -657,7 +657,8 @@ export class Engine {
 
   /**
    * Rejected entries beyond the cap are folded into the last one instead of growing the run forever. Only a
-   * rejected entry is ever folded into: an applied or recorded one is replay input and history, never overwritten.
+   * rejected entry is ever folded into: an applied or recorded one is replay input and history, never overwritten
+   * (consecutive heartbeats aside: foldHeartbeat keeps replay exact).
    * Returns the entry as stored, which is what subscribers and callers are told.
    */
   private appendBounded(events: RunEventEntry[], entry: RunEventEntry): { events: RunEventEntry[]; stored: RunEventEntry } {
