@@ -3,6 +3,7 @@
  */
 import { buildApp, loggerOptions } from './app.ts';
 import { loadSettings, SettingsError } from './settings.ts';
+import { DataDirLockedError } from './store/data-dir-lock.ts';
 import { CorruptRunFileError } from './store/types.ts';
 import type {} from './plugins/inspect.ts'; // types of `app.inspector` only; the plugin is loaded by app.ts when on
 
@@ -46,6 +47,10 @@ main().catch((e) => {
   if (e instanceof CorruptRunFileError) {
     console.error(`Tether: refusing to start. ${e.message}`);
     process.exit(3);
+  }
+  if (e instanceof DataDirLockedError) {
+    console.error(`Tether: refusing to start. ${e.message}`);
+    process.exit(4);
   }
   console.error(e);
   process.exit(1);

@@ -34,6 +34,7 @@ import { Low } from 'lowdb';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isFinalRunStatus, toRunSummary, type RunSummary } from '@tether/machine';
+import { lockDataDir } from './data-dir-lock.ts';
 import { DurableJSONFile, fsyncDir, writeFileAtomic } from './durable-file.ts';
 import { JournalWriter } from './journal.ts';
 import { checkDoc, journalDir, readJournal, segmentFile } from './journal-files.ts';
@@ -127,6 +128,8 @@ export class LowdbRunStore implements RunStore {
   /** Journal segments on disk, ascending; the last is the one being appended to. */
   private segments: number[] = [];
   private writingBack: Promise<void> | null = null;
+  /** Releases `<dataDir>/tether.lock` (data-dir-lock.ts), taken by load(). */
+  private unlock: (() => Promise<void>) | null = null;
   private writeBackTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: LowdbStoreOptions) {
@@ -151,6 +154,19 @@ export class LowdbRunStore implements RunStore {
 
   async load(): Promise<LoadedStore> {
     await mkdir(this.runsDir, { recursive: true });
+    this.unlock = await lockDataDir(this.dir);
+    try {
+      return await this.loadLocked();
+    } catch (e) {
+      // A start that fails (a corrupt file…) leaves the directory free for the next attempt.
+      const unlock = this.unlock;
+      this.unlock = null;
+      await unlock();
+      throw e;
+    }
+  }
+
+  private async loadLocked(): Promise<LoadedStore> {
     await mkdir(journalDir(this.dir), { recursive: true });
     const names = await readdir(this.runsDir);
     // Temp files are writes that never committed: the rename is the commit point. The index compaction leaves its
@@ -426,5 +442,8 @@ export class LowdbRunStore implements RunStore {
     const files = this.files;
     this.files = null;
     await files?.close();
+    const unlock = this.unlock;
+    this.unlock = null;
+    await unlock?.();
   }
 }
