@@ -11,7 +11,7 @@
  * appending the same bytes to one open file costs ~5 µs. Run files are brought up to date later, in the background
  * (see lowdb-store.ts), many commits at once.
  */
-import { Worker } from 'node:worker_threads';
+import { WriterThread } from './writer-thread.ts';
 
 interface Reply {
   id: number;
@@ -22,8 +22,7 @@ interface Reply {
   size?: number;
 }
 
-// Plain JavaScript (an ES module, loaded from a data: URL): no loader, no TypeScript, no file to ship beside the bundle;
-// works under node, tsx, vitest and `node --input-type=module -e` alike (an eval'd worker inherits that flag).
+// The thread's source (see writer-thread.ts).
 const WORKER_SOURCE = `
 import { parentPort } from 'node:worker_threads';
 import fs from 'node:fs';
@@ -101,36 +100,15 @@ interface Pending {
 }
 
 export class JournalWriter {
-  private readonly worker: Worker;
+  private readonly thread = new WriterThread<Reply>(WORKER_SOURCE, 'journal writer', (r) => {
+    if (typeof r.size === 'number') this.size = r.size;
+  });
   private queue: Pending[] = [];
   private scheduled = false;
-  private nextId = 0;
-  private readonly waiting = new Map<number, (r: Reply) => void>();
-  private dead: Error | null = null;
   /** Bytes in the current segment, as of the last answer. */
   size = 0;
   /** Called once per group that lands, with its records in commit order, before any of their commits resolves. */
   onLanded: (group: ReadonlyArray<{ runId: string; record: string }>, indexFailed: boolean) => void = () => {};
-
-  constructor() {
-    this.worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`));
-    // Idle, the thread must not keep the process alive; while a message is in flight, the pending reply does.
-    this.worker.unref();
-    this.worker.on('message', (r: Reply) => {
-      const done = this.waiting.get(r.id);
-      this.waiting.delete(r.id);
-      if (this.waiting.size === 0) this.worker.unref();
-      if (typeof r.size === 'number') this.size = r.size;
-      done?.(r);
-    });
-    const fail = (e: Error) => {
-      this.dead ??= e;
-      for (const done of this.waiting.values()) done({ id: -1, error: { message: `journal writer stopped: ${e.message}` } });
-      this.waiting.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
-  }
 
   /** Opens `journal` for appends (created if missing) and `index` for summary lines. */
   async open(journal: string, index: string | null, fsync: boolean): Promise<void> {
@@ -148,7 +126,6 @@ export class JournalWriter {
 
   /** Appends one record (a line, newline included) and its index line; resolves once the record is on disk. */
   append(runId: string, record: string, indexLine: string): Promise<void> {
-    if (this.dead) return Promise.reject(new Error(`journal writer stopped: ${this.dead.message}`));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ runId, record, indexLine, resolve, reject });
       if (!this.scheduled) {
@@ -182,13 +159,7 @@ export class JournalWriter {
   }
 
   private async call(msg: Record<string, unknown>): Promise<Reply> {
-    const r = await new Promise<Reply>((resolve) => {
-      if (this.dead) return resolve({ id: -1, error: { message: `journal writer stopped: ${this.dead.message}` } });
-      const id = ++this.nextId;
-      this.waiting.set(id, resolve);
-      this.worker.ref();
-      this.worker.postMessage({ ...msg, id });
-    });
+    const r = await this.thread.call(msg);
     if (r.error) throw toError(r.error);
     return r;
   }
@@ -196,14 +167,12 @@ export class JournalWriter {
   /** Resolves once every append queued so far has been answered. */
   async drain(): Promise<void> {
     if (this.scheduled) this.flush();
-    if (!this.dead) await this.call({ type: 'noop' }).catch(() => {});
+    await this.call({ type: 'noop' }).catch(() => {});
   }
 
   async close(): Promise<void> {
     if (this.scheduled) this.flush();
     // The thread answers in order: once `close` is answered, every group posted before it has been.
-    if (!this.dead) await this.call({ type: 'close' }).catch(() => {});
-    this.dead ??= new Error('closed');
-    await this.worker.terminate();
+    await this.thread.stop({ type: 'close' });
   }
 }

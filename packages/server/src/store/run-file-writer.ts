@@ -7,7 +7,7 @@
  * Why a thread rather than the async fs API: that API costs four thread-pool round trips per file (open, write, close,
  * rename), and on the 2-vCPU benchmark machines each round trip cost the event loop more than the syscall itself.
  */
-import { Worker } from 'node:worker_threads';
+import { WriterThread } from './writer-thread.ts';
 import { basename, dirname } from 'node:path';
 
 interface Reply {
@@ -18,8 +18,7 @@ interface Reply {
   batchError: { message: string; code?: string } | null;
 }
 
-// Plain JavaScript (an ES module, loaded from a data: URL): no loader, no TypeScript, no file to ship beside the bundle;
-// works under node, tsx, vitest and `node --input-type=module -e` alike (an eval'd worker inherits that flag).
+// The thread's source (see writer-thread.ts).
 const WORKER_SOURCE = `
 import { parentPort } from 'node:worker_threads';
 import fs from 'node:fs';
@@ -68,52 +67,26 @@ parentPort.on('message', (m) => {
 let tmpCounter = 0;
 
 export class RunFileWriter {
-  private readonly worker: Worker;
-  private nextId = 0;
-  private readonly waiting = new Map<number, (r: Reply) => void>();
-  private dead: Error | null = null;
+  private readonly thread = new WriterThread<Reply>(WORKER_SOURCE, 'run file writer');
 
-  constructor(private readonly fsync: boolean) {
-    this.worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`));
-    this.worker.unref();
-    this.worker.on('message', (r: Reply) => {
-      const done = this.waiting.get(r.id);
-      this.waiting.delete(r.id);
-      if (this.waiting.size === 0) this.worker.unref();
-      done?.(r);
-    });
-    const fail = (e: Error) => {
-      this.dead ??= e;
-      for (const done of this.waiting.values()) done({ id: -1, errors: [], batchError: { message: `run file writer stopped: ${e.message}` } });
-      this.waiting.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
-  }
+  constructor(private readonly fsync: boolean) {}
 
   /** Writes every file atomically; resolves with the names of the files that could not be written (empty: all landed). */
   async writeAll(files: ReadonlyArray<{ file: string; text: string }>): Promise<Array<{ file: string; message: string }>> {
     const batch = files.map(({ file, text }) => ({ file, text, tmp: `${dirname(file)}/.${basename(file)}.tmp-${process.pid}-c${++tmpCounter}` }));
-    const r = await this.call({ type: 'files', fsync: this.fsync, files: batch });
+    let r: Reply;
+    try {
+      r = await this.thread.call({ type: 'files', fsync: this.fsync, files: batch });
+    } catch (e) {
+      return files.map(({ file }) => ({ file, message: (e as Error).message }));
+    }
     return files.flatMap(({ file }, i) => {
       const e = r.batchError ?? (r.errors[i] === undefined ? { message: 'run file writer gave no answer' } : r.errors[i]);
       return e ? [{ file, message: e.message }] : [];
     });
   }
 
-  private call(msg: Record<string, unknown>): Promise<Reply> {
-    if (this.dead) return Promise.resolve({ id: -1, errors: [], batchError: { message: `run file writer stopped: ${this.dead.message}` } });
-    const id = ++this.nextId;
-    return new Promise<Reply>((resolve) => {
-      this.waiting.set(id, resolve);
-      this.worker.ref();
-      this.worker.postMessage({ ...msg, id });
-    });
-  }
-
-  async close(): Promise<void> {
-    if (!this.dead) await this.call({ type: 'noop' });
-    this.dead ??= new Error('closed');
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.thread.stop({ type: 'noop' });
   }
 }
