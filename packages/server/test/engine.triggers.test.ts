@@ -6,6 +6,7 @@ import { closedPortUrl, deferred, turns, within } from './helpers/async.ts';
 import { expectContiguousLog, expectEveryRunReplays } from './helpers/replay-check.ts';
 import type { RunDoc } from '../src/store/types.ts';
 import { durableAt } from './helpers/durable.ts';
+import { readDurable } from '../src/store/journal-files.ts';
 
 const log = (doc: RunDoc) => doc.events.map((e) => `${e.type}:${e.verdict}`);
 
@@ -166,7 +167,7 @@ describe('engine: triggers from the outbox, against a real external system on lo
     expectContiguousLog(doc);
   });
 
-  it('an early callback while the trigger is still in flight wins; the late trigger outcome is recorded and clears the outbox', async () => {
+  it('an early callback while the trigger is still in flight wins; its commit drops the outbox entry and abandons the request', async () => {
     const hold = deferred<{ status: number }>();
     h.ext.respond = () => hold.promise;
     const run = await h.engine.createRun(config({ target: { url: h.ext.url } }));
@@ -179,12 +180,16 @@ describe('engine: triggers from the outbox, against a real external system on lo
     expect(r.status).toBe('succeeded');
     expect(r.attempts[0]).toMatchObject({ state: 'CallbackSuccess', output: { rows: 3 }, triggeredAt: null });
     expect(h.engine.timerCount).toBe(0);
+    // The commit that settled the attempt removed its outbox entry: no restart can send this trigger again.
+    expect((await readDurable(h.dir, run.id))!.outbox).toEqual([]);
+    // …and the request still in flight was abandoned, not waited for.
+    expect((await within(h.ext.waitForAbandoned(1), 5_000, 'the abandoned trigger')).body.attemptId).toBe(t.body.attemptId);
 
     hold.resolve({ status: 202 });
     await h.engine.idle();
     const doc = (await h.engine.getDoc(run.id))!;
-    expect(log(doc)).toEqual(['run.created:recorded', 'run.start:applied', 'callback.received:applied', 'trigger.succeeded:rejected']);
-    expect(doc.events.at(-1)!.detail).toBe(`POST ${h.ext.url} → 202`);
+    expect(log(doc)).toEqual(['run.created:recorded', 'run.start:applied', 'callback.received:applied']);
+    expect(doc.events.at(-1)!.detail).toBe('Success accepted. The trigger for attempt 1 had no answer yet: abandoned, never re-sent.');
     expect(doc.outbox).toEqual([]);
     r = (await h.engine.getRun(run.id))!;
     expect(r.status).toBe('succeeded');

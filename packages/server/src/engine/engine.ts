@@ -117,6 +117,8 @@ interface RecoveryMarker {
   timers: RunDoc['timers'];
   attempt: number | undefined;
   outbox: Pick<OutboxEntry, 'id' | 'number'>[];
+  /** Entries not re-sent: their attempt is over, or its timer was overdue at the restart (it fires first and ends it). */
+  dropped: Pick<OutboxEntry, 'id' | 'number'>[];
 }
 
 function recoveryDetail(m: RecoveryMarker): string {
@@ -127,7 +129,31 @@ function recoveryDetail(m: RecoveryMarker): string {
     parts.push(left >= 0 ? `${what} re-armed with ${left} ms left` : `${what} overdue by ${-left} ms; fired at once`);
   }
   for (const o of m.outbox) parts.push(`trigger for attempt ${o.number} re-sent (Idempotency-Key ${o.id})`);
+  for (const o of m.dropped) parts.push(`trigger for attempt ${o.number} not re-sent: the attempt is over or its timer was overdue`);
   return parts.length ? `Server restarted; ${parts.join('; ')}.` : 'Server restarted; nothing pending.';
+}
+
+/**
+ * The outbox entries whose attempt is still open (the run's current attempt, Triggering or AwaitingCallback). An entry
+ * lives exactly as long as its attempt: the commit that ends the attempt (timeout, callback, operator, cancel) drops it,
+ * so no restart can ever re-send the trigger of an attempt that is over.
+ */
+export function liveOutbox(snapshot: PersistedRunSnapshot, outbox: readonly OutboxEntry[]): OutboxEntry[] {
+  if (!outbox.length) return outbox as OutboxEntry[];
+  const attempts = snapshot.context.attempts;
+  const current = attempts[attempts.length - 1];
+  const open = current && isOpenAttemptState(current.state) && !isFinalRunStatus(toRunSummary(snapshot).status) ? current.id : null;
+  const kept = outbox.filter((o) => o.attemptId === open);
+  return kept.length === outbox.length ? (outbox as OutboxEntry[]) : kept;
+}
+
+/**
+ * Whether recovery may re-send `o`: its attempt is open and no committed timer of the run is due by `at` (the restart).
+ * An overdue timer is the attempt's own (an attempt has one timer at a time; a backoff timer means no attempt is open),
+ * and it ends the attempt when it fires — at once, on resume — so sending first would trigger an attempt that is over.
+ */
+function resendable(doc: Pick<RunDoc, 'snapshot' | 'timers' | 'outbox'>, o: OutboxEntry, at: number): boolean {
+  return liveOutbox(doc.snapshot, [o]).length === 1 && !doc.timers.some((t) => t.dueAt <= at);
 }
 
 const hydrate = (s: PersistedRunSnapshot): RunSnapshot =>
@@ -189,6 +215,8 @@ export class Engine {
   private readonly pendingRecovery = new Map<string, RecoveryMarker>();
   /** Runs whose outbox (triggers in flight when the last process stopped) is re-sent on resume(). */
   private recoveredOutbox: string[] = [];
+  /** When recovery ran: what was overdue then is decided against this, both in the log and on resume. */
+  private recoveredAt = 0;
   private readonly background = new Set<Promise<void>>();
   private readonly recoveryConcurrency: number;
   /** Runs whose committed outbox is not empty (a trigger in flight): a shutdown checkpoint leaves them to a full read. */
@@ -232,11 +260,14 @@ export class Engine {
     this.timers.start();
     // Triggers after timers are armed, so an outcome never races a timer that should have fired first. Read inside the
     // mailbox: a commit made while paused (an early callback) may have finished the run or cleared its outbox.
+    // Only entries of attempts still open, and none whose attempt's timer was overdue at the restart: that timer fires
+    // at once and ends the attempt, so a re-send would race ahead of it (recovery said so in the run's log already).
+    const at = this.recoveredAt;
     for (const runId of this.recoveredOutbox) {
       this.track(
         this.withRun(runId, async (doc) => {
-          if (!doc || isFinalRunStatus(toRunSummary(doc.snapshot).status)) return;
-          for (const o of doc.outbox) this.send(doc, o);
+          if (!doc) return;
+          for (const o of doc.outbox) if (resendable(doc, o, at)) this.send(doc, o);
         }),
         runId,
         'could not re-send recovered triggers',
@@ -292,7 +323,7 @@ export class Engine {
         doc = await this.record(
           doc,
           { type: 'server.recovered', source: 'server', verdict: 'recorded', detail: recoveryDetail(marker) },
-          { at: marker.at, countResend: marker.outbox.length > 0 },
+          { at: marker.at, countResend: marker.outbox.map((o) => o.id) },
         );
         this.pendingRecovery.delete(runId);
       }
@@ -575,6 +606,9 @@ export class Engine {
       }
     }
 
+    const snapshot = accepted ? persist(next) : doc.snapshot;
+    const kept = liveOutbox(snapshot, outbox);
+
     const entry: RunEventEntry = {
       seq: doc.events.length,
       at: iso(event.at),
@@ -590,17 +624,23 @@ export class Engine {
     if (accepted) entry.event = event;
     else if (!accepted && meta.verdict === undefined && entry.detail === undefined)
       entry.detail = `Not accepted in state ${leafState(snap.value)}.`;
+    // Say so when this commit ends an attempt whose trigger had not been answered: its request is abandoned.
+    const abandoned = outbox.filter((o) => !kept.includes(o) && !newOutbox.includes(o));
+    if (abandoned.length) {
+      const which = abandoned.map((o) => `attempt ${o.number}`).join(', ');
+      entry.detail = `${entry.detail ? `${entry.detail} ` : ''}The trigger for ${which} had no answer yet: abandoned, never re-sent.`;
+    }
 
     const { events, stored } = (accepted && this.foldHeartbeat(doc.events, entry)) || this.appendBounded(doc.events, entry);
     const nextDoc: RunDoc = {
       ...doc,
-      snapshot: accepted ? persist(next) : doc.snapshot,
+      snapshot,
       timers: [...timers.values()],
-      outbox,
+      outbox: kept,
       events,
     };
     await this.commit(nextDoc, creating, doc);
-    this.afterCommit(doc, nextDoc, newOutbox, [stored]);
+    this.afterCommit(doc, nextDoc, newOutbox.filter((o) => kept.includes(o)), [stored]);
     return { doc: nextDoc, accepted, entry: stored };
   }
 
@@ -608,7 +648,7 @@ export class Engine {
   private async record(
     doc: RunDoc,
     e: { type: string; attemptId?: string; verdict: RunEventEntry['verdict']; httpStatus?: number; detail: string; source: EventSourceName },
-    opts: { at?: number; countResend?: boolean } = {},
+    opts: { at?: number; countResend?: readonly string[] } = {},
   ): Promise<RunDoc> {
     const entry: RunEventEntry = {
       seq: doc.events.length,
@@ -622,8 +662,10 @@ export class Engine {
     if (e.attemptId !== undefined) entry.attemptId = e.attemptId;
     if (e.httpStatus !== undefined) entry.httpStatus = e.httpStatus;
     const { events, stored } = this.appendBounded(doc.events, entry);
-    // A recovery commit that precedes a re-send counts it on the entry (OutboxEntry.sends).
-    const outbox = opts.countResend ? doc.outbox.map((o) => ({ ...o, sends: o.sends + 1 })) : doc.outbox;
+    // A recovery commit that precedes a re-send counts it on the entries it re-sends (OutboxEntry.sends). Entries of
+    // attempts that are over (documents written before the outbox followed its attempt) are dropped here.
+    const resent = new Set(opts.countResend ?? []);
+    const outbox = liveOutbox(doc.snapshot, doc.outbox).map((o) => (resent.has(o.id) ? { ...o, sends: o.sends + 1 } : o));
     const nextDoc: RunDoc = { ...doc, events, outbox };
     await this.commit(nextDoc, false, doc);
     this.afterCommit(doc, nextDoc, [], [stored]);
@@ -704,6 +746,11 @@ export class Engine {
   }
 
   private afterCommit(prev: RunDoc, next: RunDoc, newOutbox: OutboxEntry[], events: RunEventEntry[]): void {
+    // An entry this commit dropped belongs to an attempt that is over (or its outcome was just recorded): a request
+    // still in flight for it is abandoned, so its answer can neither be waited for nor applied.
+    for (const o of prev.outbox) {
+      if (!next.outbox.some((x) => x.id === o.id)) this.inflight.get(o.id)?.abort(new Error('attempt ended'));
+    }
     const withRun = (t: Omit<TimerEntry, 'runId'>): TimerEntry => ({ ...t, runId: next.id });
     this.timers.sync(next.id, prev.timers.map(withRun), next.timers.map(withRun));
     for (const o of newOutbox) this.send(next, o);
@@ -793,15 +840,31 @@ export class Engine {
       : { type: 'trigger.failed', attemptId: o.attemptId, message: outcome.message, at };
     try {
       await this.withRun(runId, async (doc) => {
-        // The run may have finished meanwhile (an early callback): the outcome is still recorded, and the outbox cleared.
+        // The entry is gone when its attempt ended meanwhile (an early callback, its timeout, a cancel): that commit
+        // abandoned this request, and an outcome for an attempt that is over has nothing left to decide.
         if (!doc || !doc.outbox.some((x) => x.id === o.id)) return;
         await this.step(doc, event, { source: 'trigger', removeOutbox: o.id, detail: outcome.detail });
       });
     } catch (e) {
       this.log.error({ runId, err: (e as Error).message }, 'trigger outcome commit failed; re-sending in 1 s');
       // On the engine's clock (not a wall-clock setTimeout), so injected clocks drive this retry like every other timer.
-      this.clock.setTimer(() => this.send(sent, o), 1000);
+      this.clock.setTimer(() => this.resend(runId, o.id), 1000);
     }
+  }
+
+  /**
+   * Sends an entry again from the run's committed document, read in its mailbox: the attempt may have ended since the
+   * outcome that could not be committed (its timeout fired, a callback settled it), and then the entry is gone.
+   */
+  private resend(runId: string, outboxId: string): void {
+    if (this.stopping) return;
+    this.withRun(runId, async (doc) => {
+      const o = doc?.outbox.find((x) => x.id === outboxId);
+      if (doc && o) this.send(doc, o);
+    }).catch((e) => {
+      this.log.error({ runId, err: (e as Error)?.message ?? String(e) }, 'could not read the run to re-send its trigger; retrying in 1 s');
+      this.clock.setTimer(() => this.resend(runId, outboxId), 1000);
+    });
   }
 
   // ───────────────────────────── lifecycle ─────────────────────────────
@@ -815,20 +878,20 @@ export class Engine {
     this.ids = summaries.map((s) => s.id);
     // Ids sort by creation time; the store usually returns them in that order already (100k sorted in O(n), not O(n log n)).
     if (this.ids.some((id, i) => i > 0 && id < this.ids[i - 1]!)) this.ids.sort();
-    const now = this.clock.now();
-    const recoverOne = (runId: string, timers: RunDoc['timers'], attempt: number | undefined, outbox: OutboxEntry[]) => {
+    const now = (this.recoveredAt = this.clock.now());
+    const brief = ({ id, number }: OutboxEntry) => ({ id, number });
+    const recoverOne = (runId: string, timers: RunDoc['timers'], attempt: number | undefined, outbox: OutboxEntry[], dropped: OutboxEntry[] = []) => {
       // Into the paused timer service at the original dueAt: nothing fires before resume().
       for (const t of timers) this.timers.arm({ ...t, runId });
-      if (outbox.length) {
-        this.recoveredOutbox.push(runId);
-        this.outboxRuns.add(runId);
-      }
+      if (outbox.length) this.recoveredOutbox.push(runId);
       // The entry's text is built when it is committed (in the background): 100k of them are not built before serving.
-      this.pendingRecovery.set(runId, { at: now, timers, attempt, outbox: outbox.map(({ id, number }) => ({ id, number })) });
+      this.pendingRecovery.set(runId, { at: now, timers, attempt, outbox: outbox.map(brief), dropped: dropped.map(brief) });
     };
     for (const doc of active) {
       const attempts = doc.snapshot.context.attempts;
-      recoverOne(doc.id, doc.timers, attempts[attempts.length - 1]?.number, doc.outbox);
+      if (doc.outbox.length) this.outboxRuns.add(doc.id);
+      const resend = doc.outbox.filter((o) => resendable(doc, o, now));
+      recoverOne(doc.id, doc.timers, attempts[attempts.length - 1]?.number, resend, doc.outbox.filter((o) => !resend.includes(o)));
     }
     for (const p of pending) recoverOne(p.id, p.timers, p.attempt, []);
     // The markers are committed in the background, a few at a time, so a restart with 100k waiting runs serves at once

@@ -10,12 +10,15 @@
 import type { RunEvent } from '@tether/machine';
 import { Engine } from '../../src/engine/engine.ts';
 import { Signer } from '../../src/engine/signer.ts';
+import { systemClock } from '../../src/engine/clock.ts';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
 import { RunFileWriter } from '../../src/store/run-file-writer.ts';
 import type { ChildCommand, ChildMessage, ChildStoreOptions } from './child-protocol.ts';
 
 let engine: Engine | null = null;
 let store: LowdbRunStore | null = null;
+/** The engine clock's lead over the wall clock (`start`'s clockOffsetMs): events the child stamps itself use it too. */
+let clockOffset = 0;
 
 const send = (m: ChildMessage) => {
   if (process.connected) process.send!(m);
@@ -70,7 +73,9 @@ async function handle(cmd: ChildCommand): Promise<unknown> {
   switch (cmd.op) {
     case 'start': {
       store = openStore(cmd.dir, cmd.fsync ?? false, cmd.store);
-      engine = await Engine.start({ store, signer: new Signer(Buffer.from(cmd.secret), cmd.publicUrl), logger });
+      const offset = (clockOffset = cmd.clockOffsetMs ?? 0);
+      const clock = offset ? { ...systemClock, now: () => Date.now() + offset } : systemClock;
+      engine = await Engine.start({ store, signer: new Signer(Buffer.from(cmd.secret), cmd.publicUrl), logger, clock });
       engine.subscribe((u) => send({ op: 'update', pid: process.pid, at: Date.now(), run: u.run, events: u.events }));
       return { bootId: engine.bootId, startedAt: engine.startedAt };
     }
@@ -81,7 +86,7 @@ async function handle(cmd: ChildCommand): Promise<unknown> {
     case 'heartbeat':
       return need().heartbeat(cmd.runId, cmd.attemptId, cmd.progress);
     case 'dispatch':
-      return need().dispatch(cmd.runId, { ...cmd.event, at: Date.now() } as RunEvent, { source: 'api' });
+      return need().dispatch(cmd.runId, { ...cmd.event, at: Date.now() + clockOffset } as RunEvent, { source: 'api' });
     case 'get':
       return need().getDoc(cmd.runId);
     case 'idle':

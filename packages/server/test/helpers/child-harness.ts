@@ -89,8 +89,13 @@ export class ChildEngine {
     });
   }
 
-  start(dir: string, publicUrl = 'http://127.0.0.1:1', store?: ChildStoreOptions): Promise<{ bootId: string; startedAt: number }> {
-    return this.request({ op: 'start', dir, secret: CHILD_SECRET, publicUrl, ...(store ? { store } : {}) });
+  start(
+    dir: string,
+    publicUrl = 'http://127.0.0.1:1',
+    store?: ChildStoreOptions,
+    opts: { clockOffsetMs?: number } = {},
+  ): Promise<{ bootId: string; startedAt: number }> {
+    return this.request({ op: 'start', dir, secret: CHILD_SECRET, publicUrl, ...(store ? { store } : {}), ...opts });
   }
   create(config: Extract<ChildRequest, { op: 'create' }>['config']): Promise<Run> {
     return this.request({ op: 'create', config });

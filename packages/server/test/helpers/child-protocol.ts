@@ -12,7 +12,16 @@ type WithId<T> = T & { id: number };
 type EventWithoutAt = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'at'> : never) : never;
 
 export type ChildCommand =
-  | WithId<{ op: 'start'; dir: string; secret: string; publicUrl: string; fsync?: boolean; store?: ChildStoreOptions }>
+  | WithId<{
+      op: 'start';
+      dir: string;
+      secret: string;
+      publicUrl: string;
+      fsync?: boolean;
+      store?: ChildStoreOptions;
+      /** The child's clock runs this far ahead of the wall clock: a restart "a minute later" without waiting a minute. */
+      clockOffsetMs?: number;
+    }>
   | WithId<{ op: 'create'; config: ResolvedRunConfig }>
   | WithId<{ op: 'callback'; runId: string; attemptId: string; payload: CallbackPayload }>
   | WithId<{ op: 'heartbeat'; runId: string; attemptId: string; progress?: unknown }>

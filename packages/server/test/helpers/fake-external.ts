@@ -14,6 +14,8 @@ export type Responder = (t: ReceivedTrigger) => { status: number; body?: string 
 
 export class FakeExternalSystem {
   readonly received: ReceivedTrigger[] = [];
+  /** Triggers whose sender closed the connection before the answer was written (an abandoned request). */
+  readonly abandoned: ReceivedTrigger[] = [];
   respond: Responder = () => ({ status: 202, body: '{"accepted":true}' });
   private server: Server;
   private waiters: Array<() => void> = [];
@@ -26,6 +28,12 @@ export class FakeExternalSystem {
       req.on('end', async () => {
         const t: ReceivedTrigger = { method: req.method ?? '', headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') };
         this.received.push(t);
+        res.on('close', () => {
+          if (!res.writableFinished) {
+            this.abandoned.push(t);
+            for (const w of this.waiters.splice(0)) w();
+          }
+        });
         for (const w of this.waiters.splice(0)) w();
         const r = await this.respond(t);
         res.writeHead(r.status, { 'content-type': 'application/json' }).end(r.body ?? '');
@@ -43,6 +51,12 @@ export class FakeExternalSystem {
   async waitFor(n: number): Promise<ReceivedTrigger> {
     while (this.received.length < n) await new Promise<void>((r) => this.waiters.push(r));
     return this.received[n - 1]!;
+  }
+
+  /** Resolves once `n` requests have been abandoned by their sender in total. */
+  async waitForAbandoned(n: number): Promise<ReceivedTrigger> {
+    while (this.abandoned.length < n) await new Promise<void>((r) => this.waiters.push(r));
+    return this.abandoned[n - 1]!;
   }
 
   async close(): Promise<void> {
