@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BigIntStats } from 'node:fs';
-import { appendFile, readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
 import { journalDir, readDurable } from '../src/store/journal-files.ts';
-import { CorruptRunFileError, type RunDoc } from '../src/store/types.ts';
-import { Engine } from '../src/engine/engine.ts';
+import type { RunDoc } from '../src/store/types.ts';
+import { Engine, RunDamagedError } from '../src/engine/engine.ts';
 import { makeDoc, runIdFor, summaryOf } from './helpers/run-docs.ts';
 import { tempDir, testSigner } from './helpers/engine.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
@@ -259,7 +259,7 @@ describe('LowdbRunStore: one document per run, an append-only index', () => {
   });
 });
 
-describe('a corrupt run file stops start-up and is left byte-for-byte untouched', () => {
+describe('a damaged run file is quarantined: the start goes on, the file is left byte-for-byte untouched', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   beforeEach(async () => {
     tmp = await tempDir('tether-corrupt-');
@@ -277,7 +277,7 @@ describe('a corrupt run file stops start-up and is left byte-for-byte untouched'
     ['a document without its log', (d) => JSON.stringify({ ...d, events: undefined }), /missing snapshot/],
   ];
 
-  it.each(cases)('%s: CorruptRunFileError naming the file; file unchanged; nothing else written', async (_name, corrupt, reason) => {
+  it.each(cases)('%s: the run is quarantined naming the file; the start goes on; the file is never rewritten', async (_name, corrupt, reason) => {
     const good = new LowdbRunStore({ dir: tmp.dir });
     await good.load();
     const ok = makeDoc(runIdFor(1), 'awaitingCallback');
@@ -289,36 +289,51 @@ describe('a corrupt run file stops start-up and is left byte-for-byte untouched'
     await writeFile(file, corrupt(bad));
     const bytes = await readFile(file);
     const st = await stat(file, { bigint: true });
-    const index = await readFile(join(tmp.dir, 'index.jsonl'));
 
-    const err = await Engine.start({ store: new LowdbRunStore({ dir: tmp.dir }), signer: testSigner(), clock: new ManualClock() }).then(
+    const engine = await Engine.start({ store: new LowdbRunStore({ dir: tmp.dir }), signer: testSigner(), clock: new ManualClock() });
+    const damaged = engine.damagedRuns();
+    expect(damaged.map((d) => [d.runId, d.file])).toEqual([[bad.id, file]]);
+    expect(damaged[0]!.reason).toMatch(reason);
+    const err = await engine.getRun(bad.id).then(
       () => null,
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(CorruptRunFileError);
-    expect((err as CorruptRunFileError).file).toBe(file);
+    expect(err).toBeInstanceOf(RunDamagedError);
     expect((err as Error).message).toContain(file);
-    expect((err as Error).message).toMatch(reason);
+    // The other run is served, and the damaged one is still listed with its last known summary.
+    expect((await engine.getRun(ok.id))!.id).toBe(ok.id);
+    expect(engine.listRuns().runs.map((r) => r.id).sort()).toEqual([ok.id, bad.id].sort());
+    await engine.stop(); // a clean shutdown writes back every run file it holds: never this one
 
     expect(await readFile(file)).toEqual(bytes);
     const after = await stat(file, { bigint: true });
     expect([after.ino, after.mtimeNs, after.size]).toEqual([st.ino, st.mtimeNs, st.size]);
-    expect(await readFile(join(tmp.dir, 'index.jsonl')), 'the index is not rewritten by a failed start').toEqual(index);
-    expect(await readdir(join(tmp.dir, 'runs'))).toHaveLength(2);
+    expect((await readdir(join(tmp.dir, 'runs'))).sort()).toEqual([`${ok.id}.json`, `${bad.id}.json`].sort());
   });
 
-  it('an unreadable run file (a directory in its place) also names the file', async () => {
+  it('an unreadable run file (a directory in its place) is quarantined naming the file', async () => {
     const s = new LowdbRunStore({ dir: tmp.dir });
     await s.load();
     await s.close();
     const id = runIdFor(3);
     await mkdir(join(tmp.dir, 'runs', `${id}.json`));
-    const err = await new LowdbRunStore({ dir: tmp.dir }).load().then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(CorruptRunFileError);
-    expect((err as Error).message).toContain(`${id}.json`);
-    expect((err as Error).message).toMatch(/unreadable/);
+    const store = new LowdbRunStore({ dir: tmp.dir });
+    const loaded = await store.load();
+    await store.close();
+    expect(loaded.damaged).toEqual([{ id, file: join(tmp.dir, 'runs', `${id}.json`), reason: expect.stringMatching(/unreadable/) }]);
+  });
+
+  it('a run the index knows whose file is gone is reported missing, with its last known summary', async () => {
+    const s = new LowdbRunStore({ dir: tmp.dir });
+    await s.load();
+    const doc = makeDoc(runIdFor(4), 'succeeded');
+    await s.commit(doc, summaryOf(doc));
+    await s.close();
+    await rm(join(tmp.dir, 'runs', `${doc.id}.json`));
+    const store = new LowdbRunStore({ dir: tmp.dir });
+    const loaded = await store.load();
+    await store.close();
+    expect(loaded.damaged).toEqual([{ id: doc.id, file: join(tmp.dir, 'runs', `${doc.id}.json`), reason: 'the file is missing' }]);
+    expect(loaded.summaries.map((x) => x.id)).toEqual([doc.id]);
   });
 });

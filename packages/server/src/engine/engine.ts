@@ -39,7 +39,7 @@ import type { Signer } from './signer.ts';
 import { TimerService, type TimerEntry } from './timer-service.ts';
 import { sendTrigger, type TriggerOutcome } from './trigger.ts';
 import { TurnBudget, type Release } from './turn-budget.ts';
-import type { OutboxEntry, PendingRun, PersistedRunSnapshot, RunDoc, RunStore } from '../store/types.ts';
+import { CorruptRunFileError, type OutboxEntry, type PendingRun, type PersistedRunSnapshot, type RunDoc, type RunStore } from '../store/types.ts';
 
 export type EventSourceName = RunEventEntry['source'];
 export type MachineEvent = RunEvent | TimerEvent;
@@ -108,6 +108,31 @@ export class CommitError extends Error {
     super(`Could not commit run ${runId}: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'CommitError';
   }
+}
+
+/**
+ * A run whose document is missing or does not parse: quarantined. Every request about it is answered with this (coded
+ * TETHER_RUN_DAMAGED, naming the file); nothing is committed for it and its file is never rewritten. Repair or restore
+ * the file and restart.
+ */
+export class RunDamagedError extends Error {
+  readonly code = 'TETHER_RUN_DAMAGED';
+  constructor(
+    readonly runId: string,
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`Run ${runId} is damaged: ${file}: ${reason}. Nothing is changed for it until the file is repaired or restored and Tether restarted.`);
+    this.name = 'RunDamagedError';
+  }
+}
+
+export interface DamagedRunInfo {
+  runId: string;
+  file: string;
+  reason: string;
+  /** When this process found it, epoch ms. */
+  since: number;
 }
 
 /** What a restart found for one run; its `server.recovered` entry is written from this when it is committed. */
@@ -204,6 +229,8 @@ export class Engine {
    */
   private readonly pinned = new Map<string, RunDoc>();
   private readonly summaries = new Map<string, RunSummary>();
+  /** Quarantined runs (missing or unreadable document), each logged once when found. */
+  private readonly damaged = new Map<string, DamagedRunInfo>();
   /** Runs that are not final. */
   private openRuns = 0;
   /** Run ids in creation order (ids sort by creation time). */
@@ -297,18 +324,47 @@ export class Engine {
 
   /** The committed document. Outside the run's mailbox: a read from disk never enters the cache (it could be stale by the time it lands). */
   async getDoc(runId: string): Promise<RunDoc | null> {
-    if (!this.summaries.has(runId)) return null;
-    return this.pinned.get(runId) ?? this.docs.peek(runId) ?? (await this.store.read(runId));
+    if (!this.summaries.has(runId) && !this.damaged.has(runId)) return null;
+    return this.pinned.get(runId) ?? this.docs.peek(runId) ?? (await this.readStored(runId));
   }
 
   /** The committed document, inside the run's mailbox: nothing else can commit this run meanwhile, so it may be cached. */
   private async loadDoc(runId: string): Promise<RunDoc | null> {
-    if (!this.summaries.has(runId)) return null;
+    if (!this.summaries.has(runId) && !this.damaged.has(runId)) return null;
     const held = this.pinned.get(runId) ?? this.docs.get(runId);
     if (held) return held;
-    const doc = await this.store.read(runId);
-    if (doc) this.docs.set(runId, doc);
+    const doc = await this.readStored(runId);
+    this.docs.set(runId, doc);
     return doc;
+  }
+
+  /** A known run's document from the store; a missing or unreadable one quarantines the run (RunDamagedError). */
+  private async readStored(runId: string): Promise<RunDoc> {
+    const known = this.damaged.get(runId);
+    if (known) throw new RunDamagedError(runId, known.file, known.reason);
+    let doc: RunDoc | null;
+    try {
+      doc = await this.store.read(runId);
+    } catch (e) {
+      if (e instanceof CorruptRunFileError) throw this.quarantine(runId, e.file, e.reason);
+      throw e;
+    }
+    // Listed (the index knew it) but no document: its file went away after start-up.
+    if (!doc) throw this.quarantine(runId, `run ${runId}`, 'the document is missing');
+    return doc;
+  }
+
+  private quarantine(runId: string, file: string, reason: string): RunDamagedError {
+    if (!this.damaged.has(runId)) {
+      this.damaged.set(runId, { runId, file, reason, since: this.clock.now() });
+      this.log.error({ runId, file, reason }, 'run damaged: quarantined until its file is repaired and Tether restarted');
+    }
+    return new RunDamagedError(runId, file, reason);
+  }
+
+  /** Quarantined runs: listed in /healthz. */
+  damagedRuns(): DamagedRunInfo[] {
+    return [...this.damaged.values()];
   }
 
   /**
@@ -791,6 +847,8 @@ export class Engine {
         { source: 'timer', detail: `Timer due ${iso(committed.dueAt)} fired ${late} ms late.` },
       );
     }).catch((e) => {
+      // A damaged run waits for its file to be repaired and a restart (which re-arms its timers from the file).
+      if (e instanceof RunDamagedError) return;
       // The commit failed (disk full?): nothing changed; try again shortly so the timer is not lost.
       this.log.error({ runId: entry.runId, err: (e as Error).message }, 'timer commit failed; retrying in 1 s');
       if (!this.stopping) this.timers.arm({ ...entry, dueAt: Math.max(entry.dueAt, this.clock.now()) + 1000 });
@@ -870,7 +928,9 @@ export class Engine {
   // ───────────────────────────── lifecycle ─────────────────────────────
 
   private async recover(): Promise<void> {
-    const { active, pending = [], summaries } = await this.store.load();
+    const { active, pending = [], summaries, damaged = [], warnings = [] } = await this.store.load();
+    for (const w of warnings) this.log.warn({}, w);
+    for (const d of damaged) this.quarantine(d.id, d.file, d.reason);
     for (const s of summaries) {
       this.summaries.set(s.id, s);
       if (!isFinalRunStatus(s.status)) this.openRuns++;
@@ -904,7 +964,8 @@ export class Engine {
   private checkpointRuns(): PendingRun[] {
     const out: PendingRun[] = [];
     for (const [id, s] of this.summaries) {
-      if (isFinalRunStatus(s.status) || this.outboxRuns.has(id) || this.pinned.has(id)) continue;
+      // A damaged run is left to a full read at the next start, which finds and reports it again.
+      if (isFinalRunStatus(s.status) || this.outboxRuns.has(id) || this.pinned.has(id) || this.damaged.has(id)) continue;
       out.push({ id, attempt: s.attempt, timers: this.timers.timersOf(id).map(({ key, dueAt, eventType }) => ({ key, dueAt, eventType })) });
     }
     return out;
@@ -917,9 +978,9 @@ export class Engine {
         const runId = queue.pop()!;
         if (!this.pendingRecovery.has(runId)) continue;
         // withRun commits the marker; a failure is logged and the marker stays pending for the run's next event.
-        await this.withRun(runId, async () => undefined).catch((e) =>
-          this.log.error({ runId, err: (e as Error)?.message ?? String(e) }, 'could not record recovery'),
-        );
+        await this.withRun(runId, async () => undefined).catch((e) => {
+          if (!(e instanceof RunDamagedError)) this.log.error({ runId, err: (e as Error)?.message ?? String(e) }, 'could not record recovery');
+        });
       }
     };
     for (let i = 0; i < Math.min(this.recoveryConcurrency, queue.length); i++) this.track(worker(), '-', 'recovery drain failed');

@@ -6,7 +6,7 @@ import createError from '@fastify/error';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { pathToField } from '@tether/machine';
-import { CommitError } from '../engine/engine.ts';
+import { CommitError, RunDamagedError } from '../engine/engine.ts';
 
 export const Errors = {
   validation: createError<[string]>('TETHER_VALIDATION', '%s', 400),
@@ -18,6 +18,8 @@ export const Errors = {
   unauthorized: createError<[string]>('TETHER_UNAUTHORIZED', '%s', 401),
   targetNotAllowed: createError<[string]>('TETHER_TARGET_NOT_ALLOWED', '%s', 400),
   unavailable: createError<[string]>('TETHER_UNAVAILABLE', '%s', 503),
+  /** A field over its size cap (TETHER_MAX_OUTPUT_BYTES, the message's maxLength): the message names the field and the cap. */
+  fieldTooLarge: createError<[string]>('TETHER_FIELD_TOO_LARGE', '%s', 413),
   notFound: createError<[string, string]>('TETHER_ROUTE_NOT_FOUND', 'No route %s %s.', 404),
 } as const;
 
@@ -52,6 +54,10 @@ export default fp(async function errors(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError & { validationContext?: string; validation?: AjvError[] }, req, reply) => {
     if (err.validation) {
       return reply.code(400).send(toErrorBody('TETHER_VALIDATION', describeValidation(err.validation, err.validationContext ?? 'body')));
+    }
+    if (err instanceof RunDamagedError) {
+      // Not transient (an operator must repair or restore the file), so not a 503; never a bare 500 either.
+      return reply.code(500).send(toErrorBody(err.code, err.message));
     }
     if (err instanceof CommitError) {
       req.log.error({ err: err.message }, 'commit failed');

@@ -39,7 +39,7 @@ import { DurableJSONFile, fsyncDir, writeFileAtomic } from './durable-file.ts';
 import { JournalWriter } from './journal.ts';
 import { checkDoc, journalDir, readJournal, segmentFile } from './journal-files.ts';
 import { RunFileWriter } from './run-file-writer.ts';
-import { CorruptRunFileError, type LoadedStore, type PendingRun, type RunDoc, type RunStore } from './types.ts';
+import { CorruptRunFileError, type DamagedRun, type LoadedStore, type PendingRun, type RunDoc, type RunStore } from './types.ts';
 
 /**
  * Compact on purpose (100k waiting runs → a few MB, parsed in tens of ms): timer keys and event types are a handful
@@ -197,7 +197,17 @@ export class LowdbRunStore implements RunStore {
     // Index order first (creation order, as appended), then runs the index does not know: summaries come out nearly
     // sorted, which the engine's id list can then check instead of sorting.
     const order = new Set<string>();
-    for (const id of indexed.keys()) if (onDisk.has(id) || journaled.docs.has(id)) order.add(id);
+    const damaged: DamagedRun[] = [];
+    for (const [id, hit] of indexed) {
+      if (onDisk.has(id) || journaled.docs.has(id)) order.add(id);
+      else {
+        // The index (appended only after a commit landed) knows this run, and neither its file nor the journal holds
+        // it: the file was deleted or lost. Reported, listed with its last known summary, never silently dropped.
+        damaged.push({ id, file: this.runFile(id), reason: 'the file is missing' });
+        summaries.set(id, hit.summary);
+        keptLines.set(id, hit.line);
+      }
+    }
     for (const id of onDisk) order.add(id);
     for (const id of journaled.docs.keys()) order.add(id);
     for (const id of order) {
@@ -218,7 +228,21 @@ export class LowdbRunStore implements RunStore {
     }
 
     for (const id of toRead) {
-      const doc = await this.readChecked(id);
+      let doc: RunDoc;
+      try {
+        doc = await this.readChecked(id);
+      } catch (e) {
+        if (!(e instanceof CorruptRunFileError)) throw e;
+        // Quarantined, not fatal: every other run goes on. The file is left exactly as it is; its last known summary
+        // (if the index has one) keeps it listed.
+        damaged.push({ id, file: e.file, reason: e.reason });
+        const hit = indexed.get(id);
+        if (hit) {
+          summaries.set(id, hit.summary);
+          keptLines.set(id, hit.line);
+        }
+        continue;
+      }
       const summary = toRunSummary(doc.snapshot);
       summaries.set(id, summary);
       if (!isFinalRunStatus(summary.status)) active.push(doc);
@@ -228,9 +252,18 @@ export class LowdbRunStore implements RunStore {
     // from the index as it is and superseded lines are fewer than live ones (rewriting 40 MB for 100k runs at every
     // start would cost more than the lines it saves).
     const intact = toRead.length === 0 && journaled.docs.size === 0 && indexed.size === summaries.size;
+    const warnings: string[] = [];
     if (!(intact && indexLines <= 2 * summaries.size)) {
       const lines = [...summaries.values()].map((s) => keptLines.get(s.id) ?? JSON.stringify(s)).join('\n');
-      await writeFileAtomic(this.indexFile, lines ? `${lines}\n` : '', this.fsync);
+      try {
+        await writeFileAtomic(this.indexFile, lines ? `${lines}\n` : '', this.fsync);
+      } catch (e) {
+        // The index is derived: a start must not need free space to rewrite it before it can serve (a full disk would
+        // then keep Tether down for good). Appends go on to the index as it is; last line still wins, and the next
+        // start corrects it again. No shutdown checkpoint is trusted on top of it.
+        this.failed = true;
+        warnings.push(`index.jsonl not compacted (${(e as Error).message}); it is appended to as it is and corrected at the next start`);
+      }
     }
 
     // What the journal holds still has to reach the run files: it waits for the next write-back like any commit.
@@ -252,7 +285,13 @@ export class LowdbRunStore implements RunStore {
       }, this.writeBackIntervalMs);
       this.writeBackTimer.unref();
     }
-    return { active, ...(checkpoint && journaled.docs.size === 0 ? { pending } : {}), summaries: [...summaries.values()] };
+    return {
+      active,
+      ...(checkpoint && journaled.docs.size === 0 ? { pending } : {}),
+      summaries: [...summaries.values()],
+      ...(damaged.length ? { damaged } : {}),
+      ...(warnings.length ? { warnings } : {}),
+    };
   }
 
   private setDirty(runId: string, text: string): void {

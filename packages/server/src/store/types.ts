@@ -47,8 +47,22 @@ export interface LoadedStore {
    * recovery needs to re-arm them. Runs with a trigger in flight are never here; their documents are in `active`.
    */
   pending?: PendingRun[];
-  /** Summaries of every run (final ones included), for listing. */
+  /** Summaries of every run (final ones included), for listing. Damaged runs are here when the index knew them. */
   summaries: RunSummary[];
+  /**
+   * Runs whose document cannot be read: the index knows them but their file is gone, or their file does not parse or
+   * does not hold its run. Never dropped, never rewritten: the engine answers for them with TETHER_RUN_DAMAGED.
+   */
+  damaged?: DamagedRun[];
+  /** Things the start-up could not do but did not need (an index compaction on a full disk…): logged by the engine. */
+  warnings?: string[];
+}
+
+/** A run whose document is missing or unreadable, as found: which file, and what is wrong with it. */
+export interface DamagedRun {
+  id: string;
+  file: string;
+  reason: string;
 }
 
 /** What recovery needs of a waiting run without reading its document: its committed timers and current attempt. */

@@ -22,7 +22,7 @@ export interface ServeOptions {
   store?: (dataDir: string) => RunStore;
   /** Reuse a data dir (a restart); it is then not removed on close. */
   dataDir?: string;
-  build?: Pick<BuildOptions, 'maxRejectedPerRun' | 'requestTimeoutMs'>;
+  build?: Pick<BuildOptions, 'maxRejectedPerRun' | 'requestTimeoutMs' | 'logger'>;
 }
 
 export interface Answer {

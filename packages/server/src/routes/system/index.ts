@@ -10,6 +10,15 @@ const Health = Type.Object({
   runs: Type.Integer({ description: 'Runs stored.' }),
   activeRuns: Type.Integer({ description: 'Runs not final.' }),
   timers: Type.Integer({ description: 'Timers armed.' }),
+  damaged: Type.Array(
+    Type.Object({
+      runId: Type.String(),
+      file: Type.String({ description: 'The run file that is missing or does not parse.' }),
+      reason: Type.String(),
+      since: Type.String({ format: 'date-time', description: 'When this server found it.' }),
+    }),
+    { description: 'Quarantined runs: every request about one answers TETHER_RUN_DAMAGED until its file is repaired or restored and Tether restarted. `ok` is false while any is listed.' },
+  ),
 });
 
 const GraphNode = Type.Object({
@@ -34,14 +43,18 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
   const { engine } = app.tether;
   const graph = machineGraph();
 
-  app.get('/healthz', { schema: { summary: 'Liveness and counts', response: { 200: Health } } }, async () => ({
-    ok: true,
-    bootId: engine.bootId,
-    startedAt: new Date(engine.startedAt).toISOString(),
-    runs: engine.runCount,
-    activeRuns: engine.activeCount,
-    timers: engine.timerCount,
-  }));
+  app.get('/healthz', { schema: { summary: 'Liveness, counts and damaged runs', response: { 200: Health } } }, async () => {
+    const damaged = engine.damagedRuns().map((d) => ({ runId: d.runId, file: d.file, reason: d.reason, since: new Date(d.since).toISOString() }));
+    return {
+      ok: damaged.length === 0,
+      bootId: engine.bootId,
+      startedAt: new Date(engine.startedAt).toISOString(),
+      runs: engine.runCount,
+      activeRuns: engine.activeCount,
+      timers: engine.timerCount,
+      damaged,
+    };
+  });
 
   app.get('/api/machine', { schema: { summary: 'The run statechart as nodes and edges, for drawing', response: { 200: Graph } } }, async () => graph);
 
