@@ -3,9 +3,15 @@
  */
 import { buildApp, loggerOptions } from './app.ts';
 import { loadSettings, SettingsError } from './settings.ts';
+import { SecretMissingError } from './engine/signer.ts';
 import { DataDirLockedError } from './store/data-dir-lock.ts';
+import { startupFailure } from './startup-errors.ts';
 import { CorruptRunFileError } from './store/types.ts';
 import type {} from './plugins/inspect.ts'; // types of `app.inspector` only; the plugin is loaded by app.ts when on
+
+let startedOn: string | null = null;
+/** The data directory the failing start was using, for its message (settings may not have loaded). */
+const dataDirOf = () => startedOn ?? process.env.TETHER_DATA_DIR ?? './data';
 
 async function main() {
   let settings;
@@ -19,6 +25,7 @@ async function main() {
     }
     throw e;
   }
+  startedOn = settings.dataDir;
   const app = await buildApp({ settings, logger: loggerOptions(settings.logLevel, Boolean(process.stdout.isTTY)) });
   await app.listen({ host: settings.host, port: settings.port });
   const url = app.tether.publicUrl();
@@ -51,6 +58,17 @@ main().catch((e) => {
   if (e instanceof DataDirLockedError) {
     console.error(`Tether: refusing to start. ${e.message}`);
     process.exit(4);
+  }
+  if (e instanceof SecretMissingError) {
+    // Its own code, so an operator — or a process manager told not to restart on it (systemd RestartPreventExitStatus=5) —
+    // can tell a lost secret from a crash: restarting cannot fix it.
+    console.error(`Tether: refusing to start. ${e.message}`);
+    process.exit(5);
+  }
+  const storage = startupFailure(e, dataDirOf());
+  if (storage) {
+    console.error(storage.line);
+    process.exit(storage.exitCode);
   }
   console.error(e);
   process.exit(1);

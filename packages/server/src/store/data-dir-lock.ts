@@ -46,7 +46,11 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
     // This process (another store of the same process, as tests open) or a process that is gone: take it over.
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) throw new DataDirLockedError(file, holder);
     if (holder === process.pid) return release;
-    await unlink(file).catch(() => {});
+    // Gone already (another start took it over and left): fine. Anything else (a read-only directory) is the real
+    // reason this start cannot go on, and must not turn into "the lock kept changing hands".
+    await unlink(file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
   }
   throw new Error(`${file}: could not take the data directory's lock (it kept changing hands)`);
 }
