@@ -250,7 +250,7 @@ async function main(): Promise<number> {
     runId: string;
     attemptId: string;
     idempotencyKey: string | null;
-    callbacks: Array<{ status: number | null; body: { result?: string } | null }>;
+    callbacks: Array<{ status: number | null; result: string | null }>;
   }
   const pollSimulator = async () => {
     const boot = server.boots[server.boots.length - 1]!;
@@ -264,7 +264,7 @@ async function main(): Promise<number> {
       }
       const taken = seenJobs.get(key)!;
       for (const cb of job.callbacks.slice(taken))
-        if (cb.status !== null && cb.status !== 503) answers.push({ runId: job.runId, attemptId: job.attemptId, by: 'simulator', status: cb.status, result: cb.body?.result ?? null });
+        if (cb.status !== null && cb.status !== 503) answers.push({ runId: job.runId, attemptId: job.attemptId, by: 'simulator', status: cb.status, result: cb.result });
       seenJobs.set(key, job.callbacks.length);
     }
   };

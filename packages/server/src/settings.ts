@@ -21,8 +21,29 @@ export interface Settings {
   fsync: boolean;
   /** TETHER_SIMULATOR=off disables the built-in simulator at /simulator/jobs. @default on */
   simulator: boolean;
+  /**
+   * TETHER_SIMULATOR_MAX_PENDING: delayed callbacks the built-in simulator holds at once; a trigger beyond is answered
+   * 429 TETHER_SIMULATOR_BUSY, so a flood of triggers cannot grow the server's memory without bound. @default 1000
+   */
+  simulatorMaxPending: number;
   /** TETHER_BODY_LIMIT: largest request body, bytes. @default 1048576 (1 MiB) */
   bodyLimit: number;
+  /**
+   * TETHER_MAX_OUTPUT_BYTES: largest callback `output` and heartbeat `progress` (UTF-8 bytes of its JSON); a larger one
+   * is answered 413 naming the field. Both are stored on the attempt, so they are rewritten with the run's every commit.
+   * @default 65536
+   */
+  maxOutputBytes: number;
+  /**
+   * TETHER_FORGED_LOG_INTERVAL_MS: bad-signature callbacks to one run are recorded once per interval (the first at once,
+   * the rest as one summary entry when it ends), not one durable write each. @default 1000
+   */
+  forgedLogIntervalMs: number;
+  /**
+   * TETHER_FORGED_RATE_LIMIT: bad-signature requests allowed per run and per client address in one interval; beyond,
+   * 429 rate_limited with Retry-After. Correctly signed requests are never limited. @default 20
+   */
+  forgedRateLimit: number;
   /** TETHER_LOG_LEVEL: pino level. @default info */
   logLevel: string;
   /** TETHER_DASHBOARD_DIR: built dashboard to serve at /. @default packages/dashboard/dist */
@@ -35,8 +56,18 @@ export interface Settings {
   allowedTargets: string[];
   /** TETHER_INSPECT=1 (or `--inspect` on the start command): stream every run to the Stately inspector. @default off */
   inspect: boolean;
-  /** TETHER_INSPECT_PORT: port of the local inspector relay (it listens on all interfaces); 0 picks a free one. @default 8080 */
+  /** TETHER_INSPECT_PORT: port of the local inspector relay (it listens on HOST, like the API); 0 picks a free one. @default 8080 */
   inspectPort: number;
+  /**
+   * TETHER_STREAM_MAX_CLIENTS: WebSocket clients on /api/stream at once; one more is accepted and closed at once with
+   * code 1013 (try again later). @default 10000
+   */
+  streamMaxClients: number;
+  /**
+   * TETHER_STREAM_MAX_BUFFER_BYTES: bytes one stream client may have waiting (socket buffer + coalesced backlog) before
+   * it is closed with code 1008 as too slow. @default 8388608 (8 MiB)
+   */
+  streamMaxBufferBytes: number;
 }
 
 export class SettingsError extends Error {}
@@ -94,12 +125,18 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     apiToken: env.TETHER_API_TOKEN || null,
     fsync: named('TETHER_FSYNC', () => flag(env.TETHER_FSYNC, false)),
     simulator: named('TETHER_SIMULATOR', () => flag(env.TETHER_SIMULATOR, true)),
+    simulatorMaxPending: int('TETHER_SIMULATOR_MAX_PENDING', env.TETHER_SIMULATOR_MAX_PENDING, 1000, 1, 1_000_000),
     bodyLimit: int('TETHER_BODY_LIMIT', env.TETHER_BODY_LIMIT, 1_048_576, 1024, 64 * 1_048_576),
+    maxOutputBytes: int('TETHER_MAX_OUTPUT_BYTES', env.TETHER_MAX_OUTPUT_BYTES, 65_536, 16, 64 * 1_048_576),
+    forgedLogIntervalMs: int('TETHER_FORGED_LOG_INTERVAL_MS', env.TETHER_FORGED_LOG_INTERVAL_MS, 1000, 100, 3_600_000),
+    forgedRateLimit: int('TETHER_FORGED_RATE_LIMIT', env.TETHER_FORGED_RATE_LIMIT, 20, 1, 1_000_000),
     logLevel: env.TETHER_LOG_LEVEL || 'info',
     dashboardDir: resolve(env.TETHER_DASHBOARD_DIR || fileURLToPath(new URL('../../dashboard/dist', import.meta.url))),
     allowedTargets: allowedTargets(env.TETHER_ALLOWED_TARGETS),
     inspect: named('TETHER_INSPECT', () => flag(env.TETHER_INSPECT, false)),
     inspectPort: int('TETHER_INSPECT_PORT', env.TETHER_INSPECT_PORT, 8080, 0, 65535),
+    streamMaxClients: int('TETHER_STREAM_MAX_CLIENTS', env.TETHER_STREAM_MAX_CLIENTS, 10_000, 1, 1_000_000),
+    streamMaxBufferBytes: int('TETHER_STREAM_MAX_BUFFER_BYTES', env.TETHER_STREAM_MAX_BUFFER_BYTES, 8 * 1_048_576, 65_536, 1024 * 1_048_576),
     ...overrides,
   };
 }

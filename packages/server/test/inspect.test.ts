@@ -4,8 +4,8 @@
  * Time is a ManualClock, the external system a real HTTP server, callbacks real HTTP requests to the signed URLs.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -398,5 +398,98 @@ describe('Stately inspector (TETHER_INSPECT)', () => {
     expect(loadSettings({ TETHER_INSPECT: 'on', TETHER_INSPECT_PORT: '9090' })).toMatchObject({ inspect: true, inspectPort: 9090 });
     expect(() => loadSettings({ TETHER_INSPECT: 'maybe' })).toThrow(/TETHER_INSPECT/);
     expect(() => loadSettings({ TETHER_INSPECT_PORT: '70000' })).toThrow(/TETHER_INSPECT_PORT/);
+  });
+});
+
+/** This machine's addresses that are not loopback (link-local IPv6 left out: it needs a scope to connect to). */
+const otherInterfaces = (): string[] =>
+  Object.values(networkInterfaces())
+    .flat()
+    .flatMap((a) => (a && !a.internal && !a.address.toLowerCase().startsWith('fe80') ? [a.address] : []));
+
+/** A plain TCP connection attempt: `connected`, or the error code (a local address with no listener refuses at once). */
+const connectOutcome = (host: string, port: number): Promise<string> =>
+  new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+
+/** The status a WebSocket upgrade to the relay gets: 101 when taken. */
+const upgradeStatus = (url: string, opts: { origin?: string; headers?: Record<string, string> } = {}): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { ...(opts.origin ? { origin: opts.origin } : {}), ...(opts.headers ? { headers: opts.headers } : {}) });
+    ws.once('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.terminate();
+      resolve(res.statusCode ?? -1);
+    });
+    ws.once('error', (e) => {
+      if (ws.readyState !== WebSocket.CLOSED) reject(e);
+    });
+  });
+
+describe('the inspector relay listens on HOST', () => {
+  let dataDir: string;
+  let app: FastifyInstance | undefined;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tether-inspect-host-'));
+  });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const build = async (env: Record<string, string> = {}) => {
+    const settings = loadSettings({ TETHER_SECRET: HMAC_SECRET, TETHER_INSPECT: '1', TETHER_INSPECT_PORT: '0', ...env }, { port: 0, dataDir, dashboardDir: '/nonexistent' });
+    app = await buildApp({ settings, clock: new ManualClock() });
+    return app;
+  };
+
+  it('loopback by default: the relay listens on 127.0.0.1, and this machine’s other interfaces are refused', async () => {
+    const a = await build();
+    expect(a.tether.settings.host).toBe('127.0.0.1');
+    const { port, address, relayUrl, openUrl } = a.inspector;
+    expect(address).toMatchObject({ address: '127.0.0.1', family: 'IPv4', port });
+    expect(relayUrl).toBe(`ws://127.0.0.1:${port}`);
+    expect(openUrl).toBe(`http://127.0.0.1:${port}/`);
+    expect(await connectOutcome('127.0.0.1', port)).toBe('connected');
+    for (const other of otherInterfaces()) expect(await connectOutcome(other, port), other).toBe('ECONNREFUSED');
+  });
+
+  it.skipIf(!otherInterfaces().some((x) => !x.includes(':')))('on another interface when HOST names it, and then not on loopback', async () => {
+    const other = otherInterfaces().find((x) => !x.includes(':'))!;
+    const a = await build({ HOST: other });
+    const { port, address, relayUrl } = a.inspector;
+    expect(address.address).toBe(other);
+    expect(relayUrl).toBe(`ws://${other}:${port}`);
+    expect(await connectOutcome(other, port)).toBe('connected');
+    expect(await connectOutcome('127.0.0.1', port)).toBe('ECONNREFUSED');
+  });
+
+  it('serves the bridge page, and takes WebSocket upgrades only from it or from non-browser clients, not from other web origins', async () => {
+    const a = await build();
+    const { port } = a.inspector;
+    const url = `ws://127.0.0.1:${port}`;
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('<iframe id="inspector" src="https://stately.ai/inspect">');
+    expect(html).toContain("new WebSocket('ws://' + location.host)");
+
+    expect(await upgradeStatus(url)).toBe(101);
+    expect(await upgradeStatus(url, { origin: `http://127.0.0.1:${port}` })).toBe(101);
+    expect(await upgradeStatus(`ws://localhost:${port}`, { origin: `http://localhost:${port}` })).toBe(101);
+    // A page elsewhere that the browser has open, and the same page after pointing its DNS name at this machine.
+    expect(await upgradeStatus(url, { origin: 'https://evil.example' })).toBe(401);
+    expect(await upgradeStatus(url, { origin: `http://localhost:${port}` })).toBe(401);
+    expect(await upgradeStatus(url, { origin: `http://evil.example:${port}`, headers: { host: `evil.example:${port}` } })).toBe(401);
   });
 });

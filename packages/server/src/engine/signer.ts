@@ -3,7 +3,7 @@
  * `runId.attemptId.heartbeat`, so a heartbeat URL cannot complete an attempt), with a server secret.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export type SignaturePurpose = 'callback' | 'heartbeat';
@@ -59,7 +59,63 @@ export class Signer {
 }
 
 /**
- * The secret comes from TETHER_SECRET, or from `<dataDir>/secret`, created on first start with mode 0600.
+ * Thrown instead of generating a secret when the data directory already holds runs: a new secret would silently
+ * invalidate every callback URL handed out under the old one (their callbacks would all be refused as forged).
+ * server.ts turns it into exit code 5.
+ */
+export class SecretMissingError extends Error {
+  readonly code = 'TETHER_SECRET_MISSING';
+  constructor(
+    readonly file: string,
+    /** The first file found that shows the directory holds runs, relative to the data directory. */
+    readonly evidence: string,
+  ) {
+    super(
+      `The callback secret ${file} is missing, but this data directory already holds runs (${evidence}). ` +
+        'A new secret would make every callback URL already handed out stop verifying: their callbacks would be refused with 401. ' +
+        'Restore the file from a backup, or set TETHER_SECRET to the secret those URLs were signed with. ' +
+        'If those URLs no longer matter, write a new secret of 32 or more characters to the file yourself (mode 0600).',
+    );
+    this.name = 'SecretMissingError';
+  }
+}
+
+/**
+ * The first sign that `dataDir` holds runs — a run file (`runs/*.json`), a journal segment with content, or a non-empty
+ * listing index — as a path relative to it; null when there is none (a fresh or empty directory). Temp files of an
+ * interrupted write (dot-names) and empty journal segments or index files (created, never written to) do not count.
+ */
+export async function existingRunEvidence(dataDir: string): Promise<string | null> {
+  const names = async (dir: string): Promise<string[]> => {
+    try {
+      return (await readdir(join(dataDir, dir))).sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  };
+  const size = async (rel: string): Promise<number> => {
+    try {
+      const st = await stat(join(dataDir, rel));
+      return st.isFile() ? st.size : 0;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw e;
+    }
+  };
+  const runFile = (await names('runs')).find((n) => !n.startsWith('.') && n.endsWith('.json'));
+  if (runFile) return join('runs', runFile);
+  for (const n of await names('journal')) {
+    if (n.startsWith('.') || !n.endsWith('.jsonl')) continue;
+    if ((await size(join('journal', n))) > 0) return join('journal', n);
+  }
+  if ((await size('index.jsonl')) > 0) return 'index.jsonl';
+  return null;
+}
+
+/**
+ * The secret comes from TETHER_SECRET, or from `<dataDir>/secret`, created on first start with mode 0600 — on first
+ * start only: a missing file next to existing runs means the secret was lost, and is refused (SecretMissingError).
  */
 export async function loadOrCreateSecret(dataDir: string, fromEnv?: string): Promise<Buffer> {
   if (fromEnv) return Buffer.from(fromEnv, 'utf8');
@@ -71,6 +127,8 @@ export async function loadOrCreateSecret(dataDir: string, fromEnv?: string): Pro
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+  const evidence = await existingRunEvidence(dataDir);
+  if (evidence !== null) throw new SecretMissingError(file, evidence);
   await mkdir(dataDir, { recursive: true });
   const secret = randomBytes(32).toString('base64url');
   await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });

@@ -2,24 +2,30 @@
  * Streams every run to the Stately inspector (TETHER_INSPECT=1 or `--inspect`). Loaded by app.ts with a dynamic import
  * only when on, so a server without it never loads @statelyai/inspect.
  *
- * Wiring: the local relay from `@statelyai/inspect/server` serves a bridge page (an iframe of https://stately.ai/inspect)
- * and relays WebSocket messages to it; `createWebSocketInspector` is our client of that relay. Each run is one inspector
- * session (`sessionId` = run id, the machine as its logic); every applied event is sent with the snapshot it committed,
- * from the engine's post-commit notification, so the inspector sees commit order. Runs still open at start-up are
- * announced with their current snapshot.
+ * Wiring: a local relay serves a bridge page (an iframe of https://stately.ai/inspect) and relays WebSocket messages to
+ * it; `createWebSocketInspector` is our client of that relay. The relay does what `@statelyai/inspect/server`'s does (the
+ * same page, the same relaying, the last 200 messages replayed to a page opened late), but is built here because that
+ * one listens on all interfaces and takes no host: this one listens on HOST (loopback by default), like the API.
+ * Anyone who can reach it can read every run's snapshots and events, so it also refuses WebSocket upgrades from web
+ * pages of other origins (any page open in a browser on this machine could otherwise read it over loopback).
+ *
+ * Each run is one inspector session (`sessionId` = run id, the machine as its logic); every applied event is sent with
+ * the snapshot it committed, from the engine's post-commit notification, so the inspector sees commit order. Runs still
+ * open at start-up are announced with their current snapshot.
  *
  * Nothing secret leaves: target header values, the API token, the HMAC secret and callback signatures are scrubbed from
  * contexts and events (wherever they appear, e.g. echoed back in a callback message) before they are handed over.
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { isIP, type AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { ActorRefLike, AnyEventObject } from 'xstate';
 import { isFinalRunStatus, redactConfig, runMachine } from '@tether/machine';
 import { replayRun } from '../engine/replay.ts';
 import type { Signer } from '../engine/signer.ts';
-import type { Settings } from '../settings.ts';
+import { defaultPublicUrl, type Settings } from '../settings.ts';
 import type { PersistedRunSnapshot, RunDoc } from '../store/types.ts';
 
 export interface InspectPluginOptions {
@@ -30,6 +36,8 @@ export interface InspectPluginOptions {
 export interface InspectorInfo {
   /** The relay's actual port. */
   port: number;
+  /** Where the relay listens, as its server reports it: HOST and the port. */
+  address: AddressInfo;
   /** Where this server sends inspection events. */
   relayUrl: string;
   /** The page to open in a browser: the relay's bridge to the hosted Stately inspector. */
@@ -89,39 +97,139 @@ export function inspectedSnapshot(s: PersistedRunSnapshot, secrets: readonly str
   };
 }
 
-/** Binds and releases the port first: the relay's own bind error would be an uncaught exception, this one is a message. */
-async function claimPort(port: number): Promise<number> {
-  const probe = createServer();
+/** The hosted inspector UI the bridge page embeds (the package's default). */
+const INSPECTOR_UI = 'https://stately.ai/inspect';
+/** Messages kept for a page opened late (the package's figure). */
+const RELAY_BUFFER = 200;
+
+/**
+ * The bridge page: the hosted inspector in an iframe, fed with what the relay sends. As the package's, except that it
+ * connects back to the address it was loaded from (`location.host`), not to a fixed `localhost`, so it works on
+ * whatever HOST the relay listens on.
+ */
+const BRIDGE_HTML = `<!DOCTYPE html>
+<html>
+<head>
+  <title>Stately Inspector</title>
+  <style>
+    * { margin: 0; padding: 0; }
+    html, body { height: 100%; }
+    iframe { width: 100%; height: 100%; border: none; }
+  </style>
+</head>
+<body>
+  <iframe id="inspector" src="${INSPECTOR_UI}"></iframe>
+  <script>
+    const iframe = document.getElementById('inspector');
+    const buffer = [];
+    let connected = false;
+    window.addEventListener('message', (e) => {
+      if (e.data && e.data.type === '@statelyai.connected') {
+        connected = true;
+        buffer.forEach((event) => iframe.contentWindow.postMessage(event, '*'));
+        buffer.length = 0;
+      }
+    });
+    const ws = new WebSocket('ws://' + location.host);
+    ws.onmessage = (event) => {
+      const data = JSON.parse(event.data);
+      if (connected) iframe.contentWindow.postMessage(data, '*');
+      else buffer.push(data);
+    };
+  </script>
+</body>
+</html>`;
+
+/**
+ * A WebSocket upgrade is taken from a non-browser client (no Origin: this server's own inspector client, a script) or
+ * from the bridge page itself: its Origin is the Host it was loaded from, and that Host names this machine by address,
+ * as `localhost` or as HOST — not a domain name an attacker's DNS could point here (DNS rebinding).
+ */
+export function relayClientAllowed(origin: string | undefined, hostHeader: string | undefined, host: string): boolean {
+  if (origin === undefined) return true;
+  if (!hostHeader) return false;
+  let o: URL;
+  let h: URL;
   try {
-    // No host, like the relay: it listens on all interfaces.
+    o = new URL(origin);
+    h = new URL(`http://${hostHeader}`);
+  } catch {
+    return false;
+  }
+  if (h.host !== hostHeader.toLowerCase() || o.protocol !== 'http:' || o.host !== h.host) return false;
+  const name = h.hostname.replace(/^\[|\]$/g, '');
+  return isIP(name) !== 0 || name === 'localhost' || name === host.toLowerCase();
+}
+
+interface Relay {
+  address: AddressInfo;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the relay on `host`:`port`. Its own listen is awaited, so a taken port is a start-up error with a message
+ * naming the setting, not an uncaught exception (the package's relay listens without an error handler), and no probe
+ * is needed to find out first.
+ */
+async function startRelay(host: string, port: number, onError: (e: Error) => void): Promise<Relay> {
+  const http = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(BRIDGE_HTML);
+  });
+  try {
     await new Promise<void>((resolve, reject) => {
-      probe.once('error', reject);
-      probe.listen(port, resolve);
+      http.once('error', reject);
+      http.listen(port, host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
   } catch (e) {
-    throw new Error(`Stately inspector relay: cannot listen on TETHER_INSPECT_PORT ${port}: ${(e as Error).message}`);
+    throw new Error(`Stately inspector relay: cannot listen on HOST ${host}, TETHER_INSPECT_PORT ${port}: ${(e as Error).message}`);
   }
-  const actual = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return actual;
+  // Attached once listening: ws re-emits the HTTP server's errors on itself, and a listen error has been dealt with above.
+  const wss = new WebSocketServer({
+    server: http,
+    verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }) => relayClientAllowed(origin || undefined, req.headers.host, host),
+  });
+  wss.on('error', onError);
+  const buffer: string[] = [];
+  wss.on('connection', (ws) => {
+    ws.on('error', onError);
+    for (const msg of buffer) ws.send(msg);
+    ws.on('message', (data) => {
+      const msg = data.toString();
+      buffer.push(msg);
+      if (buffer.length > RELAY_BUFFER) buffer.shift();
+      for (const client of wss.clients) if (client !== ws && client.readyState === WebSocket.OPEN) client.send(msg);
+    });
+  });
+  return {
+    address: http.address() as AddressInfo,
+    stop: async () => {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
 }
 
 export default fp<InspectPluginOptions>(
   async function inspect(app: FastifyInstance, opts) {
     const { engine, signer, settings } = app.tether;
-    const port = await claimPort(opts.port);
-    const [{ createInspectorServer }, { createWebSocketInspector }] = await Promise.all([
-      import('@statelyai/inspect/server'),
-      import('@statelyai/inspect'),
-    ]);
-    const relay = createInspectorServer({ port, autoOpen: false });
-    const relayUrl = `ws://127.0.0.1:${port}`;
+    const relay = await startRelay(settings.host, opts.port, (err) => app.log.error({ err }, 'Stately inspector relay error'));
+    const { port } = relay.address;
+    const { createWebSocketInspector } = await import('@statelyai/inspect');
+    // The relay's own address as a client reaches it: 0.0.0.0 and :: are not addresses to connect to, IPv6 is bracketed.
+    const local = defaultPublicUrl(settings.host, port).replace(/^http:/, '');
+    const relayUrl = `ws:${local}`;
     // Events sent before the socket opens wait in the client; start-up announces every open run at once.
     const inspector = createWebSocketInspector({ url: relayUrl, maxDeferredEvents: 10_000 });
-    app.decorate('inspector', { port, relayUrl, openUrl: `http://localhost:${port}/` });
+    app.decorate('inspector', { port, address: relay.address, relayUrl, openUrl: `http:${local}/` });
     app.log.warn(
-      { port },
-      'Stately inspector relay (@statelyai/inspect/server) listens on all interfaces: anyone who can reach this port sees the runs (secrets are scrubbed)',
+      { host: settings.host, port },
+      `Stately inspector relay listens on ${settings.host}:${port}: anyone who can reach it can read every run's snapshots and events (secrets are scrubbed)`,
     );
 
     /** The inspector reads `sessionId` and, to draw the machine, `logic.config`. */
@@ -161,7 +269,7 @@ export default fp<InspectPluginOptions>(
     app.addHook('onClose', async () => {
       unsubscribe();
       inspector.stop();
-      relay.stop();
+      await relay.stop();
     });
   },
   { name: 'tether-inspect', dependencies: ['tether'] },
