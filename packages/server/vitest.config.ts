@@ -2,8 +2,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Hang detectors, not speed limits: `pnpm test` must pass on a loaded two-core machine (crash tests spawn real child
+    // servers, the quick soak runs for about a minute), so these are generous. No test asserts how fast anything is.
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
     // Crash tests spawn real child servers; two cores do not like many at once.
     maxWorkers: 2,
   },

@@ -356,6 +356,9 @@ async function main(): Promise<number> {
     triggers,
     boots: server.boots,
     timerToleranceMs: TIMER_TOLERANCE_MS,
+    // The quick soak runs in `pnpm test`, which must pass on a busy machine: how late timers fired is reported there,
+    // not judged (firing early still fails). The full soak judges it.
+    timerLateness: quick ? 'report' : 'check',
     stalls,
   });
   const kills = server.boots.filter((b) => b.killedAt !== null).length;
@@ -375,7 +378,9 @@ async function main(): Promise<number> {
   console.log(`  triggers              ${f.triggers} seen by the simulator; ${f.resentTriggers} re-sent on recovery (same Idempotency-Key)`);
   console.log(`  callbacks acknowledged ${f.acknowledged.driver + f.acknowledged.simulator}  (${f.acknowledged.driver} by the soak, ${f.acknowledged.simulator} by the simulator); ${f.otherAnswers} other answers; ${lostAnswers} answers lost to a kill and retried`);
   const longestStall = Math.max(0, ...stalls.map((st) => st.to - st.from));
-  console.log(`  timer fires           ${f.timerFires}  (latest ${f.maxTimerLatenessMs} ms after max(due, restart))`);
+  console.log(
+    `  timer fires           ${f.timerFires}  (latest ${f.maxTimerLatenessMs} ms after max(due, restart)${quick ? '; --quick reports lateness, it does not judge it' : ''})`,
+  );
   console.log(`  machine stalls        ${stalls.length} times the soak itself could not run for > 100 ms (longest ${longestStall} ms); ${f.lateWhileMachineStalled} timers late beyond 1 s during one`);
   console.log(`  host slower than a timeout: ${f.slowExternal} attempts timed out with the external answer logged after the timer; ${f.lateBeatLaggingTimer} late callbacks beat a lagging timer`);
   console.log(`  run files replayed    ${f.replayed}\n`);
