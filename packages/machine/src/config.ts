@@ -14,9 +14,46 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: Field
 export const BACKOFF_DEFAULTS = { initialSeconds: 1, multiplier: 2, maxSeconds: 300, jitter: 'none' } as const;
 export const TRIGGER_TIMEOUT_DEFAULT_SECONDS = 30;
 
+/**
+ * Target headers are checked here, at creation, against the rules of RFC 9110 that the HTTP client (undici's fetch)
+ * enforces when it sends the trigger: a header it would refuse fails every attempt with TriggerFailed, so a run that
+ * carries one is refused with 400 instead of accepted with 201. Regexes only: this package stays isomorphic.
+ */
+/** field-name = token; tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Headers the engine sets itself: a run may not override them. */
-const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'idempotency-key', 'host', 'connection', 'transfer-encoding']);
+/** field-value: VCHAR, obs-text (0x80–0xFF), SP and HTAB; every other control character (CTL) is refused. */
+const HEADER_VALUE_CTL = /[\x00-\x08\x0A-\x1F\x7F]/;
+/** Header values are bytes: fetch refuses a character above U+00FF (it cannot be sent as one byte). */
+const HEADER_VALUE_WIDE = /[^\x00-\xFF]/u;
+/** Headers Tether sets on every trigger: a run's own would be merged with them ("text/plain, application/json"). */
+const TETHER_HEADERS = new Set(['content-type', 'idempotency-key']);
+/**
+ * Headers the HTTP client manages for the connection and the body's framing (RFC 9110 §7.6.1 hop-by-hop, Host,
+ * Content-Length, Expect): undici refuses content-length (mismatch), transfer-encoding, keep-alive, upgrade and expect
+ * outright, and drops host silently (the target URL decides, and TETHER_ALLOWED_TARGETS checks that URL); the rest mean
+ * nothing on a single request. None can be set per run.
+ */
+const CLIENT_HEADERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'proxy-connection']);
+
+const codePoint = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** What is wrong with one target header, or null. The field is `target.headers.<name>` as given. */
+function headerError(name: string, value: string, seen: Map<string, string>): FieldError | null {
+  if (name === '') return { field: 'target.headers', message: 'has a header with an empty name' };
+  const field = `target.headers.${name}`;
+  if (!HEADER_NAME.test(name)) return { field, message: 'is not a valid header name' };
+  const lower = name.toLowerCase();
+  if (TETHER_HEADERS.has(lower)) return { field, message: 'is set by Tether and cannot be overridden' };
+  if (CLIENT_HEADERS.has(lower)) return { field, message: 'is managed by the HTTP client and cannot be set per run' };
+  const first = seen.get(lower);
+  if (first !== undefined) return { field, message: `repeats target.headers.${first} (header names are case-insensitive)` };
+  seen.set(lower, name);
+  const ctl = HEADER_VALUE_CTL.exec(value);
+  if (ctl) return { field, message: `value contains a control character (${codePoint(ctl[0])} at position ${ctl.index})` };
+  const wide = HEADER_VALUE_WIDE.exec(value);
+  if (wide) return { field, message: `value contains a character outside Latin-1 (${codePoint(wide[0])} at position ${wide.index}); header values are bytes` };
+  return null;
+}
 
 export const pathToField = (instancePath: string): string =>
   instancePath === '' ? '(body)' : instancePath.replace(/^\//, '').replace(/\//g, '.');
@@ -80,11 +117,10 @@ function ruleErrors(c: RunConfig): FieldError[] {
     errors.push({ field: 'target.url', message: 'must use http or https' });
   if (url && (url.username || url.password))
     errors.push({ field: 'target.url', message: 'must not carry credentials; use target.headers' });
+  const seen = new Map<string, string>();
   for (const [name, value] of Object.entries(c.target.headers ?? {})) {
-    if (!HEADER_NAME.test(name)) errors.push({ field: `target.headers.${name}`, message: 'is not a valid header name' });
-    else if (RESERVED_HEADERS.has(name.toLowerCase()))
-      errors.push({ field: `target.headers.${name}`, message: 'is set by Tether and cannot be overridden' });
-    if (/[\r\n\0]/.test(value)) errors.push({ field: `target.headers.${name}`, message: 'must not contain CR, LF or NUL' });
+    const e = headerError(name, value, seen);
+    if (e) errors.push(e);
   }
   const b = { ...BACKOFF_DEFAULTS, ...c.backoff };
   if (b.maxSeconds < b.initialSeconds)

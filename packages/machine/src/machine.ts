@@ -11,7 +11,7 @@ import { assign, setup, type ActorRefFrom, type EventFromLogic, type SnapshotFro
 import type { AttemptStateName } from './status.ts';
 import type { ResolvedRunConfig } from './schemas.ts';
 import { resolveRunConfig } from './config.ts';
-import { retryDelayMs, secondsToMs } from './retry.ts';
+import { nextAttemptAt, secondsToMs } from './retry.ts';
 
 /** One attempt as the machine keeps it (times in epoch ms). The wire `Attempt` is derived from it. */
 export interface AttemptRecord {
@@ -140,7 +140,7 @@ function retryBlocker(c: RunContext, at: number): FailureReason | null {
   if (!a) return 'exhausted';
   if (!a.retryable) return 'notRetryable';
   if (c.attempts.length >= maxAttempts(c)) return 'exhausted';
-  const nextStart = at + retryDelayMs(c.config.backoff, a.number, c.runId);
+  const nextStart = nextAttemptAt(c.config.backoff, a, at, c.runId);
   if (c.deadlineAt !== null && nextStart >= c.deadlineAt) return 'deadline';
   return null;
 }
@@ -281,7 +281,8 @@ export const runMachine = setup({
     scheduleRetry: assign(({ context, event }) => {
       const at = timeOf(context, event);
       const a = currentAttempt(context)!;
-      const retryDue = at + retryDelayMs(context.config.backoff, a.number, context.runId);
+      // The backoff, held back to MIN_ATTEMPT_PERIOD_MS after the attempt started (retry.ts: bounds a run's write rate).
+      const retryDue = nextAttemptAt(context.config.backoff, a, at, context.runId);
       return {
         retryDue,
         updatedAt: at,

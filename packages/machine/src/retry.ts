@@ -41,6 +41,34 @@ export const retryDelayMs = (backoff: Backoff | undefined, attemptNumber: number
 
 export const secondsToMs = (s: number): number => Math.round(s * 1000);
 
+/**
+ * An attempt starts no sooner than this after the previous attempt started, whatever the backoff says.
+ *
+ * Why: a zero backoff (`initialSeconds: 0`, or `jitter: 'full'` drawing ~0) with a tiny `timeoutSeconds`, or a target
+ * that fails every trigger at once (a trigger failure ends the attempt without waiting for any timeout), would
+ * otherwise cycle up to 1001 attempts as fast as the host can commit, each attempt costing up to three durable
+ * commits (open, trigger outcome, timeout). With this floor a run makes at most 1000 / MIN_ATTEMPT_PERIOD_MS = 10
+ * attempts per second, so at most 30 engine-driven commits per second.
+ *
+ * Start to start, not a floor on every delay: an attempt that lasted 100 ms or more (any run whose attempts wait for a
+ * callback) keeps exactly the backoff it asked for, zero included; only attempts shorter than that are held back.
+ * A constant, not a config field: it is part of the machine's rules, so replay stays exact without storing it per run.
+ */
+export const MIN_ATTEMPT_PERIOD_MS = 100;
+
+/**
+ * When the attempt after `attempt` starts, if `attempt` ended at `endedAt`: its backoff after the end, but never sooner
+ * than MIN_ATTEMPT_PERIOD_MS after it started. The one rule the machine schedules retries by and `forecast()` plans with.
+ */
+export function nextAttemptAt(
+  backoff: Backoff | undefined,
+  attempt: { number: number; started: number },
+  endedAt: number,
+  seed: string,
+): number {
+  return Math.max(endedAt + retryDelayMs(backoff, attempt.number, seed), attempt.started + MIN_ATTEMPT_PERIOD_MS);
+}
+
 export interface ForecastAttempt {
   /** 1-based attempt number. */
   number: number;
@@ -77,7 +105,8 @@ export type ForecastFrom =
 
 /**
  * The worst-case schedule of the remaining attempts: every attempt waits its whole timeout, then backs off.
- * Shares `retryDelay` and the deadline rule with the machine, so the forecast is what the machine will do.
+ * Shares `nextAttemptAt` (the backoff and the minimum attempt period) and the deadline rule with the machine, so the
+ * forecast is what the machine will do.
  */
 export function forecast(config: RunConfig | ResolvedRunConfig, from: ForecastFrom, runId = 'run_forecast'): Forecast {
   const c = resolveRunConfig(config as RunConfig);
@@ -104,10 +133,9 @@ export function forecast(config: RunConfig | ResolvedRunConfig, from: ForecastFr
       startsAt = ctx.updatedAt;
     } else if (last.state === 'Triggering' || last.state === 'AwaitingCallback') {
       out.push({ number: last.number, startsAt: last.started, timeoutDue: last.timeoutDue, gapBeforeMs: 0, current: true });
-      const g = retryDelayMs(c.backoff, last.number, seed);
       number = last.number + 1;
-      gap = g;
-      startsAt = last.timeoutDue + g;
+      startsAt = nextAttemptAt(c.backoff, last, last.timeoutDue, seed);
+      gap = startsAt - last.timeoutDue;
     } else if (ctx.retryDue !== null) {
       number = last.number + 1;
       startsAt = ctx.retryDue;
@@ -126,8 +154,9 @@ export function forecast(config: RunConfig | ResolvedRunConfig, from: ForecastFr
     }
     const due = deadlineAt !== null ? Math.min(startsAt + timeoutMs, deadlineAt) : startsAt + timeoutMs;
     out.push({ number, startsAt, timeoutDue: due, gapBeforeMs: number === 1 ? 0 : gap, current: false });
-    gap = retryDelayMs(c.backoff, number, seed);
-    startsAt = due + gap;
+    const next = nextAttemptAt(c.backoff, { number, started: startsAt }, due, seed);
+    gap = next - due;
+    startsAt = next;
     number++;
   }
   const lastOut = out[out.length - 1];

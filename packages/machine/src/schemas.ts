@@ -170,12 +170,15 @@ export const RunSummary = Type.Object({
 });
 export type RunSummary = Static<typeof RunSummary>;
 
+/** Longest callback `message`, in characters: the webhook and the operator's complete route answer a longer one 413. */
+export const CALLBACK_MESSAGE_MAX_LENGTH = 4096;
+
 export const CallbackBody = Type.Union(
   [
     Type.Object(
       {
         success: Type.Boolean({ description: 'Did the job succeed?' }),
-        message: Type.Optional(Type.String({ maxLength: 4096, description: 'Status text shown on the attempt.' })),
+        message: Type.Optional(Type.String({ maxLength: CALLBACK_MESSAGE_MAX_LENGTH, description: 'Status text shown on the attempt.' })),
         output: Type.Optional(Type.Unknown({ description: 'Any JSON result, stored on the attempt.' })),
         retryable: Type.Optional(Type.Boolean({ description: 'With success=false: false stops retrying. @default true' })),
       },
@@ -194,7 +197,10 @@ export const HeartbeatBody = Type.Union([
 export type HeartbeatBody = Static<typeof HeartbeatBody>;
 
 export const CallbackResult = Type.Object({
-  result: literals(['accepted', 'duplicate', 'conflict', 'late', 'unauthorized', 'not_found', 'invalid'] as const, 'Verdict on the callback.'),
+  result: literals(
+    ['accepted', 'duplicate', 'conflict', 'late', 'unauthorized', 'not_found', 'invalid', 'rate_limited'] as const,
+    "Verdict on the callback. 'rate_limited' (429, with Retry-After): too many requests with a bad signature for this run or from this address; a correctly signed one is never refused so.",
+  ),
   attemptId: Type.Optional(Type.String()),
   attemptState: Type.Optional(AttemptState),
   endedAt: Type.Optional(Nullable(IsoTime('When the attempt stopped waiting.'))),

@@ -1,7 +1,7 @@
 /** retryDelay and forecast, and that forecast is what the machine actually does. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { forecast, retryDelay, retryDelayMs, unitHash, type RunConfig } from '../src/index.ts';
+import { MIN_ATTEMPT_PERIOD_MS, forecast, nextAttemptAt, retryDelay, retryDelayMs, unitHash, type RunConfig } from '../src/index.ts';
 import { Host, T0, baseConfig, sec } from './drive.ts';
 
 describe('retryDelay', () => {
@@ -191,5 +191,68 @@ describe('forecast', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('minimum attempt period: a run cannot cycle attempts faster than MIN_ATTEMPT_PERIOD_MS', () => {
+  /** Every trigger fails the moment it is sent; every retry timer fires on time. Returns the finished host. */
+  function failingAtOnce(config: RunConfig) {
+    const h = Host.create(config, { runId: 'run_fast', at: T0 });
+    h.send({ type: 'run.start', at: T0 });
+    while (h.snapshot.status === 'active') {
+      const a = h.attempt!;
+      if (a.state === 'Triggering') h.send({ type: 'trigger.failed', attemptId: a.id, message: 'HTTP 500', at: a.started });
+      else h.fireNext();
+      if (h.context.attempts.length > 1 + config.retryLimit) throw new Error('more attempts than allowed');
+    }
+    return h;
+  }
+
+  it('every trigger failing at once with backoff 0: 1000 retries take at least 1000 × the period of virtual time', () => {
+    const h = failingAtOnce(baseConfig({ timeoutSeconds: 60, retryLimit: 1000, backoff: { initialSeconds: 0 } }));
+    const attempts = h.context.attempts;
+    expect(attempts).toHaveLength(1001);
+    expect(attempts.every((a) => a.state === 'TriggerFailed' && a.endedAt === a.started)).toBe(true);
+    // Each attempt starts exactly one period after the previous one started: the floor, not more.
+    for (let i = 1; i < attempts.length; i++) expect(attempts[i]!.started - attempts[i - 1]!.started).toBe(MIN_ATTEMPT_PERIOD_MS);
+    expect(h.context.finishedAt! - T0).toBeGreaterThanOrEqual(1000 * MIN_ATTEMPT_PERIOD_MS);
+    expect(h.context.failureReason).toBe('exhausted');
+  });
+
+  it('tiny timeouts with full jitter (delays near 0) are held back the same way', () => {
+    const config = baseConfig({ timeoutSeconds: 0.001, retryLimit: 200, backoff: { initialSeconds: 0.05, multiplier: 1, jitter: 'full' } });
+    const h = Host.create(config, { runId: 'run_jittery', at: T0 });
+    h.send({ type: 'run.start', at: T0 });
+    while (h.snapshot.status === 'active') h.fireNext(); // no trigger outcome ever: each attempt times out after 1 ms
+    const attempts = h.context.attempts;
+    expect(attempts).toHaveLength(201);
+    expect(attempts.every((a) => a.state === 'TimedOut')).toBe(true);
+    for (let i = 1; i < attempts.length; i++) expect(attempts[i]!.started - attempts[i - 1]!.started).toBeGreaterThanOrEqual(MIN_ATTEMPT_PERIOD_MS);
+    expect(h.context.finishedAt! - T0).toBeGreaterThanOrEqual(200 * MIN_ATTEMPT_PERIOD_MS);
+  });
+
+  it('an attempt that lasted the period or longer keeps exactly the backoff it asked for, zero included', () => {
+    const zero = { initialSeconds: 0 };
+    expect(nextAttemptAt(zero, { number: 1, started: T0 }, T0, 's')).toBe(T0 + 100);
+    expect(nextAttemptAt(zero, { number: 1, started: T0 }, T0 + 40, 's')).toBe(T0 + 100);
+    expect(nextAttemptAt(zero, { number: 1, started: T0 }, T0 + 100, 's')).toBe(T0 + 100);
+    expect(nextAttemptAt(zero, { number: 1, started: T0 }, T0 + 5_000, 's')).toBe(T0 + 5_000);
+    expect(nextAttemptAt({ initialSeconds: 0.03 }, { number: 1, started: T0 }, T0 + 50, 's')).toBe(T0 + 100);
+    expect(nextAttemptAt({ initialSeconds: 1 }, { number: 1, started: T0 }, T0 + 10, 's')).toBe(T0 + 1_010);
+    expect(nextAttemptAt({ initialSeconds: 2, multiplier: 3 }, { number: 2, started: T0 }, T0 + 60_000, 's')).toBe(T0 + 66_000);
+  });
+
+  it('forecast plans with the same floor, so the launch form shows what the machine will do', () => {
+    const config = baseConfig({ timeoutSeconds: 0.001, retryLimit: 3, backoff: { initialSeconds: 0 } });
+    const f = forecast(config, { startAt: T0 }, 'run_fc');
+    expect(planned(f)).toEqual([
+      { number: 1, startsAt: T0, timeoutDue: T0 + 1, gapBeforeMs: 0 },
+      { number: 2, startsAt: T0 + 100, timeoutDue: T0 + 101, gapBeforeMs: 99 },
+      { number: 3, startsAt: T0 + 200, timeoutDue: T0 + 201, gapBeforeMs: 99 },
+      { number: 4, startsAt: T0 + 300, timeoutDue: T0 + 301, gapBeforeMs: 99 },
+    ]);
+    const actual = silentOutcome(config);
+    expect(actual.attempts).toEqual(planned(f));
+    expect(actual.givesUpAt).toBe(f.givesUpAt);
   });
 });

@@ -44,6 +44,12 @@ export interface Settings {
    * 429 rate_limited with Retry-After. Correctly signed requests are never limited. @default 20
    */
   forgedRateLimit: number;
+  /**
+   * TETHER_MAX_RUN_BYTES: largest run document (JSON bytes) a callback, heartbeat or operator action may grow a run to;
+   * beyond, 413 TETHER_RUN_TOO_LARGE and the run is unchanged. Every commit rewrites the run's document, so this also
+   * bounds the cost of one commit. @default 8388608 (8 MiB)
+   */
+  maxRunBytes: number;
   /** TETHER_LOG_LEVEL: pino level. @default info */
   logLevel: string;
   /** TETHER_DASHBOARD_DIR: built dashboard to serve at /. @default packages/dashboard/dist */
@@ -130,6 +136,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     maxOutputBytes: int('TETHER_MAX_OUTPUT_BYTES', env.TETHER_MAX_OUTPUT_BYTES, 65_536, 16, 64 * 1_048_576),
     forgedLogIntervalMs: int('TETHER_FORGED_LOG_INTERVAL_MS', env.TETHER_FORGED_LOG_INTERVAL_MS, 1000, 100, 3_600_000),
     forgedRateLimit: int('TETHER_FORGED_RATE_LIMIT', env.TETHER_FORGED_RATE_LIMIT, 20, 1, 1_000_000),
+    maxRunBytes: int('TETHER_MAX_RUN_BYTES', env.TETHER_MAX_RUN_BYTES, 8 * 1_048_576, 65_536, 1024 * 1_048_576),
     logLevel: env.TETHER_LOG_LEVEL || 'info',
     dashboardDir: resolve(env.TETHER_DASHBOARD_DIR || fileURLToPath(new URL('../../dashboard/dist', import.meta.url))),
     allowedTargets: allowedTargets(env.TETHER_ALLOWED_TARGETS),

@@ -63,14 +63,21 @@ describe('callbacks', { timeout: FUZZ_TIMEOUT_MS }, () => {
     );
   });
 
-  it('any signature but the issued one, with any body: 401 unauthorized before the body is even read', async () => {
+  it('any signature but the issued one, with any body: refused before the body is even read, 401 unauthorized, 429 rate_limited once over the limit', async () => {
+    const limit = w.s.app.tether.settings.forgedRateLimit;
+    let forged = 0;
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.base64String(), fc.constantFrom('', ' ', '%', 'null')), refusedCallbackBody, async (sig, text) => {
         const real = new URL(attempt().callbackUrl!).searchParams.get('sig');
         if (sig === real) return;
         const a = await w.s.send('POST', withSig(attempt().callbackUrl!, sig), { body: text, headers: { 'content-type': 'application/json' } });
         expectClear4xx(a, `sig ${JSON.stringify(sig).slice(0, 60)}`);
-        expect((a.json as { result: string }).result).toBe('unauthorized');
+        // The world's clock is frozen, so every forged request falls in one interval: the first `limit` are 401, the rest 429.
+        if (++forged <= limit) expect((a.json as { result: string }).result).toBe('unauthorized');
+        else {
+          expect([a.status, (a.json as { result: string }).result]).toEqual([429, 'rate_limited']);
+          expect(a.headers.get('retry-after')).toBe('1');
+        }
       }),
       { numRuns: FUZZ_RUNS },
     );

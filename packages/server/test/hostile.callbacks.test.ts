@@ -3,7 +3,10 @@
  * over, floods of late and forged callbacks, oversized and trickled bodies. Each is answered as docs/callback-protocol.md
  * says, recorded on the run, and changes nothing about it. Real server, real HTTP (raw sockets where fetch is too polite).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CallbackResult, Run, RunEventEntry } from '@tether/machine';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
@@ -91,12 +94,13 @@ function tamperedVariants(sig: string): string[] {
 }
 
 describe('signatures', () => {
-  it('a tampered signature is 401 unauthorized, every variant, even those that decode to the same bytes; each recorded', async () => {
+  it('a tampered signature is 401 unauthorized, every variant, even those that decode to the same bytes; all recorded: the first at once, the rest in one summary', async () => {
     await start();
     const run = await awaiting();
     const url = run.attempts[0]!.callbackUrl!;
     const variants = tamperedVariants(sigOf(url));
     expect(variants.length).toBeGreaterThan(14);
+    expect(variants.length).toBeLessThanOrEqual(s.app.tether.settings.forgedRateLimit); // all within the rate limit: 401, not 429
     const answers: Array<{ status: number; json: unknown }> = [];
     const added = await leavesRunAlone(run.id, async () => {
       for (const v of variants) answers.push(await s.send('POST', withSig(url, v), { json: { success: true } }));
@@ -105,8 +109,19 @@ describe('signatures', () => {
       expect(a.status).toBe(401);
       expect(a.json).toMatchObject({ result: 'unauthorized', attemptId: run.attempts[0]!.id });
     }
-    expect(added).toHaveLength(variants.length);
-    expect(added.every((e) => e.verdict === 'unauthorized' && e.httpStatus === 401 && e.type === 'callback.received')).toBe(true);
+    // A bad signature is not one durable write each: the first of the interval is recorded at once…
+    expect(added).toEqual([expect.objectContaining({ verdict: 'unauthorized', httpStatus: 401, type: 'callback.received', detail: 'Signature does not match this run and attempt.' })]);
+    // …and the others are counted, then recorded as one entry when the interval ends.
+    const summary = await leavesRunAlone(run.id, async () => clock.advance(s.app.tether.settings.forgedLogIntervalMs));
+    expect(summary).toEqual([
+      expect.objectContaining({
+        verdict: 'unauthorized',
+        httpStatus: 401,
+        type: 'callback.received',
+        attemptId: run.attempts[0]!.id,
+        detail: `${variants.length - 1} more callbacks with a bad signature in the last 1 s; the last from attempt ${run.attempts[0]!.id}.`,
+      }),
+    ]);
     // The genuine signature still works afterwards.
     const ok = await s.send('POST', url, { json: { success: true } });
     expect(ok.json).toMatchObject({ result: 'accepted' });
@@ -131,7 +146,12 @@ describe('signatures', () => {
     ];
     const answers: number[] = [];
     const added = await leavesRunAlone(run.id, async () => {
-      for (const url of forged) answers.push((await s.send('POST', url, { json: { success: true } })).status);
+      for (const url of forged) {
+        answers.push((await s.send('POST', url, { json: { success: true } })).status);
+        // One per interval: each is the first of its interval, so each is recorded at once with its own attempt id.
+        clock.advance(s.app.tether.settings.forgedLogIntervalMs);
+        await s.idle();
+      }
     });
     expect(answers).toEqual([401, 401, 401, 401]);
     expect(added.map((e) => [e.verdict, e.httpStatus, e.attemptId])).toEqual([
@@ -223,13 +243,40 @@ describe('replays and floods', () => {
     await leavesRunAlone(run.id, () => flood(140));
     const events = (await doc(run.id)).events;
     expect(statuses).toHaveLength(200);
-    expect(new Set(statuses)).toEqual(new Set([401, 410]));
+    // 133 late callbacks (validly signed: never rate limited); 67 forged: 20 answered 401 (TETHER_FORGED_RATE_LIMIT), the
+    // rest 429 rate_limited, all within one interval of the frozen clock.
+    const count = (st: number) => statuses.filter((x) => x === st).length;
+    expect([count(410), count(401), count(429)]).toEqual([133, s.app.tether.settings.forgedRateLimit, 67 - s.app.tether.settings.forgedRateLimit]);
     expect(events.length).toBe(kept + LIMIT);
     expect(events.at(-1)!.detail).toMatch(new RegExp(`more rejected requests were not kept \\(limit ${LIMIT} per run\\)`));
     // The document stopped growing once the cap was reached (only the folded entry's text changes).
     expect(await durableSize()).toBeLessThan(sizeAt60 + 200);
     expect(await readDurable(s.dataDir, run.id)).toEqual(await doc(run.id));
     expect((await s.run(run.id)).status).toBe('failed');
+  });
+});
+
+describe('bad signatures at shutdown', () => {
+  it('those only counted when the server stops are recorded before it does (one summary), and survive the restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tether-forged-close-'));
+    await start({ dataDir: dir });
+    const run = await awaiting();
+    const url = run.attempts[0]!.callbackUrl!;
+    for (let i = 0; i < 5; i++) expect((await s.send('POST', withSig(url, `forged${i}`), { json: { success: true } })).status).toBe(401);
+    clock.advance(300); // inside the interval: nothing but the first is recorded yet
+    await s.idle();
+    expect((await s.events(run.id)).filter((e) => e.verdict === 'unauthorized')).toHaveLength(1);
+    await s.close();
+
+    s = await serve({ clock, dataDir: dir });
+    const refused = (await s.events(run.id)).filter((e) => e.verdict === 'unauthorized');
+    expect(refused.map((e) => [e.httpStatus, e.detail])).toEqual([
+      [401, 'Signature does not match this run and attempt.'],
+      [401, `4 more callbacks with a bad signature in the last 0.3 s; the last from attempt ${run.attempts[0]!.id}.`],
+    ]);
+    await s.close();
+    s = undefined as unknown as Served; // closed here: the data dir is this test's own
+    await rm(dir, { recursive: true, force: true });
   });
 });
 

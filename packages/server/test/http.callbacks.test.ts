@@ -2,12 +2,15 @@
  * The callback webhook through a real listening server: every answer of the protocol, each recorded in the run's event
  * log with its verdict and HTTP status. Time is a ManualClock: timeouts and backoffs are skipped, never slept through.
  */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CallbackResult, Run, RunConfig, RunEventEntry } from '@tether/machine';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { HoldableStore } from './helpers/http-holdable-store.ts';
 import { splitCallbackUrl, startServer, type TestServer } from './helpers/http-app.ts';
+import { readDurable } from '../src/store/journal-files.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -252,6 +255,9 @@ describe('401 unauthorized', () => {
       ['attempt 2 heartbeat signature on its callback URL', `${a2.path}?sig=${heartbeatSig}`, /does not match/],
     ];
     for (const [what, path, message] of cases) {
+      // One bad signature per interval: each is the first of its interval, so each is recorded at once with its own
+      // message (later ones in the same interval are only counted: see 'a flood of forged callbacks' below).
+      await s.advance(s.app.tether.settings.forgedLogIntervalMs);
       let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
       const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(path, { json: { success: true } })));
       expect(res.status, what).toBe(401);
@@ -349,6 +355,172 @@ describe('413 over the body limit', () => {
   });
 });
 
+describe('413 over a field cap', () => {
+  it('an output over TETHER_MAX_OUTPUT_BYTES (65536 by default, UTF-8 bytes of its JSON) is 413 naming it, recorded; one at the cap is accepted', async () => {
+    const run = await awaiting();
+    const url = callbackUrl(run, 1);
+    expect(s.app.tether.settings.maxOutputBytes).toBe(65_536);
+    const over = 'x'.repeat(65_535); // its JSON, quotes included, is 65 537 bytes
+    let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(url, { json: { success: true, output: over } })));
+    expect(res.status).toBe(413);
+    expect(res.body).toEqual({ result: 'invalid', attemptId: run.attempts[0]!.id, message: 'output is larger than the limit (65536 bytes)' });
+    expect(log).toEqual([
+      expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 413, attemptId: run.attempts[0]!.id, detail: 'output is larger than the limit (65536 bytes)' }),
+    ]);
+    expect((await s.run(run.id)).attempts).toEqual(run.attempts);
+
+    const atTheCap = { rows: 'y'.repeat(65_536 - '{"rows":""}'.length) };
+    expect(Buffer.byteLength(JSON.stringify(atTheCap))).toBe(65_536);
+    const ok = await s.post<CallbackResult>(url, { json: { success: true, output: atTheCap } });
+    expect(ok.body.result).toBe('accepted');
+    expect((await s.run(run.id)).attempts[0]!.output).toEqual(atTheCap);
+  });
+
+  it('the cap counts UTF-8 bytes, not characters, and follows the setting', async () => {
+    await s.close();
+    s = await startServer({ clock, env: { TETHER_MAX_OUTPUT_BYTES: '1024' } });
+    const run = await awaiting();
+    const output = { note: 'é'.repeat(600) }; // 611 characters of JSON, 1 211 bytes
+    expect(JSON.stringify(output).length).toBeLessThan(1024);
+    const res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: false, output } });
+    expect(res.status).toBe(413);
+    expect(res.body.message).toBe('output is larger than the limit (1024 bytes)');
+    expect((await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: false, output: { note: 'é'.repeat(500) } } })).body.result).toBe('accepted');
+  });
+
+  it('a message longer than 4096 characters is 413 naming it, recorded; 4096 is accepted', async () => {
+    const run = await awaiting();
+    let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true, message: 'm'.repeat(4097) } })));
+    expect(res.status).toBe(413);
+    expect(res.body).toEqual({ result: 'invalid', attemptId: run.attempts[0]!.id, message: 'message is longer than the limit (4096 characters)' });
+    expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 413, detail: 'message is longer than the limit (4096 characters)' })]);
+    expect((await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true, message: 'm'.repeat(4096) } })).body.result).toBe('accepted');
+  });
+
+  it('a heartbeat progress over the cap is 413 naming it, recorded, and does not count as a heartbeat', async () => {
+    await s.close();
+    s = await startServer({ clock, env: { TETHER_MAX_OUTPUT_BYTES: '1024' } });
+    const run = await awaiting(s, { heartbeatTimeoutSeconds: 10 });
+    await s.advance(2_000);
+    let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: { log: 'z'.repeat(1100) } } })));
+    expect(res.status).toBe(413);
+    expect(res.body).toEqual({ result: 'invalid', attemptId: run.attempts[0]!.id, message: 'progress is larger than the limit (1024 bytes)' });
+    expect(log).toEqual([expect.objectContaining({ type: 'heartbeat.received', verdict: 'invalid', httpStatus: 413 })]);
+    expect((await s.run(run.id)).attempts[0]).toMatchObject({ lastHeartbeatAt: null, heartbeatDue: iso(T0 + 10_000) });
+    expect((await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: { log: 'z'.repeat(100) } } })).body.result).toBe('accepted');
+  });
+
+  it('the operator route (complete) has the same caps: 413 TETHER_FIELD_TOO_LARGE naming the field; other errors stay 400', async () => {
+    await s.close();
+    s = await startServer({ clock, env: { TETHER_MAX_OUTPUT_BYTES: '1024' } });
+    const run = await awaiting();
+    const complete = (json: unknown, attemptId = run.attempts[0]!.id) =>
+      s.request<{ error: { code: string; message: string } }>('POST', `/api/runs/${run.id}/attempts/${attemptId}/complete`, { json });
+    const big = await complete({ success: true, output: ['w'.repeat(1100)] });
+    expect(big.status).toBe(413);
+    expect(big.body.error).toEqual({ code: 'TETHER_FIELD_TOO_LARGE', message: 'output is larger than the limit (1024 bytes)' });
+    const long = await complete({ success: true, message: 'm'.repeat(4097) });
+    expect(long.status).toBe(413);
+    expect(long.body.error).toEqual({ code: 'TETHER_FIELD_TOO_LARGE', message: 'message is longer than the limit (4096 characters)' });
+    // Every other schema error is the usual 400, naming its field.
+    expect((await complete({ message: 'no success' })).body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'success is required' });
+    expect((await complete({ success: true, extra: 1 })).body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'extra is not a known field' });
+    const badId = await complete({ success: true }, 'not-an-attempt');
+    expect(badId.status).toBe(400);
+    expect(badId.body.error.message).toMatch(/^attemptId /);
+    expect((await s.run(run.id)).attempts).toEqual(run.attempts);
+    const ok = await complete({ success: true, message: 'm'.repeat(4096), output: ['w'.repeat(1000)] });
+    expect(ok.status).toBe(200);
+  });
+});
+
+describe('a flood of forged callbacks', () => {
+  const journalBytes = async (server: TestServer): Promise<number> => {
+    const dir = join(server.dataDir, 'journal');
+    let n = 0;
+    for (const f of await readdir(dir)) n += (await stat(join(dir, f))).size;
+    return n;
+  };
+
+  it('500 to one run cost O(1) durable writes: 401, then 429 over the limit; a valid callback still lands; one summary when the interval ends', async () => {
+    const run = await awaiting();
+    const other = await awaiting();
+    const { path } = splitCallbackUrl(callbackUrl(run, 1));
+    const { forgedLogIntervalMs: interval, forgedRateLimit: limit } = s.app.tether.settings;
+    expect([interval, limit]).toEqual([1000, 20]);
+    await s.idle();
+    const eventsBefore = (await s.events(run.id)).length;
+    const bytesBefore = await journalBytes(s);
+
+    const answers: Array<Awaited<ReturnType<typeof s.post<CallbackResult>>>> = [];
+    let valid!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    for (let i = 0; i < 500; i += 25) {
+      const batch = Array.from({ length: 25 }, (_, j) => s.post<CallbackResult>(`${path}?sig=forged${i + j}`, { json: { success: true } }));
+      answers.push(...(await Promise.all(batch)));
+      // The genuine callback in the middle of the flood: never rate limited.
+      if (i === 250) valid = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true, message: 'real' } });
+    }
+    expect(valid.status).toBe(200);
+    expect(valid.body.result).toBe('accepted');
+    const byStatus = (st: number) => answers.filter((a) => a.status === st);
+    expect(answers).toHaveLength(500);
+    expect(byStatus(401)).toHaveLength(limit);
+    expect(byStatus(429)).toHaveLength(500 - limit);
+    for (const a of byStatus(401)) expect(a.body).toMatchObject({ result: 'unauthorized', attemptId: run.attempts[0]!.id });
+    for (const a of byStatus(429)) {
+      expect(a.body).toMatchObject({ result: 'rate_limited', attemptId: run.attempts[0]!.id });
+      expect(a.body.message).toMatch(/more than 20 in 1 s for this run/);
+      expect(a.headers.get('retry-after')).toBe('1');
+    }
+
+    // The same address is over its limit too: a forged callback to another run is refused at once, and not recorded.
+    const elsewhere = await s.post<CallbackResult>(`${splitCallbackUrl(callbackUrl(other, 1)).path}?sig=forged`, { json: { success: true } });
+    expect(elsewhere.status).toBe(429);
+    expect(elsewhere.body.message).toMatch(/from this address/);
+    expect((await s.post<CallbackResult>(callbackUrl(other, 1), { json: { success: true } })).body.result).toBe('accepted');
+
+    // O(1) entries, not 500: the first bad signature (recorded at once, as before) and the accepted callback.
+    await s.idle();
+    const added = (await s.events(run.id)).slice(eventsBefore);
+    expect(added.map((e) => [e.type, e.verdict, e.httpStatus])).toEqual([
+      ['callback.received', 'unauthorized', 401],
+      ['callback.received', 'applied', 200],
+    ]);
+    // On disk: the journal grew by those commits (plus the other run's two), a few KB, not 500 run documents.
+    const doc = await readDurable(s.dataDir, run.id);
+    expect(doc!.events).toEqual(await s.events(run.id));
+    const grown = (await journalBytes(s)) - bytesBefore;
+    expect(grown).toBeLessThan(5 * JSON.stringify(doc).length);
+
+    // The interval ends: one summary entry per run, with the count and the last attempt.
+    await s.advance(interval);
+    const summary = (await s.events(run.id)).slice(eventsBefore + added.length);
+    expect(summary).toEqual([
+      expect.objectContaining({
+        type: 'callback.received',
+        verdict: 'unauthorized',
+        httpStatus: 429,
+        attemptId: run.attempts[0]!.id,
+        source: 'callback',
+        detail: `499 more callbacks with a bad signature in the last 1 s (${500 - limit} of them refused with 429 rate_limited); the last from attempt ${run.attempts[0]!.id}.`,
+      }),
+    ]);
+    expect((await s.events(other.id)).filter((e) => e.verdict === 'unauthorized').map((e) => e.detail)).toEqual([
+      `1 callback with a bad signature in the last 1 s (1 of them refused with 429 rate_limited); the last from attempt ${other.attempts[0]!.id}.`,
+    ]);
+    expect(s.app.tether.forged.trackedRuns).toBe(0);
+
+    // A new interval: the next bad signature is answered 401 and recorded at once again.
+    const next = await s.post<CallbackResult>(`${path}?sig=again`, { json: { success: true } });
+    expect(next.status).toBe(401);
+    await s.idle();
+    expect((await s.events(run.id)).at(-1)).toMatchObject({ verdict: 'unauthorized', httpStatus: 401, detail: 'Signature does not match this run and attempt.' });
+  });
+});
+
 describe('heartbeats', () => {
   it('an accepted heartbeat extends heartbeatDue and records progress; a late one is 410', async () => {
     const run = await awaiting(s, { heartbeatTimeoutSeconds: 10 });
@@ -390,12 +562,16 @@ describe('heartbeats', () => {
     expect(hb.path).toBe(`${cb.path}/heartbeat`);
     expect(hb.sig).not.toBe(cb.sig);
 
+    // One per interval, so each is the first of its interval and recorded at once (not folded into a summary).
+    const interval = s.app.tether.settings.forgedLogIntervalMs;
     const log = await recorded(run.id, async () => {
       const a = await s.post<CallbackResult>(`${hb.path}?sig=${cb.sig}`, { json: { progress: 1 } });
       expect(a.status).toBe(401);
       expect(a.body.result).toBe('unauthorized');
+      await s.advance(interval);
       const b = await s.post<CallbackResult>(`${cb.path}?sig=${hb.sig}`, { json: { success: true } });
       expect(b.status).toBe(401);
+      await s.advance(interval);
       const c = await s.post<CallbackResult>(hb.path, { json: { progress: 1 } });
       expect(c.status).toBe(401);
     });

@@ -3,7 +3,7 @@
  * retry-now, operator complete/timeout, rerun. A real fake external system on loopback; time is a ManualClock.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ErrorBody, Run, RunConfig, RunSummary } from '@tether/machine';
+import { resolveRunConfig, type ErrorBody, type Run, type RunConfig, type RunSummary } from '@tether/machine';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { startServer, type TestServer } from './helpers/http-app.ts';
@@ -103,6 +103,58 @@ describe('POST /api/runs', () => {
 
     expect((await s.request<{ runs: RunSummary[] }>('GET', '/api/runs')).body.runs).toEqual([]);
     expect(ext.received).toHaveLength(0);
+  });
+});
+
+describe('target headers the trigger could not send', () => {
+  // Each would make undici's fetch throw (or silently change the request) on every attempt: refused at creation with
+  // 400 naming the header, instead of 201 followed by attempts that all end TriggerFailed. (Names that are not RFC 9110
+  // tokens and the headers Tether sets were refused before; the machine's config tests list those.)
+  const bad: Array<[string, Record<string, string>, string]> = [
+    ['CR LF in a value', { 'X-Foo': 'a\r\nX-Injected: 1' }, 'target.headers.X-Foo value contains a control character (U+000D at position 1)'],
+    ['NUL in a value', { 'X-Foo': 'a\u0000' }, 'target.headers.X-Foo value contains a control character (U+0000 at position 1)'],
+    ['ESC in a value', { 'X-Foo': '\u001b[31m' }, 'target.headers.X-Foo value contains a control character (U+001B at position 0)'],
+    ['DEL in a value', { 'X-Foo': 'ab\u007f' }, 'target.headers.X-Foo value contains a control character (U+007F at position 2)'],
+    ['a non-Latin-1 character', { 'X-Foo': 'price €5' }, 'target.headers.X-Foo value contains a character outside Latin-1 (U+20AC at position 6); header values are bytes'],
+    ['an emoji', { 'X-Foo': '💥' }, 'target.headers.X-Foo value contains a character outside Latin-1 (U+1F4A5 at position 0)'],
+    ['an empty name', { '': 'v' }, 'target.headers has a header with an empty name'],
+    ['Host', { Host: 'internal.example' }, 'target.headers.Host is managed by the HTTP client and cannot be set per run'],
+    ['Content-Length', { 'Content-Length': '3' }, 'target.headers.Content-Length is managed by the HTTP client and cannot be set per run'],
+    ['Transfer-Encoding', { 'Transfer-Encoding': 'chunked' }, 'target.headers.Transfer-Encoding is managed by the HTTP client and cannot be set per run'],
+    ['Connection', { connection: 'close' }, 'target.headers.connection is managed by the HTTP client and cannot be set per run'],
+    ['the same name in two cases', { 'X-Key': 'a', 'x-key': 'b' }, 'target.headers.x-key repeats target.headers.X-Key (header names are case-insensitive)'],
+  ];
+
+  it.each(bad)('%s: 400 naming the header, nothing created, nothing sent', async (_what, headers, message) => {
+    const res = await s.request<ErrorBody>('POST', '/api/runs', { json: { target: { url: ext.url, headers }, timeoutSeconds: 5, retryLimit: 1 } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('TETHER_VALIDATION');
+    expect(res.body.error.message).toContain(message);
+    expect((await s.request<{ runs: RunSummary[] }>('GET', '/api/runs')).body.runs).toEqual([]);
+    await s.idle();
+    expect(ext.received).toHaveLength(0);
+  });
+
+  it('headers fetch can send are accepted and reach the target as given', async () => {
+    const headers = { Authorization: 'Bearer abc', 'X-Tab': 'a\tb', 'X-Latin1': 'café', "X-Token!#$%&'*+.^_`|~": 'v', 'X-Empty': '' };
+    const res = await s.request<Run>('POST', '/api/runs', { json: { target: { url: ext.url, headers }, timeoutSeconds: 5, retryLimit: 1 } });
+    expect(res.status).toBe(201);
+    const t = await ext.waitFor(1);
+    // Node's HTTP parser reads header bytes as Latin-1: é arrives as the one byte 0xE9 it was sent as.
+    expect(t.headers).toMatchObject({ authorization: 'Bearer abc', 'x-tab': 'a\tb', 'x-latin1': 'café', "x-token!#$%&'*+.^_`|~": 'v', 'x-empty': '' });
+    expect(t.headers['content-type']).toBe('application/json');
+    expect(t.headers['idempotency-key']).toBe(res.body.attempts[0]!.id);
+    await s.idle();
+    expect((await s.run(res.body.id)).attempts[0]!.state).toBe('AwaitingCallback');
+  });
+
+  it('a re-run is checked like a new run: a stored run with a header fetch refuses (made before the check) is not re-run', async () => {
+    // As a run created by an older version would be stored: straight into the engine, past the API's checks.
+    const old = await s.app.tether.engine.createRun(resolveRunConfig({ target: { url: ext.url, headers: { 'X-Foo': 'a\u0001b' } }, timeoutSeconds: 5, retryLimit: 0 }));
+    const res = await s.request<ErrorBody>('POST', `/api/runs/${old.id}/rerun`);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'target.headers.X-Foo value contains a control character (U+0001 at position 1)' });
+    expect((await s.request<{ runs: RunSummary[] }>('GET', '/api/runs')).body.runs.map((r) => r.id)).toEqual([old.id]);
   });
 });
 

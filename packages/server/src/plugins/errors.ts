@@ -7,6 +7,7 @@ import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { pathToField } from '@tether/machine';
 import { CommitError, RunDamagedError } from '../engine/engine.ts';
+import { RunTooLargeError } from '../store/types.ts';
 
 export const Errors = {
   validation: createError<[string]>('TETHER_VALIDATION', '%s', 400),
@@ -21,6 +22,7 @@ export const Errors = {
   /** A field over its size cap (TETHER_MAX_OUTPUT_BYTES, the message's maxLength): the message names the field and the cap. */
   fieldTooLarge: createError<[string]>('TETHER_FIELD_TOO_LARGE', '%s', 413),
   notFound: createError<[string, string]>('TETHER_ROUTE_NOT_FOUND', 'No route %s %s.', 404),
+  runTooLarge: createError<[string]>('TETHER_RUN_TOO_LARGE', '%s', 413),
 } as const;
 
 interface AjvError {
@@ -55,6 +57,7 @@ export default fp(async function errors(app: FastifyInstance) {
     if (err.validation) {
       return reply.code(400).send(toErrorBody('TETHER_VALIDATION', describeValidation(err.validation, err.validationContext ?? 'body')));
     }
+    if (err instanceof RunTooLargeError) return reply.code(413).send(toErrorBody(err.code, err.message));
     if (err instanceof RunDamagedError) {
       // Not transient (an operator must repair or restore the file), so not a 503; never a bare 500 either.
       return reply.code(500).send(toErrorBody(err.code, err.message));

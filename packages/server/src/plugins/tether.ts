@@ -11,6 +11,7 @@ import { systemClock, type Clock } from '../engine/clock.ts';
 import { LowdbRunStore } from '../store/lowdb-store.ts';
 import type { RunStore } from '../store/types.ts';
 import { defaultPublicUrl, type Settings } from '../settings.ts';
+import { ForgedLedger } from './forged-ledger.ts';
 
 export interface TetherServices {
   settings: Settings;
@@ -20,6 +21,8 @@ export interface TetherServices {
   clock: Clock;
   /** Base of callback URLs: TETHER_PUBLIC_URL, or the listening address. */
   publicUrl(): string;
+  /** Bad-signature webhook requests, counted per run and per client instead of recorded one by one (forged-ledger.ts). */
+  forged: ForgedLedger;
 }
 
 declare module 'fastify' {
@@ -51,9 +54,17 @@ export default fp<TetherPluginOptions>(
       paused: true,
       logger: app.log,
       clock,
+      maxRunBytes: settings.maxRunBytes,
       ...(opts.maxRejectedPerRun !== undefined ? { maxRejectedPerRun: opts.maxRejectedPerRun } : {}),
     });
-    app.decorate('tether', { settings, engine, signer, clock, publicUrl });
+    const forged = new ForgedLedger({
+      clock,
+      intervalMs: settings.forgedLogIntervalMs,
+      limit: settings.forgedRateLimit,
+      record: (runId, entry) => engine.recordRejected(runId, entry),
+      logger: app.log,
+    });
+    app.decorate('tether', { settings, engine, signer, clock, publicUrl, forged });
 
     app.addHook('onListen', async function () {
       const addr = app.server.address() as AddressInfo | null;
@@ -61,6 +72,8 @@ export default fp<TetherPluginOptions>(
       engine.resume();
     });
     app.addHook('preClose', async () => {
+      // Pending bad-signature summaries first: once the engine stops it records nothing. Best effort (failures are logged).
+      await forged.close();
       await engine.stop();
     });
   },

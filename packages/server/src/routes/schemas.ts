@@ -1,6 +1,6 @@
 /** Route-level schemas built from the shared wire contract. */
 import Type from 'typebox';
-import { ErrorBody, RunEventEntry, RunSummary } from '@tether/machine';
+import { CALLBACK_MESSAGE_MAX_LENGTH, ErrorBody, RunEventEntry, RunSummary } from '@tether/machine';
 
 export const RunIdParams = Type.Object({
   id: Type.String({ pattern: '^run_[A-Za-z0-9_-]{1,64}$', description: 'Run id.' }),
@@ -28,7 +28,7 @@ export const CancelBody = Type.Union([
 export const CompleteBody = Type.Object(
   {
     success: Type.Boolean(),
-    message: Type.Optional(Type.String({ maxLength: 4096 })),
+    message: Type.Optional(Type.String({ maxLength: CALLBACK_MESSAGE_MAX_LENGTH })),
     output: Type.Optional(Type.Unknown()),
     retryable: Type.Optional(Type.Boolean({ description: 'With success=false: false fails the run now instead of retrying. @default true' })),
   },

@@ -1,7 +1,10 @@
 /**
  * The callback webhook. Every answer is distinct and recorded on the run with its verdict and HTTP status:
  *   200 accepted (after the commit is durable) · 200 duplicate · 409 conflict · 410 late · 401 bad signature ·
- *   404 unknown run/attempt · 400 malformed body · 413 body over the limit.
+ *   429 too many bad signatures · 404 unknown run/attempt · 400 malformed body · 413 body, `output`, `progress` or
+ *   `message` over its limit.
+ * Bad signatures are the exception to "one entry each": they are counted in memory and recorded once per interval
+ * (plugins/forged-ledger.ts), because the sender is not authenticated and each entry is a durable write of the run.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -9,13 +12,24 @@ import Type from 'typebox';
 import { CallbackBody, CallbackResult, HeartbeatBody, type CallbackPayload } from '@tether/machine';
 import { describeValidation } from '../../plugins/errors.ts';
 import type { SignaturePurpose } from '../../engine/signer.ts';
+import { MESSAGE_TOO_LONG, isMessageTooLong, oversized } from '../field-caps.ts';
 
 const Params = Type.Object({
   runId: Type.String({ maxLength: 100, description: 'Run id from the callback URL.' }),
   attemptId: Type.String({ maxLength: 120, description: 'Attempt id from the callback URL.' }),
 });
 const Query = Type.Object({ sig: Type.Optional(Type.String({ maxLength: 256, description: 'Signature from the callback URL.' })) });
-const Answers = { 200: CallbackResult, 400: CallbackResult, 401: CallbackResult, 404: CallbackResult, 409: CallbackResult, 410: CallbackResult, 413: CallbackResult, 503: CallbackResult };
+const Answers = {
+  200: CallbackResult,
+  400: CallbackResult,
+  401: CallbackResult,
+  404: CallbackResult,
+  409: CallbackResult,
+  410: CallbackResult,
+  413: CallbackResult,
+  429: CallbackResult,
+  503: CallbackResult,
+};
 
 const ID = /^(run|att)_[A-Za-z0-9_-]{1,100}$/;
 
@@ -30,7 +44,7 @@ function describeCallbackBody(errors: Validation): string {
 }
 
 const callbacks: FastifyPluginAsyncTypebox = async (app) => {
-  const { engine, signer } = app.tether;
+  const { engine, signer, forged, settings } = app.tether;
 
   /** onRequest, before any body is read: unknown runs and bad signatures never cost a body parse. */
   const gate = (purpose: SignaturePurpose) => async (req: FastifyRequest, reply: FastifyReply) => {
@@ -42,7 +56,11 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
     const sig = (req.query as { sig?: string }).sig;
     if (!signer.verify(runId, attemptId, sig, purpose)) {
       const message = sig ? 'Signature does not match this run and attempt.' : 'Missing ?sig= signature.';
-      await engine.recordRejected(runId, { type, attemptId, verdict: 'unauthorized', httpStatus: 401, detail: message, source: 'callback' });
+      // Counted, not one durable write each: the first of an interval is recorded at once, the rest in one summary.
+      const answer = await forged.refuse({ runId, attemptId, type, client: req.ip, detail: message });
+      if (answer.status === 429) {
+        return reply.code(429).header('retry-after', String(answer.retryAfterSeconds)).send({ result: 'rate_limited', attemptId, message: answer.message });
+      }
       return reply.code(401).send({ result: 'unauthorized', attemptId, message });
     }
   };
@@ -53,6 +71,10 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
     // The body never arrived in full: the request timeout cut the connection (Node answered 408), or the client left.
     const cut = err.code === 'ECONNRESET';
     const status = cut ? 408 : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (err.name === 'RunDamagedError') {
+      // Retryable for the sender: once the file is repaired and Tether restarted, the same callback lands.
+      return reply.code(503).header('retry-after', '60').send({ result: 'invalid', ...(attemptId ? { attemptId } : {}), message: `${err.message} Callback not recorded; retry later.` });
+    }
     if (status >= 500) {
       req.log.error({ err }, 'callback failed');
       const unavailable = err.name === 'CommitError';
@@ -73,10 +95,11 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(status).send({ result: 'invalid', ...(attemptId ? { attemptId } : {}), message });
   });
 
-  const invalid = async (req: FastifyRequest, reply: FastifyReply, type: string, message: string) => {
+  /** A validly signed request with a body the protocol refuses: recorded on the run (its sender is authenticated). */
+  const invalid = async (req: FastifyRequest, reply: FastifyReply, type: string, message: string, status: 400 | 413 = 400) => {
     const { runId, attemptId } = req.params as { runId: string; attemptId: string };
-    await engine.recordRejected(runId, { type, attemptId, verdict: 'invalid', httpStatus: 400, detail: message, source: 'callback' });
-    return reply.code(400).send({ result: 'invalid', attemptId, message });
+    await engine.recordRejected(runId, { type, attemptId, verdict: 'invalid', httpStatus: status, detail: message, source: 'callback' });
+    return reply.code(status).send({ result: 'invalid', attemptId, message });
   };
 
   app.post(
@@ -94,9 +117,15 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      if (req.validationError) return invalid(req, reply, 'callback.received', describeCallbackBody((req.validationError as unknown as { validation: Validation }).validation ?? []));
+      if (req.validationError) {
+        const errors = (req.validationError as unknown as { validation: Validation }).validation ?? [];
+        if (isMessageTooLong(errors)) return invalid(req, reply, 'callback.received', MESSAGE_TOO_LONG, 413);
+        return invalid(req, reply, 'callback.received', describeCallbackBody(errors));
+      }
       const b = req.body;
       if (b === undefined || b === null) return invalid(req, reply, 'callback.received', CALLBACK_SHAPE);
+      const tooLarge = typeof b === 'boolean' ? null : oversized('output', b.output, settings.maxOutputBytes);
+      if (tooLarge) return invalid(req, reply, 'callback.received', tooLarge, 413);
       const payload: CallbackPayload = typeof b === 'boolean' ? { success: b } : b;
       const out = await engine.callback(req.params.runId, req.params.attemptId, payload);
       const { httpStatus, ...body } = out;
@@ -121,6 +150,8 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
       if (req.validationError && req.body !== undefined)
         return invalid(req, reply, 'heartbeat.received', describeValidation((req.validationError as unknown as { validation: [] }).validation ?? [], 'body'));
       const progress = (req.body as { progress?: unknown } | null | undefined)?.progress;
+      const tooLarge = oversized('progress', progress, settings.maxOutputBytes);
+      if (tooLarge) return invalid(req, reply, 'heartbeat.received', tooLarge, 413);
       const out = await engine.heartbeat(req.params.runId, req.params.attemptId, progress);
       const { httpStatus, ...body } = out;
       return reply.code(httpStatus).send(body);

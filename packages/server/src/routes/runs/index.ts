@@ -7,6 +7,7 @@ import { Errors } from '../../plugins/errors.ts';
 import { requireToken } from '../../plugins/auth.ts';
 import { AttemptParams, CancelBody, CompleteBody, ErrorBody, EventList, ListQuery, RerunBody, RunIdParams, RunList } from '../schemas.ts';
 import { checkTarget, ownSimulatorUrls } from '../../plugins/targets.ts';
+import { MESSAGE_TOO_LONG, isMessageTooLong, oversized } from '../field-caps.ts';
 
 const runs: FastifyPluginAsyncTypebox = async (app) => {
   const { engine, settings, clock } = app.tether;
@@ -114,16 +115,26 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/:id/attempts/:attemptId/complete',
     {
+      // The handler sees schema errors so that a message over its cap is 413 like an output over its cap; every other
+      // schema error is thrown on to the error handler unchanged (400 naming the field).
+      attachValidation: true,
       schema: {
         summary: 'Operator: settle the current attempt as success or failure',
         params: AttemptParams,
         body: CompleteBody,
-        response: { 200: Run, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+        response: { 200: Run, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 413: ErrorBody, 503: ErrorBody },
       },
     },
     async (req) => {
+      const invalid = req.validationError as (Error & { validation?: Parameters<typeof isMessageTooLong>[0]; validationContext?: string }) | undefined;
+      if (invalid) {
+        if (invalid.validationContext === 'body' && isMessageTooLong(invalid.validation)) throw new Errors.fieldTooLarge(MESSAGE_TOO_LONG);
+        throw invalid;
+      }
       const { id, attemptId } = req.params;
       const b = req.body;
+      const tooLarge = oversized('output', b.output, settings.maxOutputBytes);
+      if (tooLarge) throw new Errors.fieldTooLarge(tooLarge);
       const out = await engine.callback(
         id,
         attemptId,
@@ -136,6 +147,7 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
         'operator',
       );
       if (out.result === 'not_found') throw out.attemptId ? new Errors.attemptNotFound(id, attemptId) : new Errors.runNotFound(id);
+      if (out.httpStatus === 413) throw new Errors.runTooLarge(out.message);
       if (out.result !== 'accepted') throw new Errors.attemptNotCurrent(`${out.message} (${out.result})`);
       return engine.view((await engine.getDoc(id))!);
     },
@@ -175,9 +187,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       const doc = await mustExist(req.params.id);
       const config = { ...doc.snapshot.context.config };
       if (req.body && 'payload' in req.body) config.payload = req.body.payload;
-      // The allow-list may have narrowed since the original run: a re-run is a new run and is checked like one.
-      checkTarget(config.target.url, settings, ownSimulatorUrls(app));
-      const run = await engine.createRun(config, { rerunOf: doc.id });
+      // A re-run is a new run and is checked like one: the allow-list may have narrowed since the original run, and the
+      // rules may have tightened (target headers a run made by an older version carries that fetch cannot send).
+      const run = await engine.createRun(parseConfig(config), { rerunOf: doc.id });
       return reply.code(201).header('location', `/api/runs/${run.id}`).send(run);
     },
   );
