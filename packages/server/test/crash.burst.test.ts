@@ -36,6 +36,7 @@ const verdictOf: Record<CallbackOutcome['result'], string> = {
   conflict: 'conflict',
   late: 'late',
   not_found: 'not_found',
+  invalid: 'invalid',
 };
 
 describe('crash (SIGKILL) repeatedly during a burst of commits', () => {

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attemptIdFor, type RunSummary } from '@tether/machine';
 import { Engine } from '../src/engine/engine.ts';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
-import type { LoadedStore, RunDoc, RunStore } from '../src/store/types.ts';
+import type { CommitOptions, LoadedStore, RunDoc, RunStore } from '../src/store/types.ts';
 import { config, tempDir, testSigner } from './helpers/engine.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
@@ -25,8 +25,8 @@ class AfterWriteFailingStore implements RunStore {
   load(): Promise<LoadedStore> {
     return this.inner.load();
   }
-  async commit(doc: RunDoc, summary: RunSummary): Promise<void> {
-    await this.inner.commit(doc, summary);
+  async commit(doc: RunDoc, summary: RunSummary, opts?: CommitOptions): Promise<void> {
+    await this.inner.commit(doc, summary, opts);
     if (this.failAfterWrite) throw Object.assign(new Error('ENOSPC: no space left on device (simulated, after the file)'), { code: 'ENOSPC' });
   }
   read(runId: string): Promise<RunDoc | null> {

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Run, RunSummary } from '@tether/machine';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
 import { readDurable } from '../src/store/journal-files.ts';
-import type { LoadedStore, RunDoc, RunStore } from '../src/store/types.ts';
+import type { CommitOptions, LoadedStore, RunDoc, RunStore } from '../src/store/types.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { serve, type Served } from './helpers/fuzz-server.ts';
@@ -37,12 +37,12 @@ class FaultyStore implements RunStore {
   load(): Promise<LoadedStore> {
     return this.inner.load();
   }
-  async commit(doc: RunDoc, summary: RunSummary): Promise<void> {
+  async commit(doc: RunDoc, summary: RunSummary, opts?: CommitOptions): Promise<void> {
     if (this.fault && this.when === 'before-write') {
       this.refused++;
       throw this.fault;
     }
-    await this.inner.commit(doc, summary);
+    await this.inner.commit(doc, summary, opts);
     if (this.fault && this.when === 'after-write') {
       this.refused++;
       throw this.fault;

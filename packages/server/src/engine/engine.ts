@@ -39,7 +39,7 @@ import type { Signer } from './signer.ts';
 import { TimerService, type TimerEntry } from './timer-service.ts';
 import { sendTrigger, type TriggerOutcome } from './trigger.ts';
 import { TurnBudget, type Release } from './turn-budget.ts';
-import { CorruptRunFileError, type OutboxEntry, type PendingRun, type PersistedRunSnapshot, type RunDoc, type RunStore } from '../store/types.ts';
+import { CorruptRunFileError, RunTooLargeError, type OutboxEntry, type PendingRun, type PersistedRunSnapshot, type RunDoc, type RunStore } from '../store/types.ts';
 
 export type EventSourceName = RunEventEntry['source'];
 export type MachineEvent = RunEvent | TimerEvent;
@@ -72,6 +72,13 @@ export interface EngineOptions {
   turnBudgetMs?: number;
   /** Recovery markers committed at once after a restart; the rest wait their turn (or their run's next event). @default 32 */
   recoveryConcurrency?: number;
+  /**
+   * Largest run document (JSON bytes) a request may grow a run to: a callback, heartbeat or operator action beyond it is
+   * refused (413) and recorded, the run unchanged. The engine's own events (timers, trigger outcomes) are not refused —
+   * they are small and their number is bounded by the run's attempts — so a run at the cap still times out and ends.
+   * @default 8 MiB
+   */
+  maxRunBytes?: number;
 }
 
 /** What subscribers receive after every commit. */
@@ -90,12 +97,12 @@ export interface Applied {
   entry: RunEventEntry;
 }
 
-export type CallbackVerdict = 'accepted' | 'duplicate' | 'conflict' | 'late' | 'not_found';
+export type CallbackVerdict = 'accepted' | 'duplicate' | 'conflict' | 'late' | 'not_found' | 'invalid';
 
 /** What the webhook answers: the wire `CallbackResult` plus the HTTP status to send it with. */
 export type CallbackOutcome = CallbackResult & {
   result: CallbackVerdict;
-  httpStatus: 200 | 404 | 409 | 410;
+  httpStatus: 200 | 404 | 409 | 410 | 413;
   message: string;
 };
 
@@ -219,6 +226,7 @@ export class Engine {
   private readonly log: EngineLogger;
   private readonly fetchImpl: typeof fetch;
   private readonly maxRejected: number;
+  private readonly maxRunBytes: number;
   private readonly mailboxes = new Mailboxes();
   private readonly timers: TimerService;
   /** Committed documents of the runs used most recently. Every other document is read from the store on demand. */
@@ -263,6 +271,7 @@ export class Engine {
     this.log = opts.logger ?? silentLogger;
     this.fetchImpl = opts.fetch ?? fetch;
     this.maxRejected = opts.maxRejectedPerRun ?? 1000;
+    this.maxRunBytes = opts.maxRunBytes ?? 8 * 1024 * 1024;
     this.startedAt = this.clock.now();
     this.docs = new DocCache(opts.docCacheSize ?? 1000);
     this.turns = new TurnBudget(opts.turnBudgetMs ?? 4);
@@ -518,7 +527,7 @@ export class Engine {
     this.assertRunning();
     return this.withRun(runId, async (doc) => {
       if (!doc) return null;
-      const { doc: committed, accepted, entry } = await this.step(doc, event, meta);
+      const { doc: committed, accepted, entry } = await this.step(doc, event, meta, { maxBytes: this.maxRunBytes });
       return { accepted, entry, run: this.view(committed) };
     });
   }
@@ -546,8 +555,9 @@ export class Engine {
       }
       const snap = hydrate(doc.snapshot);
       if (snap.can(event)) {
-        await this.step(doc, event, { source, httpStatus: 200, detail: payload.success ? 'Success accepted.' : 'Failure accepted.' }, { snap, accepted: true });
-        return { result: 'accepted', httpStatus: 200, attemptId, message: 'Callback accepted.' };
+        const meta = { source, httpStatus: 200, detail: payload.success ? 'Success accepted.' : 'Failure accepted.' };
+        const refused = await this.sizeLimited(doc, event, () => this.step(doc, event, meta, { snap, accepted: true, maxBytes: this.maxRunBytes }));
+        return refused ?? { result: 'accepted', httpStatus: 200, attemptId, message: 'Callback accepted.' };
       }
       const base = { attemptId, attemptState: attempt.state, endedAt: attempt.endedAt === null ? null : iso(attempt.endedAt) };
       if (attempt.callback) {
@@ -581,8 +591,9 @@ export class Engine {
       }
       const snap = hydrate(doc.snapshot);
       if (snap.can(event)) {
-        await this.step(doc, event, { source, httpStatus: 200, detail: 'Heartbeat accepted.' }, { snap, accepted: true });
-        return { result: 'accepted', httpStatus: 200, attemptId, message: 'Heartbeat accepted.' };
+        const meta = { source, httpStatus: 200, detail: 'Heartbeat accepted.' };
+        const refused = await this.sizeLimited(doc, event, () => this.step(doc, event, meta, { snap, accepted: true, maxBytes: this.maxRunBytes }));
+        return refused ?? { result: 'accepted', httpStatus: 200, attemptId, message: 'Heartbeat accepted.' };
       }
       const message = this.lateReason(doc, attempt.id);
       await this.step(doc, event, { source, verdict: 'late', httpStatus: 410, detail: message });
@@ -610,6 +621,22 @@ export class Engine {
     });
   }
 
+  /**
+   * Runs an accepted callback's or heartbeat's step; if it would grow the run past maxRunBytes, records the refusal
+   * instead (a small rejected entry, folded like any other once there are many) and answers 413.
+   */
+  private async sizeLimited(doc: RunDoc, event: RunEvent, apply: () => Promise<unknown>): Promise<CallbackOutcome | null> {
+    try {
+      await apply();
+      return null;
+    } catch (e) {
+      if (!(e instanceof RunTooLargeError)) throw e;
+      const attemptId = (event as { attemptId: string }).attemptId;
+      await this.record(doc, { type: event.type, attemptId, verdict: 'invalid', httpStatus: 413, detail: e.message, source: 'callback' });
+      return { result: 'invalid', httpStatus: 413, attemptId, message: e.message };
+    }
+  }
+
   private lateReason(doc: RunDoc, attemptId: string): string {
     const ctx = doc.snapshot.context;
     const a = ctx.attempts.find((x) => x.id === attemptId)!;
@@ -633,7 +660,7 @@ export class Engine {
     doc: RunDoc,
     event: MachineEvent,
     meta: { source: EventSourceName; verdict?: RunEventEntry['verdict']; httpStatus?: number; detail?: string; removeOutbox?: string },
-    opts: { creating?: boolean; snap?: RunSnapshot; accepted?: boolean } = {},
+    opts: { creating?: boolean; snap?: RunSnapshot; accepted?: boolean; maxBytes?: number } = {},
   ): Promise<{ doc: RunDoc; accepted: boolean; entry: RunEventEntry }> {
     const creating = opts.creating ?? false;
     // The caller may have hydrated and asked can() already (to classify a callback): once per event is enough.
@@ -695,7 +722,9 @@ export class Engine {
       outbox: kept,
       events,
     };
-    await this.commit(nextDoc, creating, doc);
+    // Only an accepted event grows a run by what its sender chose to send (output, progress); a rejected one is a small
+    // entry whose number is capped (appendBounded).
+    await this.commit(nextDoc, creating, doc, accepted ? opts.maxBytes : undefined);
     this.afterCommit(doc, nextDoc, newOutbox.filter((o) => kept.includes(o)), [stored]);
     return { doc: nextDoc, accepted, entry: stored };
   }
@@ -774,14 +803,16 @@ export class Engine {
   }
 
   /** `prev` is the document the change started from: what the run still is if this commit fails. */
-  private async commit(doc: RunDoc, creating: boolean, prev: RunDoc): Promise<void> {
+  private async commit(doc: RunDoc, creating: boolean, prev: RunDoc, maxBytes?: number): Promise<void> {
     const summary = toRunSummary(doc.snapshot);
     try {
-      const landed = this.store.commit(doc, summary);
+      const landed = this.store.commit(doc, summary, maxBytes === undefined ? undefined : { maxBytes });
       // The CPU part of this step is done; the next run's step may start while the journal writes this one.
       this.yieldTurn();
       await landed;
     } catch (e) {
+      // Refused before anything was written: the run is as it was, and the store is fine.
+      if (e instanceof RunTooLargeError) throw e;
       this.log.error({ runId: doc.id, err: (e as Error).message }, 'commit failed');
       // The store may have written the file before failing (index append…): the next event must start from the
       // last acknowledged document, not from whatever the disk holds, or an unacknowledged event would count.

@@ -39,7 +39,7 @@ import { DurableJSONFile, fsyncDir, writeFileAtomic } from './durable-file.ts';
 import { JournalWriter } from './journal.ts';
 import { checkDoc, journalDir, readJournal, segmentFile } from './journal-files.ts';
 import { RunFileWriter } from './run-file-writer.ts';
-import { CorruptRunFileError, type DamagedRun, type LoadedStore, type PendingRun, type RunDoc, type RunStore } from './types.ts';
+import { CorruptRunFileError, RunTooLargeError, type CommitOptions, type DamagedRun, type LoadedStore, type PendingRun, type RunDoc, type RunStore } from './types.ts';
 
 /**
  * Compact on purpose (100k waiting runs → a few MB, parsed in tens of ms): timer keys and event types are a handful
@@ -454,11 +454,18 @@ export class LowdbRunStore implements RunStore {
    * Appends the run's document to the journal and its summary to the index, in this turn's group; resolves once the
    * document is on disk (synced with fsync on). Rejects, with nothing of it left in the journal, if it could not be.
    */
-  async commit(doc: RunDoc, summary: RunSummary): Promise<void> {
+  async commit(doc: RunDoc, summary: RunSummary, opts: CommitOptions = {}): Promise<void> {
     const journal = this.journal;
     if (!journal) throw new Error('the store is not loaded: call load() before commit()');
+    const record = `${JSON.stringify(doc)}\n`;
+    const limit = opts.maxBytes;
+    // A UTF-16 unit is at most 3 UTF-8 bytes: only a record near the limit pays for counting its bytes.
+    if (limit !== undefined && record.length * 3 > limit) {
+      const bytes = Buffer.byteLength(record, 'utf8') - 1;
+      if (bytes > limit) throw new RunTooLargeError(doc.id, bytes, limit);
+    }
     try {
-      await journal.append(doc.id, `${JSON.stringify(doc)}\n`, `${JSON.stringify(summary)}\n`);
+      await journal.append(doc.id, record, `${JSON.stringify(summary)}\n`);
     } catch (e) {
       this.failed = true;
       throw e;

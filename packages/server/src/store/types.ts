@@ -77,7 +77,11 @@ export interface PendingRun {
  */
 export interface RunStore {
   load(): Promise<LoadedStore>;
-  commit(doc: RunDoc, summary: RunSummary): Promise<void>;
+  /**
+   * `maxBytes`: refuse (RunTooLargeError, nothing written) a document whose JSON would exceed it — the store is where it
+   * is serialised, so this costs no second serialisation.
+   */
+  commit(doc: RunDoc, summary: RunSummary, opts?: CommitOptions): Promise<void>;
   read(runId: string): Promise<RunDoc | null>;
   /**
    * Optional. At a clean shutdown, after the last commit: records the pending work of every waiting run so the next
@@ -86,6 +90,23 @@ export interface RunStore {
   checkpoint?(pending: PendingRun[]): Promise<void>;
   close(): Promise<void>;
   readonly dir: string;
+}
+
+export interface CommitOptions {
+  maxBytes?: number;
+}
+
+/** A commit refused because the run's document would exceed its size cap: nothing was written. */
+export class RunTooLargeError extends Error {
+  readonly code = 'TETHER_RUN_TOO_LARGE';
+  constructor(
+    readonly runId: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`Run ${runId} would grow to ${bytes} bytes, over the limit of ${limit} (TETHER_MAX_RUN_BYTES); nothing was changed.`);
+    this.name = 'RunTooLargeError';
+  }
 }
 
 export class CorruptRunFileError extends Error {

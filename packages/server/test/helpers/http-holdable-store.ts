@@ -4,7 +4,7 @@
  */
 import type { RunSummary } from '@tether/machine';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
-import type { LoadedStore, RunDoc, RunStore } from '../../src/store/types.ts';
+import type { CommitOptions, LoadedStore, RunDoc, RunStore } from '../../src/store/types.ts';
 
 export class HoldableStore implements RunStore {
   /** Order of completed commits and whatever the test appends (e.g. 'response'). */
@@ -39,14 +39,14 @@ export class HoldableStore implements RunStore {
     return this.inner.load();
   }
 
-  async commit(doc: RunDoc, summary: RunSummary): Promise<void> {
+  async commit(doc: RunDoc, summary: RunSummary, opts?: CommitOptions): Promise<void> {
     if (this.gate) {
       const gate = this.gate;
       this.arrived?.();
       this.arrived = null;
       await gate;
     }
-    await this.inner.commit(doc, summary);
+    await this.inner.commit(doc, summary, opts);
     const last = doc.events[doc.events.length - 1];
     this.log.push(`committed ${last?.type}:${last?.verdict}`);
   }

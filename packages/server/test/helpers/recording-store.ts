@@ -3,7 +3,7 @@
  * say what was durable at the moment something else happened (e.g. when the external system saw the POST).
  */
 import type { RunSummary } from '@tether/machine';
-import type { LoadedStore, RunDoc, RunStore } from '../../src/store/types.ts';
+import type { CommitOptions, LoadedStore, RunDoc, RunStore } from '../../src/store/types.ts';
 
 export class RecordingStore implements RunStore {
   readonly commits: RunDoc[] = [];
@@ -20,12 +20,12 @@ export class RecordingStore implements RunStore {
     return this.inner.load();
   }
 
-  async commit(doc: RunDoc, summary: RunSummary): Promise<void> {
+  async commit(doc: RunDoc, summary: RunSummary, opts?: CommitOptions): Promise<void> {
     if (this.failCommits > 0) {
       this.failCommits--;
       throw Object.assign(new Error('ENOSPC: no space left on device (simulated)'), { code: 'ENOSPC' });
     }
-    await this.inner.commit(doc, summary);
+    await this.inner.commit(doc, summary, opts);
     this.commits.push(JSON.parse(JSON.stringify(doc)) as RunDoc);
   }
 
