@@ -1,6 +1,7 @@
 /**
  * The live stream with real `ws` clients against a real listening server: a snapshot first, then every committed state
- * of a run in order, and for a client subscribed to one run, its event log entries in seq order.
+ * of a run in order, and for a client subscribed to one run, its event log entries in seq order and nothing about other
+ * runs. Limits (client cap, slow readers) are in hostile.stream.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Run, RunEventEntry, StreamMessage } from '@tether/machine';
@@ -124,9 +125,42 @@ describe('GET /api/stream', () => {
     const order = c.messages.filter((m) => m.type !== 'snapshot' && (m.type !== 'run.updated' || m.run.id === run.id));
     expect(order.map((m) => m.type)).toEqual(streamed.flatMap(() => ['run.updated', 'run.event']));
 
-    // The subscribed client still hears about other runs' states; the unsubscribed one hears no events at all.
-    expect(updatesOf(c.messages, other.id).length).toBeGreaterThan(0);
+    // The unsubscribed client hears every run's states but no events at all.
     await all.waitFor('the final state', (m) => updatesOf(m, run.id).some((r) => r.status === 'succeeded'));
+    expect(updatesOf(all.messages, other.id).length).toBeGreaterThan(0);
     expect(eventsOf(all.messages)).toEqual([]);
+
+    // The subscribed client hears nothing about the other run. Barrier: stop the other run, then make one more commit
+    // on the subscribed run (a duplicate callback is recorded); messages on one socket keep their order, so once that
+    // commit's event has arrived every broadcast about the other run (all made before it) would have arrived too.
+    expect((await s.post(`/api/runs/${other.id}/cancel`, { json: {} })).status).toBe(200);
+    await all.waitFor('the other run cancelled', (m) => updatesOf(m, other.id).some((r) => r.status === 'cancelled'));
+    const settled = await s.run(run.id);
+    const dup = await s.post<{ result: string }>(settled.attempts[1]!.callbackUrl!, { json: { success: true, message: 'done' } });
+    expect(dup.body.result).toBe('duplicate');
+    await c.waitFor('the barrier event', (m) => eventsOf(m).length === streamed.length + 1);
+    expect(updatesOf(c.messages, other.id)).toEqual([]);
+    expect(c.messages.filter((m) => m.type === 'run.updated' && m.run.id !== run.id)).toEqual([]);
+  });
+
+  it('?runId= gets a snapshot holding only that run (none for an unknown id); the list snapshot holds them all', async () => {
+    const a = await s.createRun({ name: 'a', target: { url: ext.url } });
+    const b = await s.createRun({ name: 'b', target: { url: ext.url } });
+    await s.idle();
+    const list = await connect();
+    const one = await connect(`?runId=${a.id}`);
+    const none = await connect('?runId=run_does_not_exist');
+    const snap = async (cl: StreamClient) => {
+      const [first] = await cl.waitFor('the snapshot', (m) => m.length >= 1);
+      if (first?.type !== 'snapshot') throw new Error(`expected a snapshot first, got ${first?.type}`);
+      return first;
+    };
+    const health = await s.request<{ bootId: string }>('GET', '/healthz');
+    expect((await snap(list)).runs.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+    const mine = await snap(one);
+    // The same shape as the list snapshot (bootId is how the dashboard notices a restart), with one summary.
+    expect(mine.bootId).toBe(health.body.bootId);
+    expect(mine.runs).toEqual([(await snap(list)).runs.find((r) => r.id === a.id)]);
+    expect((await snap(none)).runs).toEqual([]);
   });
 });
