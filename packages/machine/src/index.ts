@@ -5,3 +5,7 @@ export * from './retry.ts';
 export * from './machine.ts';
 export * from './view.ts';
 export * from './graph.ts';
+export * from './effects.ts';
+export * from './decide.ts';
+export * from './replay.ts';
+export * from './verdict.ts';

@@ -55,11 +55,11 @@ describe('triggering opens attempt n', () => {
     expect(a.attempt?.id).toBe(b.attempt?.id);
   });
 
-  it('emits the triggerAttempt effect and arms the attempt timer at timeoutDue', () => {
+  it('emits the sendTrigger effect and arms the attempt timer at timeoutDue', () => {
     const at = T0 + sec(1);
     const h = started(baseConfig({ timeoutSeconds: 2.5 }), at);
-    expect(effectTypes(h.lastEffects)).toEqual(['triggerAttempt', 'xstate.raise']);
-    expect(h.lastEffects[0]?.params).toEqual({ attemptId: 'att_test_1', number: 1 });
+    expect(effectTypes(h.lastEffects)).toEqual(['sendTrigger', 'armTimer']);
+    expect(h.lastEffects[0]).toEqual({ type: 'sendTrigger', attemptId: 'att_test_1', number: 1 });
     expect(h.triggers).toEqual([{ attemptId: 'att_test_1', number: 1 }]);
     expect([...h.timers.values()]).toEqual([{ id: TIMER.triggering, dueAt: at + 2500, eventType: TIMER.triggering }]);
   });
@@ -79,7 +79,7 @@ describe('the trigger answer', () => {
     expect(h.value).toEqual({ attempt: 'awaitingCallback' });
     expect(h.attempt).toMatchObject({ state: 'AwaitingCallback', stateSet: at, triggeredAt: at, started: T0 + sec(1), endedAt: null });
     expect(h.attempt?.message).toBe('Triggered; waiting for the callback.');
-    expect(effectTypes(h.lastEffects)).toEqual(['xstate.cancel', 'xstate.raise']);
+    expect(effectTypes(h.lastEffects)).toEqual(['cancelTimer', 'armTimer']);
     expect([...h.timers.values()]).toEqual([{ id: TIMER.awaitingCallback, dueAt: T0 + sec(61), eventType: TIMER.awaitingCallback }]);
     expect(h.context.overallState).toBe('Attempt 1 of 3: awaiting callback until 2025-01-01T00:01:01.000Z.');
   });

@@ -1,7 +1,7 @@
 /**
  * A test host for `runMachine`, driven only through XState's pure API, the way the server drives it:
- * every event carries `at`; delayed `xstate.raise` actions become rows of a timer table at absolute
- * `dueAt = event.at + delay`, `xstate.cancel` removes them, and `triggerAttempt` effects are collected.
+ * every event carries `at`; its actions go through the package's one interpreter (`toEffects`): `armTimer` becomes a
+ * row of a timer table at absolute `dueAt = event.at + delay`, `cancelTimer` removes it, `sendTrigger` is collected.
  * Time only moves when a test says so (`advanceTo`), so nothing here reads a clock.
  */
 import { initialTransition, transition } from 'xstate';
@@ -16,6 +16,8 @@ import {
   type RunSnapshot,
   type TimerEvent,
   type TriggerEffectParams,
+  toEffects,
+  type Effect,
 } from '../src/index.ts';
 
 /** Jan 1 2025 00:00 UTC: a readable origin for ISO assertions. */
@@ -39,10 +41,7 @@ export interface TimerRow {
   eventType: TimerType;
 }
 
-export interface Effect {
-  type: string;
-  params: unknown;
-}
+export type { Effect };
 
 export const baseConfig = (over: Partial<RunConfig> = {}): RunConfig => ({
   target: { url: 'https://jobs.example.com/start' },
@@ -162,22 +161,13 @@ export class Host {
     return best;
   }
 
-  /** Execute a step's actions as a host would: arm, disarm, and queue trigger effects. */
+  /** Execute a step's actions as a host would, through the machine package's one interpreter (toEffects). */
   private apply(actions: ReadonlyArray<{ type: string; params?: unknown }>, at: number): Effect[] {
-    const effects: Effect[] = [];
-    for (const action of actions) {
-      effects.push({ type: action.type, params: action.params });
-      if (action.type === 'xstate.raise') {
-        const p = action.params as { id?: string; delay?: number; event: { type: string } };
-        if (p.delay === undefined || p.id === undefined) throw new Error(`undelayed raise reached the host: ${JSON.stringify(p)}`);
-        this.timers.set(p.id, { id: p.id, dueAt: at + p.delay, eventType: p.event.type as TimerType });
-      } else if (action.type === 'xstate.cancel') {
-        this.timers.delete((action.params as { sendId: string }).sendId);
-      } else if (action.type === 'triggerAttempt') {
-        this.triggers.push(action.params as TriggerEffectParams);
-      } else {
-        throw new Error(`unexpected action for the host: ${action.type}`);
-      }
+    const effects = toEffects(actions, at);
+    for (const e of effects) {
+      if (e.type === 'armTimer') this.timers.set(e.key, { id: e.key, dueAt: e.dueAt, eventType: e.eventType as TimerType });
+      else if (e.type === 'cancelTimer') this.timers.delete(e.key);
+      else this.triggers.push({ attemptId: e.attemptId, number: e.number });
     }
     return effects;
   }
