@@ -52,6 +52,42 @@ describe('the soak checks', () => {
     expect(only(ev)).toEqual({});
   });
 
+  it('excuse a timeout that abandoned its unanswered trigger (the host was slower than the timeout), not one that did not', () => {
+    const ev = cleanEvidence();
+    ev.records[0]!.script.outcomes = ['success', 'success'];
+    expect(only(ev)).toEqual({ script: 1 });
+    const timeout = theRun(ev).events.find((e) => e.source === 'timer')!;
+    timeout.detail = `${timeout.detail} The trigger for attempt 1 had no answer yet: abandoned, never re-sent.`;
+    expect(only(ev)).toEqual({});
+  });
+
+  it('excuse a timeout whose external answer came after the deadline, even when it was logged just before the lagging timer', () => {
+    const ev = cleanEvidence();
+    ev.records[0]!.script.outcomes = ['success', 'success'];
+    const { run, events } = theRun(ev);
+    const timeout = events.find((e) => e.source === 'timer')!;
+    const a1 = run.attempts[0]!;
+    // The late answer, stamped at the deadline, committed one seq before the timer's own entry.
+    events.splice(events.indexOf(timeout), 0, { ...timeout, type: 'callback.received', source: 'callback', verdict: 'late', httpStatus: 410, attemptId: a1.id, at: a1.timeoutDue, detail: 'late' });
+    events.forEach((e, i) => (e.seq = i));
+    expect(only(ev)).toEqual({});
+    // Before the deadline it is no excuse.
+    events.find((e) => e.verdict === 'late')!.at = new Date(Date.parse(a1.timeoutDue) - 1).toISOString();
+    expect(only(ev)).toEqual({ script: 1 });
+  });
+
+  it("in 'report' mode (the quick soak in pnpm test) a late timer is a figure, an early one still a violation", () => {
+    const ev = cleanEvidence();
+    ev.timerLateness = 'report';
+    const timer = theRun(ev).events.find((e) => e.source === 'timer')!;
+    const due = Date.parse(/Timer due (\S+) fired/.exec(timer.detail!)![1]!);
+    timer.at = new Date(due + 5000).toISOString();
+    expect(only(ev).timerLate).toBeUndefined();
+    expect(judgeSoak(ev).figures.maxTimerLatenessMs).toBeGreaterThanOrEqual(5000);
+    timer.at = new Date(due - 5).toISOString();
+    expect(only(ev).timerLate).toBe(1);
+  });
+
   it('catch more attempts than 1 + retryLimit', () => {
     const ev = cleanEvidence();
     ev.records[0]!.script.retryLimit = 0;

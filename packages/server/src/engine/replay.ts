@@ -1,17 +1,11 @@
 /**
- * Rebuilds a run's snapshot from its input and event log: the applied events, in order, through the pure machine.
- * Equal to the stored snapshot for every run; the dashboard's time travel does the same in the browser.
+ * A stored run's snapshot rebuilt from its document (input + log), as a host persists it: the machine package's one
+ * replay (machine/src/replay.ts), comparable with `doc.snapshot`. The dashboard's time travel and the inspector use
+ * the same function.
  */
-import { initialTransition, transition } from 'xstate';
-import { runMachine, type RunEvent } from '@tether/machine';
+import { replayPersisted } from '@tether/machine';
 import type { PersistedRunSnapshot, RunDoc } from '../store/types.ts';
 
 export function replayRun(doc: Pick<RunDoc, 'input' | 'events'>, uptoSeq = Number.POSITIVE_INFINITY): PersistedRunSnapshot {
-  let [snap] = initialTransition(runMachine, doc.input);
-  for (const e of doc.events) {
-    if (e.seq > uptoSeq) break;
-    if (e.verdict !== 'applied' || !e.event) continue;
-    [snap] = transition(runMachine, snap, e.event as RunEvent);
-  }
-  return JSON.parse(JSON.stringify(runMachine.getPersistedSnapshot(snap))) as PersistedRunSnapshot;
+  return replayPersisted(doc.input, doc.events, uptoSeq) as PersistedRunSnapshot;
 }

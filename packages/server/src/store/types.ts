@@ -22,6 +22,12 @@ export interface OutboxEntry {
 export interface RunDoc {
   v: 1;
   id: string;
+  /**
+   * Commits of this run so far (0 before its first). A store refuses a commit made from another version than its own
+   * (VersionConflictError): the fencing a database needs once several nodes may commit one run. Absent in documents
+   * written before versions existed: read as 0.
+   */
+  version?: number;
   /** What the machine was started with: replaying `events` from here reproduces `snapshot`. */
   input: RunInput & { config: RunInput['config'] };
   rerunOf: string | null;

@@ -160,7 +160,8 @@ export interface ScriptStats {
 /**
  * Each attempt ended as its script says, or as the evidence explains: a kill fell inside it (the simulator's pending
  * callback died with the server), or the external side's answer is in the log *after* the attempt timed out (the host
- * or the simulator was slower than the timeout), or a `late` callback beat a timer that was late within tolerance.
+ * or the simulator was slower than the timeout), or the timeout abandoned the trigger before it was even answered (its
+ * entry says so), or a `late` callback beat a timer that was late within tolerance.
  * Then the run's status follows from its attempts, and a run nothing disturbed ends exactly as its script says.
  * Returns whether a kill fell inside the run.
  */
@@ -187,7 +188,24 @@ function checkScript(rec: RunRecord, run: Run, events: RunEventEntry[], ev: Soak
     if (last && cancelLanded) allowed.add('Cancelled');
     if (allowed.has(a.state)) {
       if (killed || expected === 'either' || a.state === 'Cancelled') asScripted = false;
-    } else if (a.state === 'TimedOut' && settled.has(n) && events.some((e) => e.attemptId === a.id && e.seq > settled.get(n)! && (e.source === 'callback' || e.source === 'trigger') && e.verdict !== 'applied')) {
+    } else if (
+      a.state === 'TimedOut' &&
+      settled.has(n) &&
+      // The external side's answer came after the attempt's deadline: logged after the timeout, or refused as late just
+      // before the lagging timer's own commit (a callback stamped at or after timeoutDue is late either way).
+      events.some(
+        (e) =>
+          e.attemptId === a.id &&
+          (e.source === 'callback' || e.source === 'trigger') &&
+          e.verdict !== 'applied' &&
+          (e.seq > settled.get(n)! || Date.parse(e.at) >= Date.parse(a.timeoutDue)),
+      )
+    ) {
+      stats.slowExternal++;
+      asScripted = false;
+    } else if (a.state === 'TimedOut' && settled.has(n) && /had no answer yet: abandoned/.test(events.find((e) => e.seq === settled.get(n))?.detail ?? '')) {
+      // The attempt timed out before its trigger was even answered (the timeout's own entry says the request was
+      // abandoned): the host was slower than the timeout, so the external side's scripted answer never counted.
       stats.slowExternal++;
       asScripted = false;
     } else if (outcomeOf(rec.script, n) === 'late' && a.state === 'CallbackSuccess' && a.endedAt !== null && Date.parse(a.endedAt) - Date.parse(a.timeoutDue) <= ev.timerToleranceMs) {

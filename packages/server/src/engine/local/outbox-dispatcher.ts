@@ -1,0 +1,61 @@
+/** Today's OutboxDispatcher: trigger requests from this process (fetch), one AbortController per request in flight. */
+import type { OutboxDispatcher } from '../ports.ts';
+import type { OutboxEntry, RunDoc } from '../../store/types.ts';
+import type { Signer } from '../signer.ts';
+import { sendTrigger, type TriggerOutcome } from '../trigger.ts';
+
+export class LocalOutboxDispatcher implements OutboxDispatcher {
+  private readonly inflight = new Map<string, AbortController>();
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly fetchImpl: typeof fetch,
+    private readonly signer: Signer,
+  ) {}
+
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  send(doc: RunDoc, o: OutboxEntry, onOutcome: (outcome: TriggerOutcome) => Promise<void>): void {
+    if (this.inflight.has(o.id)) return;
+    const ac = new AbortController();
+    this.inflight.set(o.id, ac);
+    const runId = doc.id;
+    const config = doc.snapshot.context.config;
+    const pending: Promise<void> = sendTrigger(this.fetchImpl, {
+      url: config.target.url,
+      method: config.target.method,
+      headers: config.target.headers ?? {},
+      timeoutMs: Math.round(config.triggerTimeoutSeconds * 1000),
+      signal: ac.signal,
+      idempotencyKey: o.attemptId,
+      body: {
+        runId,
+        attemptId: o.attemptId,
+        attempt: o.number,
+        callbackUrl: this.signer.callbackUrl(runId, o.attemptId),
+        heartbeatUrl: this.signer.heartbeatUrl(runId, o.attemptId),
+        payload: config.payload ?? null,
+      },
+    })
+      .then(onOutcome)
+      .finally(() => {
+        this.inflight.delete(o.id);
+        this.pending.delete(pending);
+      });
+    this.pending.add(pending);
+  }
+
+  abort(entryId: string, reason: string): void {
+    this.inflight.get(entryId)?.abort(new Error(reason));
+  }
+
+  abortAll(reason: string): void {
+    for (const ac of this.inflight.values()) ac.abort(new Error(reason));
+  }
+
+  settling(): Promise<unknown>[] {
+    return [...this.pending];
+  }
+}

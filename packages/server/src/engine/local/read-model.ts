@@ -1,0 +1,70 @@
+/** Today's ReadModel: every run's summary in memory, ids in creation order (ids sort by creation time). */
+import { isFinalRunStatus, type RunSummary } from '@tether/machine';
+import type { ListQuery, ReadModel, RunPage } from '../ports.ts';
+
+export class MemoryReadModel implements ReadModel {
+  private readonly summaries = new Map<string, RunSummary>();
+  private ids: string[] = [];
+  private open = 0;
+
+  /** Loads what the store knew at start-up, in creation order or close to it. */
+  constructor(initial: readonly RunSummary[] = []) {
+    for (const s of initial) {
+      this.summaries.set(s.id, s);
+      if (!isFinalRunStatus(s.status)) this.open++;
+    }
+    this.ids = initial.map((s) => s.id);
+    // The store usually returns them in order already (100k sorted in O(n), not O(n log n)).
+    if (this.ids.some((id, i) => i > 0 && id < this.ids[i - 1]!)) this.ids.sort();
+  }
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  get openCount(): number {
+    return this.open;
+  }
+
+  get(runId: string): RunSummary | undefined {
+    return this.summaries.get(runId);
+  }
+
+  put(summary: RunSummary, creating: boolean): void {
+    const before = this.summaries.get(summary.id);
+    const wasOpen = before !== undefined && !isFinalRunStatus(before.status);
+    this.open += (isFinalRunStatus(summary.status) ? 0 : 1) - (wasOpen ? 1 : 0);
+    if (creating) this.ids.push(summary.id);
+    this.summaries.set(summary.id, summary);
+  }
+
+  /** Newest first. `cursor` is the last id of the previous page. */
+  list(q: ListQuery): RunPage {
+    const limit = Math.max(1, Math.min(500, q.limit ?? 50));
+    const name = q.name?.toLowerCase();
+    const out: RunSummary[] = [];
+    let i = this.ids.length - 1;
+    if (q.cursor) {
+      const at = this.ids.lastIndexOf(q.cursor);
+      i = at >= 0 ? at - 1 : -1;
+    }
+    for (; i >= 0; i--) {
+      const s = this.summaries.get(this.ids[i]!);
+      if (!s) continue;
+      if (q.status && s.status !== q.status) continue;
+      if (name && !s.name.toLowerCase().includes(name)) continue;
+      if (out.length === limit) return { runs: out, nextCursor: out[out.length - 1]!.id };
+      out.push(s);
+    }
+    return { runs: out, nextCursor: null };
+  }
+
+  all(): RunSummary[] {
+    const out: RunSummary[] = [];
+    for (let i = this.ids.length - 1; i >= 0; i--) {
+      const s = this.summaries.get(this.ids[i]!);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+}
