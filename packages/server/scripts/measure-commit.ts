@@ -19,6 +19,7 @@ import { attemptIdFor, leafState, parseRunConfig, runMachine, toRunSummary, type
 import { Engine } from '../src/engine/engine.ts';
 import { Signer } from '../src/engine/signer.ts';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { FileRunStore } from '../src/store/file-run-store.ts';
 import type { PersistedRunSnapshot, RunDoc } from '../src/store/types.ts';
 import type { Clock } from '../src/engine/clock.ts';
 
@@ -109,7 +110,7 @@ for (const n of counts) {
     await store.close();
 
     // Engine level: heartbeats to waiting runs (hydrate, transition, commit, notify).
-    const engine = await Engine.start({ store: new LowdbRunStore({ dir, fsync }), signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'), clock, fetch: okFetch });
+    const engine = await Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir, fsync })), signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'), clock, fetch: okFetch });
     const runs = [];
     for (let i = 0; i < 100; i++) runs.push(await engine.createRun(cfg));
     await engine.idle();

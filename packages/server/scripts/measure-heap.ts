@@ -13,6 +13,7 @@ import { parseRunConfig, runMachine } from '@tether/machine';
 import { Engine } from '../src/engine/engine.ts';
 import { Signer } from '../src/engine/signer.ts';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { FileRunStore } from '../src/store/file-run-store.ts';
 import type { Clock } from '../src/engine/clock.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -37,7 +38,7 @@ const okFetch = (async () => new Response('{}', { status: 202 })) as typeof fetc
 
 const dir = await mkdtemp(join(tmpdir(), 'tether-heap-'));
 try {
-  const engine = await Engine.start({ store: new LowdbRunStore({ dir }), signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'), clock, fetch: okFetch });
+  const engine = await Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir })), signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'), clock, fetch: okFetch });
   // Warm every code path once so compiled code is not counted as per-run cost.
   await engine.createRun(cfg);
   await engine.idle();

@@ -5,4 +5,6 @@ export { Signer, loadOrCreateSecret } from './engine/signer.ts';
 export { systemClock, type Clock } from './engine/clock.ts';
 export { replayRun } from './engine/replay.ts';
 export { LowdbRunStore } from './store/lowdb-store.ts';
-export { CorruptRunFileError, type RunStore, type RunDoc } from './store/types.ts';
+export { CorruptRunFileError, type RunFiles, type RunDoc } from './store/types.ts';
+export { FileRunStore } from './store/file-run-store.ts';
+export { VersionConflictError, type RunStore, type RunChange } from './store/contract.ts';

@@ -8,14 +8,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attemptIdFor, type RunSummary } from '@tether/machine';
 import { Engine } from '../src/engine/engine.ts';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
-import type { CommitOptions, LoadedStore, RunDoc, RunStore } from '../src/store/types.ts';
+import { FileRunStore } from '../src/store/file-run-store.ts';
+import type { CommitOptions, LoadedStore, RunDoc, RunFiles } from '../src/store/types.ts';
 import { config, tempDir, testSigner } from './helpers/engine.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { expectContiguousLog, expectEveryRunReplays } from './helpers/replay-check.ts';
 
 /** The real store; while `failAfterWrite` is set, a commit writes its run file and then fails (an index append that broke). */
-class AfterWriteFailingStore implements RunStore {
+class AfterWriteFailingStore implements RunFiles {
   failAfterWrite = false;
   reads = 0;
   constructor(readonly inner: LowdbRunStore) {}
@@ -49,7 +50,7 @@ describe('engine without a document cache: every event reads its run from disk',
     ext = await new FakeExternalSystem().start();
     clock = new ManualClock();
     store = new AfterWriteFailingStore(new LowdbRunStore({ dir: tmp.dir }));
-    engine = await Engine.start({ store, signer: testSigner(), clock, docCacheSize: 0 });
+    engine = await Engine.start({ store: new FileRunStore(store), signer: testSigner(), clock, docCacheSize: 0 });
   });
   afterEach(async () => {
     await expectEveryRunReplays(engine);

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Run, RunSummary } from '@tether/machine';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
 import { readDurable } from '../src/store/journal-files.ts';
-import type { CommitOptions, LoadedStore, RunDoc, RunStore } from '../src/store/types.ts';
+import type { CommitOptions, LoadedStore, RunDoc, RunFiles } from '../src/store/types.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { serve, type Served } from './helpers/fuzz-server.ts';
@@ -22,7 +22,7 @@ const errno = (code: Errno) =>
   Object.assign(new Error(`${code}: ${code === 'ENOSPC' ? 'no space left on device' : 'read-only file system'}, write '…/journal/000000000001.jsonl'`), { code, errno: code === 'ENOSPC' ? -28 : -30 });
 
 /** The real store, with a switch: while `fault` is set, commits throw it — before writing, or after the journal line is written. */
-class FaultyStore implements RunStore {
+class FaultyStore implements RunFiles {
   fault: Error | null = null;
   when: 'before-write' | 'after-write' = 'before-write';
   refused = 0;

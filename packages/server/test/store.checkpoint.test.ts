@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { attemptIdFor } from '@tether/machine';
 import { Engine } from '../src/engine/engine.ts';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { FileRunStore } from '../src/store/file-run-store.ts';
 import { journalDir, readDurable, segmentFile } from '../src/store/journal-files.ts';
 import { config, tempDir, testSigner } from './helpers/engine.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
@@ -24,7 +25,7 @@ describe('clean-shutdown checkpoint', () => {
   let ext: FakeExternalSystem;
   let clock: ManualClock;
   const checkpointFile = () => join(tmp.dir, 'checkpoint.json');
-  const start = () => Engine.start({ store: new LowdbRunStore({ dir: tmp.dir }), signer: testSigner(), clock });
+  const start = () => Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir: tmp.dir })), signer: testSigner(), clock });
 
   beforeEach(async () => {
     tmp = await tempDir('tether-checkpoint-');
@@ -174,7 +175,7 @@ describe('clean-shutdown checkpoint', () => {
     expect(loaded.pending).toEqual([]);
     expect(loaded.active.map((d) => d.id)).toEqual([run.id]);
 
-    const next = await Engine.start({ store: new LowdbRunStore({ dir: tmp.dir }), signer: testSigner(), clock, paused: true });
+    const next = await Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir: tmp.dir })), signer: testSigner(), clock, paused: true });
     await next.idle(); // the recovery commit is made while paused; nothing is sent yet
     const doc = (await next.getDoc(run.id))!;
     expect(doc.events.find((e) => e.type === 'server.recovered')!.detail).toContain('trigger for attempt 1 re-sent');

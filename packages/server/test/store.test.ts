@@ -3,6 +3,7 @@ import type { BigIntStats } from 'node:fs';
 import { appendFile, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
+import { FileRunStore } from '../src/store/file-run-store.ts';
 import { journalDir, readDurable } from '../src/store/journal-files.ts';
 import type { RunDoc } from '../src/store/types.ts';
 import { Engine, RunDamagedError } from '../src/engine/engine.ts';
@@ -290,7 +291,7 @@ describe('a damaged run file is quarantined: the start goes on, the file is left
     const bytes = await readFile(file);
     const st = await stat(file, { bigint: true });
 
-    const engine = await Engine.start({ store: new LowdbRunStore({ dir: tmp.dir }), signer: testSigner(), clock: new ManualClock() });
+    const engine = await Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir: tmp.dir })), signer: testSigner(), clock: new ManualClock() });
     const damaged = engine.damagedRuns();
     expect(damaged.map((d) => [d.runId, d.file])).toEqual([[bad.id, file]]);
     expect(damaged[0]!.reason).toMatch(reason);

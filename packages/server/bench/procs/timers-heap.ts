@@ -16,6 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Engine } from '../../src/engine/engine.ts';
 import { Signer } from '../../src/engine/signer.ts';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
+import { FileRunStore } from '../../src/store/file-run-store.ts';
 import { benchConfig } from '../lib/seed.ts';
 import { JumpClock } from '../lib/jump-clock.ts';
 import { summarize } from '../lib/util.ts';
@@ -59,7 +60,7 @@ const okFetch = (async () => new Response('{"accepted":true}', { status: 202 }))
 const dir = await mkdtemp(join(process.argv[4] ?? tmpdir(), 'tether-bench-timers-'));
 const HOUR = 3_600_000;
 try {
-  const engine = await Engine.start({ store: new LowdbRunStore({ dir }), signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'), clock, fetch: okFetch });
+  const engine = await Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir })), signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'), clock, fetch: okFetch });
   const cfgFor = (timeoutMs: number) => benchConfig('http://127.0.0.1:9/jobs', { timeoutSeconds: timeoutMs / 1000, heartbeatTimeoutSeconds: undefined, retryLimit: 0 });
   // Warm every code path once so compiled code is not counted as per-run cost.
   for (let i = 0; i < 50; i++) await engine.createRun(cfgFor(HOUR));

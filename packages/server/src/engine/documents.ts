@@ -4,7 +4,8 @@
  * commit (the store may have written a record that was never acknowledged: the next event starts from the last
  * acknowledged document, whatever the disk holds), and quarantined runs (missing or unreadable document).
  */
-import { CorruptRunFileError, type RunDoc, type RunStore } from '../store/types.ts';
+import { CorruptRunFileError, type RunDoc } from '../store/types.ts';
+import type { RunStore } from '../store/contract.ts';
 import { DocCache } from './doc-cache.ts';
 import { RunDamagedError, type DamagedRunInfo } from './errors.ts';
 
@@ -73,7 +74,7 @@ export class RunDocuments {
     if (known) throw new RunDamagedError(runId, known.file, known.reason);
     let doc: RunDoc | null;
     try {
-      doc = await this.store.read(runId);
+      doc = await this.store.get(runId);
     } catch (e) {
       if (e instanceof CorruptRunFileError) throw this.quarantine(runId, e.file, e.reason);
       throw e;

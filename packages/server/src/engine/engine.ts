@@ -25,13 +25,14 @@ import {
 import { applyEvent, callbackStep, createRun, heartbeatStep, hydrate, recordEntry, type EventSourceName, type LogPolicy, type MachineEvent, type StepResult } from '../core/step.ts';
 import { newRunId } from '../core/ids.ts';
 import { resendable } from '../core/outbox.ts';
-import { RunTooLargeError, type OutboxEntry, type RunDoc, type RunStore } from '../store/types.ts';
+import { RunTooLargeError, type OutboxEntry, type RunDoc } from '../store/types.ts';
+import type { RunStore } from '../store/contract.ts';
+import { MemoryReadModel } from '../store/memory-read-model.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { RunDocuments } from './documents.ts';
 import { CommitError, RunDamagedError, type DamagedRunInfo } from './errors.ts';
 import { LocalNotifier } from './local/notifier.ts';
 import { LocalOutboxDispatcher } from './local/outbox-dispatcher.ts';
-import { MemoryReadModel } from './local/read-model.ts';
 import { Mailboxes } from './mailbox.ts';
 import type { ListQuery, Notifier, OutboxDispatcher, ReadModel, RunLock, RunPage, RunUpdate, Scheduler } from './ports.ts';
 import { Recovery } from './recovery.ts';
@@ -112,10 +113,6 @@ export class Engine {
   /** The turn token of the step running now, if it has not handed it on yet. */
   private heldTurn: Release | null = null;
   private readonly background = new Set<Promise<void>>();
-  /** Runs whose committed outbox is not empty (a trigger in flight): a shutdown checkpoint leaves them to a full read. */
-  private readonly outboxRuns = new Set<string>();
-  /** A commit failed this session: committed timers may differ from armed ones, so no shutdown checkpoint. */
-  private commitFailed = false;
   private stopping = false;
   private resumed = false;
 
@@ -355,8 +352,17 @@ export class Engine {
   private async commit(prev: RunDoc, result: StepResult, opts: { creating?: boolean; limited?: boolean } = {}): Promise<void> {
     const doc = result.doc;
     const summary = toRunSummary(doc.snapshot);
+    const change = {
+      doc,
+      summary,
+      // A new run's commit brings its whole log; any other one entry, appended or replacing the last.
+      appended: opts.creating ? doc.events : [result.entry],
+      replacedLast: result.replacedLast,
+      timers: doc.timers,
+      outbox: doc.outbox,
+    };
     try {
-      const landed = this.store.commit(doc, summary, opts.limited && result.accepted ? { maxBytes: this.maxRunBytes } : undefined);
+      const landed = this.store.commit(doc.id, (doc.version ?? 1) - 1, change, opts.limited && result.accepted ? { maxBytes: this.maxRunBytes } : undefined);
       // The CPU part of this step is done; the next run's step may start while the journal writes this one.
       const release = this.heldTurn;
       this.heldTurn = null;
@@ -366,13 +372,9 @@ export class Engine {
       if (e instanceof RunTooLargeError) throw e; // refused before anything was written: nothing to undo
       this.log.error({ runId: doc.id, err: errText(e) }, 'commit failed');
       if (!opts.creating) this.docs.pin(prev);
-      this.commitFailed = true;
       throw new CommitError(doc.id, e);
     }
     this.docs.committed(doc);
-    if (doc.outbox.length) this.outboxRuns.add(doc.id);
-    else this.outboxRuns.delete(doc.id);
-    this.readModel.put(summary, opts.creating ?? false);
 
     const withRun = (t: RunDoc['timers'][number]): TimerEntry => ({ ...t, runId: doc.id });
     this.scheduler.sync(doc.id, prev.timers.map(withRun), doc.timers.map(withRun));
@@ -465,23 +467,27 @@ export class Engine {
   // ───────────────────────────── lifecycle ─────────────────────────────
 
   private async recover(): Promise<void> {
-    const { active, pending = [], summaries, damaged = [], warnings = [] } = await this.store.load();
-    for (const w of warnings) this.log.warn({}, w);
-    for (const d of damaged) this.docs.quarantine(d.id, d.file, d.reason);
-    this.readModel = new MemoryReadModel(summaries);
+    const opened = await this.store.open();
+    for (const w of opened.warnings) this.log.warn({}, w);
+    for (const d of opened.damaged) this.docs.quarantine(d.id, d.file, d.reason);
+    this.readModel = opened.readModel;
     const at = this.recovery.begin(this.clock.now());
-    for (const doc of active) {
-      const attempts = doc.snapshot.context.attempts;
-      if (doc.outbox.length) this.outboxRuns.add(doc.id);
-      this.recovery.add(doc.id, doc.timers, attempts[attempts.length - 1]?.number, doc.outbox.some((o) => resendable(doc, o, at)));
+    // Every committed timer of every open run, into the paused scheduler at its original dueAt: nothing fires before
+    // resume(). The store answers from what it keeps of open runs (the file store: memory; a database: an index).
+    const byRun = new Map<string, { attempt: number; timers: RunDoc['timers'] }>();
+    for (const t of await this.store.dueTimers(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY)) {
+      this.scheduler.arm({ runId: t.runId, key: t.key, dueAt: t.dueAt, eventType: t.eventType });
+      const run = byRun.get(t.runId) ?? { attempt: t.attempt, timers: [] };
+      run.timers.push({ key: t.key, dueAt: t.dueAt, eventType: t.eventType });
+      byRun.set(t.runId, run);
     }
-    for (const p of pending) this.recovery.add(p.id, p.timers, p.attempt, false);
-    // Into the paused scheduler at the original dueAt: nothing fires before resume().
-    for (const doc of active) for (const t of doc.timers) this.scheduler.arm({ ...t, runId: doc.id });
-    for (const p of pending) for (const t of p.timers) this.scheduler.arm({ ...t, runId: p.id });
+    const withOutbox = new Set((await this.store.outbox(Number.POSITIVE_INFINITY)).map((o) => o.runId));
+    for (const runId of withOutbox) if (!byRun.has(runId)) byRun.set(runId, { attempt: this.readModel.get(runId)?.attempt ?? 0, timers: [] });
+    // A trigger is re-sent on resume only if its run's timer was not already due (resume checks the document again).
+    for (const [runId, { attempt, timers }] of byRun) this.recovery.add(runId, timers, attempt, withOutbox.has(runId) && !timers.some((t) => t.dueAt <= at));
     // The markers are committed in the background, a few at a time, so a restart with 100k waiting runs serves at once.
     this.recovery.drain();
-    this.log.info({ runs: this.readModel.count, active: active.length + pending.length, fromCheckpoint: pending.length, timers: this.scheduler.size }, 'engine recovered');
+    this.log.info({ runs: this.readModel.count, active: byRun.size, timers: this.scheduler.size }, 'engine recovered');
   }
 
   /** Waits until every queued commit and every trigger in flight has settled (tests and graceful shutdown). */
@@ -500,15 +506,7 @@ export class Engine {
     this.dispatcher.abortAll('server stopping');
     await Promise.all([this.lock.drain(), ...this.background]);
     await this.lock.drain();
-    // Every commit is done: a checkpoint lets the next start skip reading the waiting runs' files. Best effort.
-    if (this.store.checkpoint && !this.commitFailed) {
-      const pending = this.readModel
-        .all()
-        .reverse()
-        .filter((s) => !isFinalRunStatus(s.status) && !this.outboxRuns.has(s.id) && !this.docs.isPinned(s.id) && !this.docs.isDamaged(s.id))
-        .map((s) => ({ id: s.id, attempt: s.attempt, timers: this.scheduler.timersOf(s.id).map(({ key, dueAt, eventType }) => ({ key, dueAt, eventType })) }));
-      await this.store.checkpoint(pending).catch((e) => this.log.warn({ err: errText(e) }, 'no shutdown checkpoint'));
-    }
+    // Every commit is done; a store may leave a checkpoint for a faster next start (the file store does).
     await this.store.close();
   }
 

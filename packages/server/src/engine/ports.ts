@@ -58,27 +58,5 @@ export interface Notifier {
   readonly listening: boolean;
 }
 
-/** Listing: every run's summary, newest first, filtered and paged. */
-export interface ListQuery {
-  status?: string;
-  name?: string;
-  limit?: number;
-  cursor?: string;
-}
-
-export interface RunPage {
-  runs: RunSummary[];
-  nextCursor: string | null;
-}
-
-export interface ReadModel {
-  get(runId: string): RunSummary | undefined;
-  /** Records a committed summary (`creating`: a new run, appended in creation order). */
-  put(summary: RunSummary, creating: boolean): void;
-  list(q: ListQuery): RunPage;
-  /** Every summary, newest first. */
-  all(): RunSummary[];
-  readonly count: number;
-  /** Runs not final. */
-  readonly openCount: number;
-}
+/** Listing: the store provides the read model (an in-process store from memory). */
+export type { ListQuery, ReadModel, RunPage } from '../store/contract.ts';

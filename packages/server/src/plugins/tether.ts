@@ -9,7 +9,9 @@ import { Engine } from '../engine/engine.ts';
 import { Signer, loadOrCreateSecret } from '../engine/signer.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { LowdbRunStore } from '../store/lowdb-store.ts';
-import type { RunStore } from '../store/types.ts';
+import type { RunFiles } from '../store/types.ts';
+import { FileRunStore } from '../store/file-run-store.ts';
+import type { WriteBackHealth } from '../store/write-back-health.ts';
 import { defaultPublicUrl, type Settings } from '../settings.ts';
 import { ForgedLedger } from './forged-ledger.ts';
 
@@ -23,6 +25,11 @@ export interface TetherServices {
   publicUrl(): string;
   /** Bad-signature webhook requests, counted per run and per client instead of recorded one by one (forged-ledger.ts). */
   forged: ForgedLedger;
+  /**
+   * The store's own health, for /healthz: how its background write-backs are doing. `writeBack` is absent for a store
+   * that does not report it (a test's stand-in for the lowdb store).
+   */
+  storeHealth(): { writeBack?: WriteBackHealth };
 }
 
 declare module 'fastify' {
@@ -34,7 +41,8 @@ declare module 'fastify' {
 export interface TetherPluginOptions {
   settings: Settings;
   clock?: Clock;
-  store?: RunStore;
+  /** The embedded store's file layer (tests wrap the real one to inject faults); FileRunStore serves the contract over it. */
+  store?: RunFiles;
   /** Rejected requests kept per run before they are folded into one entry (the engine's default when absent). */
   maxRejectedPerRun?: number;
 }
@@ -47,9 +55,11 @@ export default fp<TetherPluginOptions>(
     const publicUrl = () => settings.publicUrl ?? listening ?? defaultPublicUrl(settings.host, settings.port);
     const secret = await loadOrCreateSecret(settings.dataDir, settings.secret ?? undefined);
     const signer = new Signer(secret, publicUrl);
-    const store = opts.store ?? new LowdbRunStore({ dir: settings.dataDir, fsync: settings.fsync });
+    // The store logs its background write-backs' failures (nobody awaits those) and dates them by the engine's clock.
+    const files = opts.store ?? new LowdbRunStore({ dir: settings.dataDir, fsync: settings.fsync, logger: app.log, now: () => clock.now() });
+    const storeHealth = () => (files instanceof LowdbRunStore ? { writeBack: files.writeBackHealth } : {});
     const engine = await Engine.start({
-      store,
+      store: new FileRunStore(files),
       signer,
       paused: true,
       logger: app.log,
@@ -64,7 +74,7 @@ export default fp<TetherPluginOptions>(
       record: (runId, entry) => engine.recordRejected(runId, entry),
       logger: app.log,
     });
-    app.decorate('tether', { settings, engine, signer, clock, publicUrl, forged });
+    app.decorate('tether', { settings, engine, signer, clock, publicUrl, forged, storeHealth });
 
     app.addHook('onListen', async function () {
       const addr = app.server.address() as AddressInfo | null;

@@ -39,7 +39,8 @@ import { DurableJSONFile, fsyncDir, writeFileAtomic } from './durable-file.ts';
 import { JournalWriter } from './journal.ts';
 import { checkDoc, journalDir, readJournal, segmentFile } from './journal-files.ts';
 import { RunFileWriter } from './run-file-writer.ts';
-import { CorruptRunFileError, RunTooLargeError, type CommitOptions, type DamagedRun, type LoadedStore, type PendingRun, type RunDoc, type RunStore } from './types.ts';
+import { silentStoreLogger, WriteBackError, WriteBackMonitor, type StoreLogger, type WriteBackHealth } from './write-back-health.ts';
+import { CorruptRunFileError, RunTooLargeError, type CommitOptions, type DamagedRun, type LoadedStore, type PendingRun, type RunDoc, type RunFiles } from './types.ts';
 
 /**
  * Compact on purpose (100k waiting runs → a few MB, parsed in tens of ms): timer keys and event types are a handful
@@ -103,9 +104,13 @@ export interface LowdbStoreOptions {
   writeBackIntervalMs?: number;
   /** Run files per message to the writer thread during a write-back. Default 256. */
   writeBackBatch?: number;
+  /** Where write-back failures (and the recovery after them) are logged: nobody awaits a background write-back. */
+  logger?: StoreLogger;
+  /** The clock of `writeBackHealth`'s times, ms since the epoch. Default Date.now. */
+  now?: () => number;
 }
 
-export class LowdbRunStore implements RunStore {
+export class LowdbRunStore implements RunFiles {
   readonly dir: string;
   private readonly runsDir: string;
   private readonly indexFile: string;
@@ -131,6 +136,8 @@ export class LowdbRunStore implements RunStore {
   /** Releases `<dataDir>/tether.lock` (data-dir-lock.ts), taken by load(). */
   private unlock: (() => Promise<void>) | null = null;
   private writeBackTimer: NodeJS.Timeout | null = null;
+  /** Write-back failures: counted for /healthz, logged once per streak (write-back-health.ts). */
+  private readonly writeBacks: WriteBackMonitor;
 
   constructor(opts: LowdbStoreOptions) {
     this.dir = opts.dir;
@@ -142,6 +149,12 @@ export class LowdbRunStore implements RunStore {
     this.journalBudget = opts.journalBudgetBytes ?? 128 * 1024 * 1024;
     this.writeBackIntervalMs = opts.writeBackIntervalMs ?? 30_000;
     this.writeBackBatch = Math.max(1, opts.writeBackBatch ?? 256);
+    this.writeBacks = new WriteBackMonitor(opts.logger ?? silentStoreLogger, opts.now ?? Date.now);
+  }
+
+  /** How write-backs are doing (a copy): the newest failure while they fail, how many in a row, the last success. */
+  get writeBackHealth(): WriteBackHealth {
+    return this.writeBacks.health;
   }
 
   private runFile(runId: string): string {
@@ -281,6 +294,7 @@ export class LowdbRunStore implements RunStore {
     this.files = new RunFileWriter(this.fsync);
     if (this.writeBackIntervalMs > 0) {
       this.writeBackTimer = setInterval(() => {
+        // A failure is recorded and logged by writeBack itself; the next tick tries again.
         if (this.dirty.size || this.segments.length > 1) void this.writeBack().catch(() => {});
       }, this.writeBackIntervalMs);
       this.writeBackTimer.unref();
@@ -303,28 +317,46 @@ export class LowdbRunStore implements RunStore {
 
   private maybeWriteBack(): void {
     if (this.writingBack) return;
+    // A failure is recorded and logged by writeBack itself.
     if (this.dirtyBytes > this.dirtyBudget || (this.journal?.size ?? 0) > this.journalBudget) void this.writeBack().catch(() => {});
   }
 
   /**
    * Brings every run file up to its newest journaled document, then deletes the journal segments that held them.
-   * One at a time; commits go on meanwhile (into a new segment). Rejects if any run file could not be written: the
-   * older segments then stay, and the next write-back tries again.
+   * One at a time; commits go on meanwhile (into a new segment). Rejects (a WriteBackError naming the files) if any run
+   * file could not be written: the older segments then stay, and the next write-back tries again. Every outcome is
+   * recorded here, whoever started it, for `writeBackHealth` and the log: the background callers only swallow it.
    */
   writeBack(): Promise<void> {
-    return (this.writingBack ??= this.doWriteBack().finally(() => {
-      this.writingBack = null;
-    }));
+    return (this.writingBack ??= this.doWriteBack()
+      .then(
+        (ran) => {
+          if (ran) this.writeBacks.succeeded();
+        },
+        (e: unknown) => {
+          this.writeBacks.failed(e);
+          throw e;
+        },
+      )
+      .finally(() => {
+        this.writingBack = null;
+      }));
   }
 
-  private async doWriteBack(): Promise<void> {
+  /** False if there was nothing to write back with (not loaded, or closed). */
+  private async doWriteBack(): Promise<boolean> {
     const journal = this.journal;
     const files = this.files;
-    if (!journal || !files) return;
+    if (!journal || !files) return false;
     // Every group posted before the rotation lands in the old segments and is answered (so it is in `dirty`) before
     // the rotation is; everything after lands in the new segment, which stays.
     const seq = this.segments.at(-1)! + 1;
-    await journal.rotate(segmentFile(this.dir, seq));
+    const next = segmentFile(this.dir, seq);
+    try {
+      await journal.rotate(next);
+    } catch (e) {
+      throw new WriteBackError(`write-back: journal segment ${next} not started: ${(e as Error).message}`, [next]);
+    }
     const old = this.segments;
     this.segments = [...old, seq];
     const batch = [...this.dirty];
@@ -334,12 +366,22 @@ export class LowdbRunStore implements RunStore {
       failures.push(...(await files.writeAll(chunk.map(([id, text]) => ({ file: this.runFile(id), text })))));
     }
     if (failures.length) {
-      throw new Error(`write-back: ${failures.length} run file(s) not written, e.g. ${failures[0]!.file}: ${failures[0]!.message}`);
+      throw new WriteBackError(
+        `write-back: ${failures.length} run file(s) not written, e.g. ${failures[0]!.file}: ${failures[0]!.message}`,
+        failures.map((f) => f.file),
+      );
     }
-    for (const s of old) await unlink(segmentFile(this.dir, s)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
-    if (this.fsync) await fsyncDir(journalDir(this.dir));
+    for (const s of old) {
+      const file = segmentFile(this.dir, s);
+      await unlink(file).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw new WriteBackError(`write-back: run files written, journal segment ${file} not removed: ${e.message}`, [file]);
+      });
+    }
+    if (this.fsync) {
+      await fsyncDir(journalDir(this.dir)).catch((e: Error) => {
+        throw new WriteBackError(`write-back: journal directory not synced: ${e.message}`, [journalDir(this.dir)]);
+      });
+    }
     this.segments = this.segments.filter((s) => !old.includes(s));
     // A run that committed again meanwhile stays: its newer document is in the new segment, not yet in its file.
     for (const [id, text] of batch) {
@@ -348,6 +390,7 @@ export class LowdbRunStore implements RunStore {
         this.dirtyBytes -= text.length;
       }
     }
+    return true;
   }
 
   /**
@@ -387,7 +430,7 @@ export class LowdbRunStore implements RunStore {
   /**
    * Waits for every commit so far, then writes back until the journal holds nothing (a write-back in progress may
    * have started before the last commits). A failure marks the store failed (no shutdown checkpoint) and is left to
-   * the journal: nothing is lost, the next start reads it.
+   * the journal: nothing is lost, the next start reads it. writeBack has logged it (if it began a streak).
    */
   private async settle(): Promise<void> {
     const journal = this.journal;

@@ -1,5 +1,7 @@
-import type { RunEventEntry, RunInput, RunSummary } from '@tether/machine';
-import type { TimerEntry } from '../engine/timer-service.ts';
+import type { RunEventEntry, RunInput, RunSummary, TimerRow } from '@tether/machine';
+import type { CommitOptions, DamagedRun } from './contract.ts';
+
+export type { CommitOptions, DamagedRun } from './contract.ts';
 
 /** A trigger to send (at least once): removed in the same commit that records its outcome. */
 export interface OutboxEntry {
@@ -33,7 +35,7 @@ export interface RunDoc {
   rerunOf: string | null;
   /** XState persisted snapshot (value + context + status). */
   snapshot: PersistedRunSnapshot;
-  timers: Omit<TimerEntry, 'runId'>[];
+  timers: TimerRow[];
   outbox: OutboxEntry[];
   events: RunEventEntry[];
 }
@@ -64,24 +66,20 @@ export interface LoadedStore {
   warnings?: string[];
 }
 
-/** A run whose document is missing or unreadable, as found: which file, and what is wrong with it. */
-export interface DamagedRun {
-  id: string;
-  file: string;
-  reason: string;
-}
 
 /** What recovery needs of a waiting run without reading its document: its committed timers and current attempt. */
 export interface PendingRun {
   id: string;
-  timers: Omit<TimerEntry, 'runId'>[];
+  timers: TimerRow[];
   attempt: number;
 }
 
 /**
- * Where runs live. A commit writes one run (never all of them) and is durable once it resolves.
+ * The embedded store's file layer (journal, run files, index, shutdown checkpoint): a commit writes one run (never all
+ * of them) and is durable once it resolves. FileRunStore serves the store contract (contract.ts) over it; tests wrap
+ * it to inject faults.
  */
-export interface RunStore {
+export interface RunFiles {
   load(): Promise<LoadedStore>;
   /**
    * `maxBytes`: refuse (RunTooLargeError, nothing written) a document whose JSON would exceed it — the store is where it
@@ -98,9 +96,6 @@ export interface RunStore {
   readonly dir: string;
 }
 
-export interface CommitOptions {
-  maxBytes?: number;
-}
 
 /** A commit refused because the run's document would exceed its size cap: nothing was written. */
 export class RunTooLargeError extends Error {

@@ -12,6 +12,7 @@ import { Engine } from '../../src/engine/engine.ts';
 import { Signer } from '../../src/engine/signer.ts';
 import { systemClock } from '../../src/engine/clock.ts';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
+import { FileRunStore } from '../../src/store/file-run-store.ts';
 import { RunFileWriter } from '../../src/store/run-file-writer.ts';
 import type { ChildCommand, ChildMessage, ChildStoreOptions } from './child-protocol.ts';
 
@@ -75,7 +76,7 @@ async function handle(cmd: ChildCommand): Promise<unknown> {
       store = openStore(cmd.dir, cmd.fsync ?? false, cmd.store);
       const offset = (clockOffset = cmd.clockOffsetMs ?? 0);
       const clock = offset ? { ...systemClock, now: () => Date.now() + offset } : systemClock;
-      engine = await Engine.start({ store, signer: new Signer(Buffer.from(cmd.secret), cmd.publicUrl), logger, clock });
+      engine = await Engine.start({ store: new FileRunStore(store), signer: new Signer(Buffer.from(cmd.secret), cmd.publicUrl), logger, clock });
       engine.subscribe((u) => send({ op: 'update', pid: process.pid, at: Date.now(), run: u.run, events: u.events }));
       return { bootId: engine.bootId, startedAt: engine.startedAt };
     }

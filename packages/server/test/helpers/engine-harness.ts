@@ -5,6 +5,7 @@
  */
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
+import { FileRunStore } from '../../src/store/file-run-store.ts';
 import { FakeExternalSystem } from './fake-external.ts';
 import { ManualClock } from './manual-clock.ts';
 import { RecordingStore } from './recording-store.ts';
@@ -25,7 +26,7 @@ export async function harness(extra: Partial<EngineOptions> = {}, clock = new Ma
   const ext = await new FakeExternalSystem().start();
   const open = async (more: Partial<EngineOptions>) => {
     const store = new RecordingStore(new LowdbRunStore({ dir: tmp.dir }));
-    const engine = await Engine.start({ store, signer: testSigner(), clock, ...extra, ...more });
+    const engine = await Engine.start({ store: new FileRunStore(store), signer: testSigner(), clock, ...extra, ...more });
     return { store, engine };
   };
   const h: Harness = {

@@ -5,6 +5,7 @@ import { parseRunConfig, type ResolvedRunConfig, type RunConfig } from '@tether/
 import { Engine } from '../../src/engine/engine.ts';
 import { Signer } from '../../src/engine/signer.ts';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
+import { FileRunStore } from '../../src/store/file-run-store.ts';
 import type { Clock } from '../../src/engine/clock.ts';
 
 export async function tempDir(prefix = 'tether-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -16,7 +17,7 @@ export const testSigner = () => new Signer(Buffer.from('test-secret-test-secret-
 
 export async function startEngine(dir: string, clock?: Clock, extra: { fetch?: typeof fetch } = {}): Promise<Engine> {
   const opts: ConstructorParameters<typeof LowdbRunStore>[0] = { dir };
-  return Engine.start({ store: new LowdbRunStore(opts), signer: testSigner(), ...(clock ? { clock } : {}), ...extra });
+  return Engine.start({ store: new FileRunStore(new LowdbRunStore(opts)), signer: testSigner(), ...(clock ? { clock } : {}), ...extra });
 }
 
 export function config(c: Partial<RunConfig> & { target: RunConfig['target'] }): ResolvedRunConfig {

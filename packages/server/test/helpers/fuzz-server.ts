@@ -11,7 +11,7 @@ import type { Run, RunEventEntry } from '@tether/machine';
 import { buildApp, type BuildOptions } from '../../src/app.ts';
 import { loadSettings, type Settings } from '../../src/settings.ts';
 import type { Clock } from '../../src/engine/clock.ts';
-import type { RunStore } from '../../src/store/types.ts';
+import type { RunFiles } from '../../src/store/types.ts';
 
 export interface ServeOptions {
   /** Environment as the runner would read it (never the real process.env). */
@@ -19,7 +19,7 @@ export interface ServeOptions {
   settings?: Partial<Settings>;
   clock?: Clock;
   /** Wraps or replaces the store; receives the data dir. */
-  store?: (dataDir: string) => RunStore;
+  store?: (dataDir: string) => RunFiles;
   /** Reuse a data dir (a restart); it is then not removed on close. */
   dataDir?: string;
   build?: Pick<BuildOptions, 'maxRejectedPerRun' | 'requestTimeoutMs' | 'logger'>;

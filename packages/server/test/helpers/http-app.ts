@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { CallbackResult, ErrorBody, Run, RunConfig, RunEventEntry } from '@tether/machine';
 import { buildApp, type BuildOptions } from '../../src/app.ts';
 import { loadSettings, type Settings } from '../../src/settings.ts';
-import type { RunStore } from '../../src/store/types.ts';
+import type { RunFiles } from '../../src/store/types.ts';
 import type { ManualClock } from './manual-clock.ts';
 
 export interface StartOptions {
@@ -21,7 +21,7 @@ export interface StartOptions {
   clock?: ManualClock;
   logger?: BuildOptions['logger'];
   /** Wraps the real lowdb store (e.g. to hold commits); receives the data dir. */
-  store?: (dataDir: string) => RunStore;
+  store?: (dataDir: string) => RunFiles;
 }
 
 export interface Reply<T> {

@@ -4,9 +4,9 @@
  */
 import type { RunSummary } from '@tether/machine';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
-import type { CommitOptions, LoadedStore, RunDoc, RunStore } from '../../src/store/types.ts';
+import type { CommitOptions, LoadedStore, RunDoc, RunFiles } from '../../src/store/types.ts';
 
-export class HoldableStore implements RunStore {
+export class HoldableStore implements RunFiles {
   /** Order of completed commits and whatever the test appends (e.g. 'response'). */
   readonly log: string[] = [];
   private gate: Promise<void> | null = null;

@@ -3,14 +3,14 @@
  * say what was durable at the moment something else happened (e.g. when the external system saw the POST).
  */
 import type { RunSummary } from '@tether/machine';
-import type { CommitOptions, LoadedStore, RunDoc, RunStore } from '../../src/store/types.ts';
+import type { CommitOptions, LoadedStore, RunDoc, RunFiles } from '../../src/store/types.ts';
 
-export class RecordingStore implements RunStore {
+export class RecordingStore implements RunFiles {
   readonly commits: RunDoc[] = [];
   /** Make the next commits fail (disk full…), to test that nothing is acknowledged or executed. */
   failCommits = 0;
 
-  constructor(private readonly inner: RunStore) {}
+  constructor(private readonly inner: RunFiles) {}
 
   get dir(): string {
     return this.inner.dir;

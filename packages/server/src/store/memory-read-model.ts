@@ -1,6 +1,6 @@
-/** Today's ReadModel: every run's summary in memory, ids in creation order (ids sort by creation time). */
+/** The in-process ReadModel (the file store's): every run's summary in memory, ids in creation order (ids sort by creation time). */
 import { isFinalRunStatus, type RunSummary } from '@tether/machine';
-import type { ListQuery, ReadModel, RunPage } from '../ports.ts';
+import type { ListQuery, ReadModel, RunPage } from './contract.ts';
 
 export class MemoryReadModel implements ReadModel {
   private readonly summaries = new Map<string, RunSummary>();
