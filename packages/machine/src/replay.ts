@@ -14,20 +14,29 @@ export interface ReplayableEntry {
   event?: unknown;
 }
 
+/**
+ * Carries `snapshot` on through the applied entries of `events` (a live view that already replayed the entries before
+ * them): each applied entry with the snapshot right after it.
+ */
+export function* replayOnto(snapshot: RunSnapshot, events: readonly ReplayableEntry[]): Generator<{ entry: ReplayableEntry; snapshot: RunSnapshot }, RunSnapshot> {
+  let s = snapshot;
+  for (const entry of events) {
+    if (entry.verdict !== 'applied' || !entry.event) continue;
+    [s] = transition(runMachine, s, entry.event as RunEvent);
+    yield { entry, snapshot: s };
+  }
+  return s;
+}
+
 /** Each applied entry with the snapshot right after it, in log order, up to `uptoSeq` (inclusive). */
 export function* replaySteps(
   input: RunInput,
   events: readonly ReplayableEntry[],
   uptoSeq = Number.POSITIVE_INFINITY,
 ): Generator<{ entry: ReplayableEntry; snapshot: RunSnapshot }, RunSnapshot> {
-  let [snapshot] = initialTransition(runMachine, input);
-  for (const entry of events) {
-    if (entry.seq > uptoSeq) break;
-    if (entry.verdict !== 'applied' || !entry.event) continue;
-    [snapshot] = transition(runMachine, snapshot, entry.event as RunEvent);
-    yield { entry, snapshot };
-  }
-  return snapshot;
+  const [initial] = initialTransition(runMachine, input);
+  const upto = events.findIndex((e) => e.seq > uptoSeq);
+  return yield* replayOnto(initial, upto < 0 ? events : events.slice(0, upto));
 }
 
 /** The snapshot after every applied entry up to `uptoSeq` (inclusive). */
