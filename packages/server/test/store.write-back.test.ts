@@ -5,11 +5,12 @@
  * journal budgets, the interval, a clean close).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdir, readdir, readFile, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LowdbRunStore, type LowdbStoreOptions } from '../src/store/lowdb-store.ts';
 import { journalDir, listSegments, readDurable, segmentFile } from '../src/store/journal-files.ts';
 import type { RunDoc } from '../src/store/types.ts';
+import type { StoreLogger } from '../src/store/write-back-health.ts';
 import { makeDoc, runIdFor, summaryOf } from './helpers/run-docs.ts';
 import { tempDir } from './helpers/engine.ts';
 import { deferred, turns } from './helpers/async.ts';
@@ -190,17 +191,113 @@ describe('LowdbRunStore write-back', () => {
     expect(await seqs()).toEqual([2]);
   });
 
-  // The journal thread opens the next segment before it lets go of the current one (journal.ts, openSegment).
+  // The journal thread opens the next segment before it lets go of the current one (journal-thread.ts, openSegment).
   it('a write-back whose new segment cannot be created fails alone: commits go on in the current segment', async () => {
     await open();
     const a = makeDoc(runIdFor(1), 'awaitingCallback');
     await commit(a);
     await mkdir(segmentFile(tmp.dir, 2)); // the next segment's name is taken by a directory: opening it fails
     await expect(store.writeBack()).rejects.toThrow(/EISDIR/);
+    expect(store.writeBackHealth.lastError, 'the failure names the segment').toMatchObject({ files: [segmentFile(tmp.dir, 2)], fileCount: 1 });
     const a2 = makeDoc(a.id, 'succeeded');
     await commit(a2);
     expect(linesOf(await readFile(segmentFile(tmp.dir, 1), 'utf8'))).toEqual([a, a2]);
     await rmdir(segmentFile(tmp.dir, 2));
     expect(await readDurable(tmp.dir, a.id)).toEqual(a2);
+  });
+
+  describe('failures are reported', () => {
+    /** What the store logged, as (level, fields, message). */
+    let logged: Array<{ level: 'info' | 'error'; obj: Record<string, unknown>; msg: string }>;
+    const logger: StoreLogger = {
+      info: (obj, msg = '') => void logged.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
+      error: (obj, msg = '') => void logged.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
+    };
+    let now: number;
+    beforeEach(() => {
+      logged = [];
+      now = Date.UTC(2026, 5, 1);
+    });
+
+    it('in writeBackHealth, naming the file, and in the log once per streak of failures; the first success after it says it recovered', async () => {
+      await open({ logger, now: () => now });
+      expect(store.writeBackHealth).toEqual({ lastError: null, consecutiveFailures: 0, lastSuccessAt: null });
+      const [a, b] = [1, 2].map((n) => makeDoc(runIdFor(n), 'awaitingCallback')) as [RunDoc, RunDoc];
+      await commit(a);
+      await commit(b);
+      await store.writeBack();
+      const firstSuccess = now;
+      expect(store.writeBackHealth).toEqual({ lastError: null, consecutiveFailures: 0, lastSuccessAt: firstSuccess });
+      expect(logged, 'a success after no failure is not news').toEqual([]);
+
+      // b's file cannot be replaced: a directory is where it must go (a real EISDIR from rename, root or not).
+      const b2 = makeDoc(b.id, 'succeeded');
+      await commit(b2);
+      await unlink(runFile(b.id));
+      await mkdir(runFile(b.id));
+      for (let i = 1; i <= 3; i++) {
+        now += 30_000;
+        await expect(store.writeBack()).rejects.toThrow(/1 run file\(s\) not written/);
+        expect(store.writeBackHealth).toEqual({
+          lastError: { at: now, message: expect.stringContaining(runFile(b.id)) as unknown as string, files: [runFile(b.id)], fileCount: 1 },
+          consecutiveFailures: i,
+          lastSuccessAt: firstSuccess,
+        });
+      }
+      expect(logged.map((l) => l.level), 'three failures, one line').toEqual(['error']);
+      expect(logged[0]!.obj).toMatchObject({ files: [runFile(b.id)], fileCount: 1 });
+      expect(logged[0]!.msg).toMatch(/^write-back failed/);
+
+      await rmdir(runFile(b.id));
+      now += 30_000;
+      await store.writeBack();
+      expect(store.writeBackHealth).toEqual({ lastError: null, consecutiveFailures: 0, lastSuccessAt: now });
+      expect(await inRunFile(b.id)).toEqual(b2);
+      expect(logged.slice(1)).toEqual([
+        { level: 'info', obj: { failures: 3, failingSince: new Date(firstSuccess + 30_000).toISOString() }, msg: 'write-back recovered after 3 failed attempt(s)' },
+      ]);
+
+      // A new streak is news again.
+      await commit(makeDoc(a.id, 'succeeded'));
+      await unlink(runFile(a.id));
+      await mkdir(runFile(a.id));
+      await expect(store.writeBack()).rejects.toThrow();
+      expect(logged.map((l) => l.level)).toEqual(['error', 'info', 'error']);
+      expect(logged[2]!.obj).toMatchObject({ files: [runFile(a.id)] });
+      await rmdir(runFile(a.id));
+    });
+
+    it('from a write-back nobody awaits (the interval), and with runs/ gone every file fails: ten named, all counted', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      await open({ logger, now: () => now, writeBackIntervalMs: 1_000 });
+      const docs = Array.from({ length: 12 }, (_, i) => makeDoc(runIdFor(i), 'awaitingCallback'));
+      for (const d of docs) await commit(d);
+      // runs/ is a file now: no run file can be created under it (ENOTDIR).
+      const runsDir = join(tmp.dir, 'runs');
+      await rename(runsDir, `${runsDir}.away`);
+      await writeFile(runsDir, '');
+      for (let i = 1; i <= 2; i++) {
+        vi.advanceTimersByTime(1_000);
+        await until(async () => store.writeBackHealth.consecutiveFailures === i, `interval write-back ${i} to fail`);
+      }
+      const { lastError } = store.writeBackHealth;
+      expect(lastError?.fileCount).toBe(12);
+      expect(lastError?.files).toEqual(docs.slice(0, 10).map((d) => runFile(d.id)));
+      expect(lastError?.message).toMatch(/ENOTDIR/);
+      expect(logged.map((l) => l.level)).toEqual(['error']);
+      for (const d of docs) expect(await store.read(d.id)).toEqual(d);
+
+      await unlink(runsDir);
+      await rename(`${runsDir}.away`, runsDir);
+      vi.advanceTimersByTime(1_000);
+      await until(async () => store.writeBackHealth.consecutiveFailures === 0, 'the interval write-back to succeed');
+      expect(store.writeBackHealth).toEqual({ lastError: null, consecutiveFailures: 0, lastSuccessAt: now });
+      expect(logged.map((l) => [l.level, l.msg])).toEqual([
+        ['error', expect.stringMatching(/^write-back failed/)],
+        ['info', 'write-back recovered after 2 failed attempt(s)'],
+      ]);
+      for (const d of docs) expect(await inRunFile(d.id)).toEqual(d);
+      expect(await seqs()).toHaveLength(1);
+    });
   });
 });

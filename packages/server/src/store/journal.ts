@@ -11,85 +11,10 @@
  * appending the same bytes to one open file costs ~5 µs. Run files are brought up to date later, in the background
  * (see lowdb-store.ts), many commits at once.
  */
+import type { JournalReply, JournalRequest, PlainError } from './thread-protocol.ts';
 import { WriterThread } from './writer-thread.ts';
 
-interface Reply {
-  id: number;
-  error: { message: string; code?: string } | null;
-  /** The index append failed (the journal write did not). */
-  indexFailed?: boolean;
-  /** Bytes in the current segment after this message. */
-  size?: number;
-}
-
-// The thread's source (see writer-thread.ts).
-const WORKER_SOURCE = `
-import { parentPort } from 'node:worker_threads';
-import fs from 'node:fs';
-import path from 'node:path';
-let jfd = null, jsize = 0, ifd = null, fsync = false;
-const plain = (e) => ({ message: String((e && e.message) || e), code: e && e.code });
-function writeAll(fd, buf) {
-  let off = 0;
-  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
-}
-function syncDir(d) {
-  const fd = fs.openSync(d, 'r');
-  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-}
-// The new segment is opened before the old one is let go: a rotation that fails leaves appends going where they went.
-function openSegment(file) {
-  const fd = fs.openSync(file, 'a', 0o644);
-  let size;
-  try { size = fs.fstatSync(fd).size; } catch (e) { fs.closeSync(fd); throw e; }
-  if (jfd !== null) fs.closeSync(jfd);
-  jfd = fd;
-  jsize = size;
-  if (fsync) syncDir(path.dirname(file));
-}
-parentPort.on('message', (m) => {
-  const reply = (error, extra) => parentPort.postMessage(Object.assign({ id: m.id, error, size: jsize }, extra));
-  try {
-    if (m.type === 'open') {
-      fsync = m.fsync;
-      openSegment(m.journal);
-      if (ifd !== null) fs.closeSync(ifd);
-      ifd = m.index ? fs.openSync(m.index, 'a') : null;
-      return reply(null);
-    }
-    if (m.type === 'rotate') { openSegment(m.journal); return reply(null); }
-    if (m.type === 'noop') return reply(null);
-    if (m.type === 'close') {
-      if (jfd !== null) fs.closeSync(jfd);
-      if (ifd !== null) fs.closeSync(ifd);
-      jfd = ifd = null;
-      return reply(null);
-    }
-  } catch (e) {
-    return reply(plain(e));
-  }
-  // type === 'append'
-  if (jfd === null) return reply({ message: 'the journal is not open' });
-  const buf = Buffer.from(m.journal, 'utf8');
-  try {
-    writeAll(jfd, buf);
-    if (fsync) fs.fdatasyncSync(jfd);
-  } catch (e) {
-    // Cut the partial group off: nothing unacknowledged may stay in the journal. If even that fails, stop taking
-    // appends: the segment's tail is unknown.
-    try { fs.ftruncateSync(jfd, jsize); } catch (t) { try { fs.closeSync(jfd); } catch {} jfd = null; }
-    return reply(plain(e));
-  }
-  jsize += buf.length;
-  let indexFailed = false;
-  if (ifd !== null && m.index) {
-    try { writeAll(ifd, Buffer.from(m.index, 'utf8')); } catch { indexFailed = true; }
-  }
-  reply(null, { indexFailed });
-});
-`;
-
-const toError = (e: { message: string; code?: string }): Error => Object.assign(new Error(e.message), e.code ? { code: e.code } : {});
+const toError = (e: PlainError): Error => Object.assign(new Error(e.message), e.code ? { code: e.code } : {});
 
 interface Pending {
   runId: string;
@@ -100,8 +25,9 @@ interface Pending {
 }
 
 export class JournalWriter {
-  private readonly thread = new WriterThread<Reply>(WORKER_SOURCE, 'journal writer', (r) => {
-    if (typeof r.size === 'number') this.size = r.size;
+  // The thread's code: journal-thread.ts.
+  private readonly thread = new WriterThread('journal-thread', 'journal writer', (r) => {
+    this.size = r.size;
   });
   private queue: Pending[] = [];
   private scheduled = false;
@@ -158,7 +84,7 @@ export class JournalWriter {
     );
   }
 
-  private async call(msg: Record<string, unknown>): Promise<Reply> {
+  private async call(msg: JournalRequest): Promise<JournalReply> {
     const r = await this.thread.call(msg);
     if (r.error) throw toError(r.error);
     return r;
