@@ -3,18 +3,10 @@
  * showed (exact instants such as `timeoutDue`). Types come from the shared machine package, never retyped.
  */
 import { expect, type APIRequestContext } from '@playwright/test';
-import type { Run, RunConfig } from '@tether/machine';
+import type { Run, RunConfig, SimulateSpec } from '@tether/machine/protocol';
 
-/**
- * `payload.simulate` for the built-in simulator (packages/server/src/simulator). The server exports no wire type for it
- * (its schema is a loose TypeBox object), so the few fields the journeys use are named here.
- */
-export type SimulatedOutcome = 'success' | 'failure' | 'never' | 'triggerError' | 'late' | 'duplicate' | 'early';
-export interface Simulate {
-  outcome?: SimulatedOutcome;
-  perAttempt?: SimulatedOutcome[];
-  delaySeconds?: number;
-}
+/** `payload.simulate` for the built-in simulator: the protocol's SimulateSpec. */
+export type Simulate = SimulateSpec;
 
 export const simulatorUrl = (origin: string): string => `${origin}/simulator/jobs`;
 

@@ -3,6 +3,7 @@
  * `parseRunConfig` checks before sending anything; the server alone knows its target allow-list, so a URL outside it
  * passes the form and comes back as the server's 400 — which must land next to the Target URL field too.
  */
+import type { ErrorBody } from '@tether/machine/protocol';
 import { simulatorUrl } from '../support/api.ts';
 import { expect, test } from '../support/fixtures.ts';
 import { currentRunId, fillLaunchForm } from '../support/ui.ts';
@@ -37,8 +38,10 @@ test('launch errors appear next to their field: the form’s own check, then the
   await launch.click();
   const res = await refused;
   expect(res.status()).toBe(400);
-  const body = (await res.json()) as { error: { code: string; message: string } };
+  const body = (await res.json()) as ErrorBody;
   expect(body.error.code).toBe('TETHER_TARGET_NOT_ALLOWED');
+  // The form places it by `fields`, not by parsing the message.
+  expect(body.error.fields).toEqual([{ path: 'target.url', message: 'http://example.test is not in TETHER_ALLOWED_TARGETS' }]);
 
   await expect(url).toHaveAttribute('aria-invalid', 'true');
   await expect(url).toHaveAccessibleDescription(/^target\.url http:\/\/example\.test is not in TETHER_ALLOWED_TARGETS/);

@@ -1,6 +1,16 @@
 import type { TSchema } from 'typebox';
+import { Settings } from 'typebox/system';
 import Value from 'typebox/value';
-import { RunConfig, type ResolvedRunConfig } from './schemas.ts';
+import { RunConfig, type ResolvedRunConfig } from './protocol/run-config.ts';
+
+/**
+ * How many raw schema errors TypeBox gathers for one value. Its default is 8, a guard against values that would make
+ * it buffer without end; a 400 that lists every field needs more (a field can take several: an unknown key is reported
+ * twice, a literal union once per literal), still bounded. Process-wide, on purpose: the server's request validator
+ * (TypeBox's compiler) and `parseRunConfig` share this module's translator and must see the same errors.
+ */
+export const MAX_SCHEMA_ERRORS = 256;
+Settings.Set({ maxErrors: MAX_SCHEMA_ERRORS });
 
 export interface FieldError {
   /** Dotted path of the offending field, e.g. `backoff.maxSeconds`; `(body)` for the whole value. */
@@ -58,72 +68,160 @@ function headerError(name: string, value: string, seen: Map<string, string>): Fi
 export const pathToField = (instancePath: string): string =>
   instancePath === '' ? '(body)' : instancePath.replace(/^\//, '').replace(/\//g, '.');
 
-interface RawError {
+/**
+ * One schema error as TypeBox reports it (`Value.Errors`, `Compile(schema).Errors`). The server validates requests with
+ * the TypeBox compiler, so Fastify hands on errors of this same shape: one translator (`fieldErrorsOf`) serves both.
+ */
+export interface SchemaError {
   keyword?: string;
   schemaPath?: string;
   instancePath: string;
-  message: string;
   params?: unknown;
+  message?: string;
 }
 
-/** TypeBox reports `must have required properties x`; name the missing field itself. */
-function describe(e: RawError): FieldError {
+/** Every field error one raw error stands for: a `required` error names all its missing fields, each on its own. */
+function describe(e: SchemaError): FieldError[] {
   const params = (e.params ?? {}) as { requiredProperties?: string[]; additionalProperties?: string[] };
   const base = e.instancePath === '' ? '' : `${pathToField(e.instancePath)}.`;
-  if (params.requiredProperties?.length) return { field: `${base}${params.requiredProperties[0]}`, message: 'is required' };
+  if (params.requiredProperties?.length) return params.requiredProperties.map((p) => ({ field: `${base}${p}`, message: 'is required' }));
   if (params.additionalProperties?.length)
-    return { field: `${base}${params.additionalProperties[0]}`, message: 'is not a known field' };
+    return params.additionalProperties.map((p) => ({ field: `${base}${p}`, message: 'is not a known field' }));
   // TypeBox 1.x also reports the extra property itself against `additionalProperties: false` ("schema is false").
   if (e.keyword === 'boolean' && e.schemaPath?.endsWith('/additionalProperties'))
-    return { field: pathToField(e.instancePath), message: 'is not a known field' };
-  return { field: pathToField(e.instancePath), message: e.message };
+    return [{ field: pathToField(e.instancePath), message: 'is not a known field' }];
+  return [{ field: pathToField(e.instancePath), message: e.message ?? 'is invalid' }];
 }
 
 /** A literal union fails once per literal ("must be equal to constant"): say which values are allowed instead. */
-const allowedValueOf = (e: RawError): unknown[] =>
+const allowedValueOf = (e: SchemaError): unknown[] =>
   e.keyword === 'const' && e.params !== null && typeof e.params === 'object' && 'allowedValue' in e.params
     ? [(e.params as { allowedValue: unknown }).allowedValue]
     : [];
 
-/** Structural errors of a value against a schema, one per field, most specific first. */
-export function schemaErrors(schema: TSchema, value: unknown): FieldError[] {
-  const byField = new Map<string, { error: FieldError; allowed: unknown[] }>();
-  for (const raw of Value.Errors(schema, value)) {
-    const e = raw as RawError;
-    const fe = describe(e);
-    const seen = byField.get(fe.field);
-    if (seen) seen.allowed.push(...allowedValueOf(e));
-    else byField.set(fe.field, { error: fe, allowed: allowedValueOf(e) });
+/** `/anyOf/<n>` in a schema path: the error is about branch n of that union. */
+const UNION_BRANCH = /\/anyOf\/(\d+)(?=\/|$)/;
+
+/** A branch the value did not even have the type of: `must be boolean` for an object, a literal it is not. */
+const missesAt = (errors: readonly SchemaError[], at: string): boolean =>
+  errors.every((e) => (e.keyword === 'type' || e.keyword === 'const') && e.instancePath === at);
+
+/**
+ * A union reports the errors of every branch it tried. An object sent to `{…} | true` fails the object branch on a
+ * field and the boolean branch on its type; only the first says anything useful. So, per union: keep the branches the
+ * value had the type of (recursively, for unions inside them); when it had none, one error listing what it may be.
+ * Literal unions (every branch a `const`) are kept as they are, to be merged into "must be one of …".
+ */
+function closestBranches(errors: readonly SchemaError[], from = 0): SchemaError[] {
+  const out: SchemaError[] = [];
+  const unions = new Map<string, Map<number, { end: number; errors: SchemaError[] }>>();
+  for (const e of errors) {
+    const path = e.schemaPath ?? '';
+    const m = UNION_BRANCH.exec(path.slice(from));
+    if (!m) {
+      out.push(e);
+      continue;
+    }
+    const union = path.slice(0, from + m.index);
+    let branches = unions.get(union);
+    if (!branches) unions.set(union, (branches = new Map()));
+    const n = Number(m[1]);
+    let branch = branches.get(n);
+    if (!branch) branches.set(n, (branch = { end: from + m.index + m[0].length, errors: [] }));
+    branch.errors.push(e);
   }
-  const out = [...byField.values()].map(({ error, allowed }): FieldError =>
-    allowed.length === 0
-      ? error
-      : { field: error.field, message: `must be ${allowed.length > 1 ? 'one of ' : ''}${allowed.map((v) => JSON.stringify(v)).join(', ')}` },
-  );
-  // Deepest paths first: "backoff.jitter must be one of …" says more than "(body) …".
-  return out.sort((a, b) => b.field.split('.').length - a.field.split('.').length);
+  for (const [union, branches] of unions) {
+    const all = [...branches.values()];
+    // The union's own summary ("must match a schema in anyOf") says where the union sits; it says nothing more.
+    const at =
+      out.find((e) => e.keyword === 'anyOf' && e.schemaPath === union)?.instancePath ??
+      all.flatMap((b) => b.errors).reduce((a, e) => (e.instancePath.length < a.length ? e.instancePath : a), all[0]!.errors[0]!.instancePath);
+    const near = all.filter((b) => !missesAt(b.errors, at));
+    if (near.length) {
+      for (const b of near) out.push(...closestBranches(b.errors, b.end));
+      continue;
+    }
+    const flat = all.flatMap((b) => b.errors);
+    if (flat.every((e) => e.keyword === 'const')) {
+      out.push(...flat);
+      continue;
+    }
+    const kinds = flat.map((e) =>
+      e.keyword === 'const' ? JSON.stringify(allowedValueOf(e)[0]) : String((e.params as { type?: unknown } | undefined)?.type ?? 'valid'),
+    );
+    out.push({ keyword: 'type', schemaPath: union, instancePath: at, message: `must be ${[...new Set(kinds)].join(' or ')}` });
+  }
+  // Every summary is redundant once its branches have spoken (TypeBox always reports them alongside).
+  return out.filter((e) => e.keyword !== 'anyOf' || out.length === 1);
 }
 
-/** Rules a JSON schema cannot say. */
-function ruleErrors(c: RunConfig): FieldError[] {
+/** Deepest paths first: "backoff.jitter must be one of …" says more than "(body) …". Stable, so equals keep their order. */
+const deepestFirst = (errors: FieldError[]): FieldError[] =>
+  errors.map((e, i) => [e, i] as const).sort(([a, i], [b, j]) => b.field.split('.').length - a.field.split('.').length || i - j).map(([e]) => e);
+
+/**
+ * The one translator of schema errors into field errors: one per field (every field, not just the first), named by
+ * its dotted path, most specific first. Used by `parseRunConfig` and by the server for every request it validates.
+ */
+export function fieldErrorsOf(errors: readonly SchemaError[]): FieldError[] {
+  const byField = new Map<string, { error: FieldError; allowed: unknown[] }>();
+  for (const e of closestBranches(errors)) {
+    for (const fe of describe(e)) {
+      const seen = byField.get(fe.field);
+      if (seen) seen.allowed.push(...allowedValueOf(e));
+      else byField.set(fe.field, { error: fe, allowed: allowedValueOf(e) });
+    }
+  }
+  return deepestFirst(
+    [...byField.values()].map(({ error, allowed }): FieldError =>
+      allowed.length === 0
+        ? error
+        : { field: error.field, message: `must be ${allowed.length > 1 ? 'one of ' : ''}${allowed.map((v) => JSON.stringify(v)).join(', ')}` },
+    ),
+  );
+}
+
+/** Structural errors of a value against a schema, one per field, most specific first. */
+export const schemaErrors = (schema: TSchema, value: unknown): FieldError[] => fieldErrorsOf(Value.Errors(schema, value));
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Rules a JSON schema cannot say. They run on a config the schema may have refused, so that every error is reported
+ * at once; each rule reads only fields of the right type, and none whose field (or a parent of it) already has an error.
+ */
+function ruleErrors(input: Record<string, unknown>, structural: readonly FieldError[]): FieldError[] {
+  const broken = (field: string) => structural.some((e) => e.field === field || field.startsWith(`${e.field}.`));
   const errors: FieldError[] = [];
-  let url: URL | undefined;
-  try {
-    url = new URL(c.target.url);
-  } catch {
-    errors.push({ field: 'target.url', message: 'must be an absolute URL' });
+  const target = isRecord(input.target) ? input.target : {};
+  if (typeof target.url === 'string' && !broken('target.url')) {
+    let url: URL | undefined;
+    try {
+      url = new URL(target.url);
+    } catch {
+      errors.push({ field: 'target.url', message: 'must be an absolute URL' });
+    }
+    if (url && url.protocol !== 'http:' && url.protocol !== 'https:')
+      errors.push({ field: 'target.url', message: 'must use http or https' });
+    if (url && (url.username || url.password))
+      errors.push({ field: 'target.url', message: 'must not carry credentials; use target.headers' });
   }
-  if (url && url.protocol !== 'http:' && url.protocol !== 'https:')
-    errors.push({ field: 'target.url', message: 'must use http or https' });
-  if (url && (url.username || url.password))
-    errors.push({ field: 'target.url', message: 'must not carry credentials; use target.headers' });
-  const seen = new Map<string, string>();
-  for (const [name, value] of Object.entries(c.target.headers ?? {})) {
-    const e = headerError(name, value, seen);
-    if (e) errors.push(e);
+  if (isRecord(target.headers) && !broken('target.headers')) {
+    const seen = new Map<string, string>();
+    for (const [name, value] of Object.entries(target.headers)) {
+      if (typeof value !== 'string' || broken(`target.headers.${name}`)) continue;
+      const e = headerError(name, value, seen);
+      if (e) errors.push(e);
+    }
   }
-  const b = { ...BACKOFF_DEFAULTS, ...c.backoff };
-  if (b.maxSeconds < b.initialSeconds)
+  const b = { ...BACKOFF_DEFAULTS, ...(isRecord(input.backoff) ? input.backoff : {}) };
+  if (
+    typeof b.maxSeconds === 'number' &&
+    typeof b.initialSeconds === 'number' &&
+    !broken('backoff.maxSeconds') &&
+    !broken('backoff.initialSeconds') &&
+    b.maxSeconds < b.initialSeconds
+  )
     errors.push({ field: 'backoff.maxSeconds', message: 'must be >= backoff.initialSeconds' });
   return errors;
 }
@@ -137,16 +235,16 @@ export function resolveRunConfig(c: RunConfig): ResolvedRunConfig {
   };
 }
 
-/** Validates a RunConfig; errors name the field and the rule. On success, defaults are filled in. */
+/**
+ * Validates a RunConfig; errors name the field and the rule, every one at once (schema and rules together, most
+ * specific first). On success, defaults are filled in.
+ */
 export function parseRunConfig(input: unknown): ParseResult<ResolvedRunConfig> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input))
-    return { ok: false, errors: [{ field: '(body)', message: 'must be a JSON object' }] };
+  if (!isRecord(input)) return { ok: false, errors: [{ field: '(body)', message: 'must be a JSON object' }] };
   const structural = schemaErrors(RunConfig, input);
-  if (structural.length) return { ok: false, errors: structural };
-  const config = input as RunConfig;
-  const rules = ruleErrors(config);
-  if (rules.length) return { ok: false, errors: rules };
-  return { ok: true, value: resolveRunConfig(config) };
+  const errors = deepestFirst([...structural, ...ruleErrors(input, structural)]);
+  if (errors.length) return { ok: false, errors };
+  return { ok: true, value: resolveRunConfig(input as RunConfig) };
 }
 
 export const formatFieldErrors = (errors: FieldError[]): string =>

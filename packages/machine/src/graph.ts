@@ -3,34 +3,7 @@
  * `always` edges). Every edge kind is kept: `on` events, `after` delays and eventless `always` steps.
  */
 import { runMachine } from './machine.ts';
-
-export interface GraphNode {
-  /** The state's key, unique in this machine: the `data-state-id` of the diagram. */
-  id: string;
-  /** Dotted path from the root, e.g. `attempt.awaitingCallback`. */
-  path: string;
-  parent: string | null;
-  type: 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
-  initial: boolean;
-  /** True for states a run passes through without resting (timedOut, errored). */
-  transient: boolean;
-}
-
-export interface GraphEdge {
-  id: string;
-  source: string;
-  target: string;
-  kind: 'on' | 'after' | 'always';
-  /** Event type for `on` edges; the delay name for `after`; empty for `always`. */
-  label: string;
-  guard: string | null;
-}
-
-export interface MachineGraph {
-  id: string;
-  nodes: GraphNode[];
-  edges: GraphEdge[];
-}
+import type { GraphEdge, GraphNode, MachineGraph } from './protocol/graph.ts';
 
 type AnyNode = (typeof runMachine)['root'];
 type AnyTransition = { target?: ReadonlyArray<{ key: string }> | undefined; guard?: unknown; eventType: string };

@@ -1,5 +1,4 @@
-export * from './schemas.ts';
-export * from './status.ts';
+export * from './protocol/index.ts';
 export * from './config.ts';
 export * from './retry.ts';
 export * from './machine.ts';

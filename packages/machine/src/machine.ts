@@ -8,8 +8,10 @@
  * (arm a timer at `at + delay`), `xstate.cancel` (disarm it).
  */
 import { assign, setup, type ActorRefFrom, type EventFromLogic, type SnapshotFrom } from 'xstate';
-import type { AttemptStateName } from './status.ts';
-import type { ResolvedRunConfig } from './schemas.ts';
+import type { AttemptStateName } from './protocol/status.ts';
+import type { ResolvedRunConfig } from './protocol/run-config.ts';
+import type { CallbackPayload } from './protocol/callback.ts';
+import type { FailureReason } from './protocol/run.ts';
 import { resolveRunConfig } from './config.ts';
 import { nextAttemptAt, secondsToMs } from './retry.ts';
 
@@ -39,14 +41,8 @@ export interface AttemptRecord {
   callback: CallbackPayload | null;
 }
 
-export interface CallbackPayload {
-  success: boolean;
-  message?: string;
-  output?: unknown;
-  retryable?: boolean;
-}
-
-export type FailureReason = 'exhausted' | 'notRetryable' | 'deadline';
+// Wire shapes the context keeps as they arrived; re-exported here for modules that import them from the machine.
+export type { CallbackPayload, FailureReason };
 
 export interface RunContext {
   runId: string;

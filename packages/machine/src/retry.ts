@@ -1,4 +1,4 @@
-import type { Backoff, ResolvedRunConfig, RunConfig } from './schemas.ts';
+import type { Backoff, ResolvedRunConfig, RunConfig } from './protocol/run-config.ts';
 import { BACKOFF_DEFAULTS, resolveRunConfig } from './config.ts';
 
 /**

@@ -2,9 +2,9 @@
  * Projections of a run snapshot onto the wire: shared by the server (what it stores and sends) and the
  * dashboard (what it rebuilds when it replays a run), so both read a snapshot the same way.
  */
-import type { Attempt, Run, RunStatus, RunSummary } from './schemas.ts';
+import type { Attempt, Run, RunStatus, RunSummary } from './protocol/run.ts';
 import { attemptDueAt, currentAttempt, type AttemptRecord, type RunContext } from './machine.ts';
-import { FINAL_STATES, type RestingState } from './status.ts';
+import { FINAL_STATES, type RestingState } from './protocol/status.ts';
 
 /** The part of a snapshot the projections need: what a persisted snapshot also has. */
 export interface SnapshotLike {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BACKOFF_DEFAULTS, TRIGGER_TIMEOUT_DEFAULT_SECONDS, formatFieldErrors, parseRunConfig, resolveRunConfig } from '../src/index.ts';
+import type { TSchema } from 'typebox';
+import Value from 'typebox/value';
+import { BACKOFF_DEFAULTS, CallbackBody, HeartbeatBody, TRIGGER_TIMEOUT_DEFAULT_SECONDS, fieldErrorsOf, formatFieldErrors, parseRunConfig, resolveRunConfig } from '../src/index.ts';
 import { baseConfig } from './drive.ts';
 
 /** The errors of a config that must be rejected. */
@@ -60,6 +62,76 @@ describe('parseRunConfig: errors name the field and the rule', () => {
     expect(formatFieldErrors(errorsOf({ ...valid(), timeoutSeconds: 0, retryLimit: 0.5 }))).toMatch(
       /^(timeoutSeconds must be > 0; retryLimit must be integer|retryLimit must be integer; timeoutSeconds must be > 0)$/,
     );
+  });
+});
+
+describe('parseRunConfig: every error at once', () => {
+  it('a typo is reported as unknown even when required fields are missing too, each missing field on its own', () => {
+    const errors = errorsOf({ target: { url: 'https://x.test' }, timout: 60 });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        { field: 'timout', message: 'is not a known field' },
+        { field: 'timeoutSeconds', message: 'is required' },
+        { field: 'retryLimit', message: 'is required' },
+      ]),
+    );
+    expect(errors).toHaveLength(3);
+  });
+
+  it('schema errors and rule errors together', () => {
+    const errors = errorsOf({
+      ...valid(),
+      retryLimit: -1,
+      target: { url: 'ftp://x.test', headers: { 'X-A': 'a\nb', 'X-N': 5 } },
+      backoff: { initialSeconds: 10, maxSeconds: 5, jitter: 'random' },
+    });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        { field: 'retryLimit', message: 'must be >= 0' },
+        { field: 'target.url', message: 'must use http or https' },
+        { field: 'target.headers.X-A', message: 'value contains a control character (U+000A at position 1)' },
+        { field: 'target.headers.X-N', message: 'must be string' },
+        { field: 'backoff.maxSeconds', message: 'must be >= backoff.initialSeconds' },
+        { field: 'backoff.jitter', message: 'must be one of "none", "full", "equal"' },
+      ]),
+    );
+    expect(errors).toHaveLength(6);
+    // Deepest first, across both kinds.
+    expect(errors.map((e) => e.field.split('.').length)).toEqual([3, 3, 2, 2, 2, 1]);
+  });
+
+  it('many at once: past TypeBox’s default of 8 buffered errors', () => {
+    const typos = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`typo${i}`, i]));
+    const errors = errorsOf({ target: { url: 'https://x.test', method: 'GET' }, backoff: { jitter: 'random' }, ...typos });
+    expect(errors.map((e) => e.field).sort()).toEqual(['backoff.jitter', 'retryLimit', 'target.method', 'timeoutSeconds', ...Object.keys(typos)].sort());
+  });
+
+  it('a rule is not checked on a field the schema already refused', () => {
+    // An empty URL is too short for the schema; "must be an absolute URL" would only repeat it.
+    expect(errorsOf({ ...valid(), target: { url: '' } })).toEqual([{ field: 'target.url', message: 'must not have fewer than 1 characters' }]);
+    // maxSeconds < initialSeconds is moot when initialSeconds is not a valid number at all.
+    expect(errorsOf({ ...valid(), backoff: { initialSeconds: -10, maxSeconds: 5 } })).toEqual([{ field: 'backoff.initialSeconds', message: 'must be >= 0' }]);
+  });
+});
+
+describe('fieldErrorsOf: the one translator of schema errors', () => {
+  const of = (schema: TSchema, value: unknown) => fieldErrorsOf(Value.Errors(schema, value));
+
+  it('a union reports the branch the value had the type of, not every branch it missed', () => {
+    // { … } | boolean: an object is judged as the object branch; "must be boolean" would be noise.
+    expect(of(CallbackBody, { success: true, extra: 1 })).toEqual([{ field: 'extra', message: 'is not a known field' }]);
+    expect(of(CallbackBody, { message: 'hi', extra: 1 })).toEqual(
+      expect.arrayContaining([
+        { field: 'success', message: 'is required' },
+        { field: 'extra', message: 'is not a known field' },
+      ]),
+    );
+    expect(of(CallbackBody, { success: 'yes', message: 7 })).toHaveLength(2);
+  });
+
+  it('a value of none of the union’s types says what it may be', () => {
+    expect(of(CallbackBody, 'yes')).toEqual([{ field: '(body)', message: 'must be object or boolean' }]);
+    expect(of(HeartbeatBody, [])).toEqual([{ field: '(body)', message: 'must be object or null' }]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import Value from 'typebox/value';
+import { initialTransition, transition } from 'xstate';
 import {
   ATTEMPT_STATES,
   AttemptState,
@@ -7,6 +8,11 @@ import {
   DERIVED_FILTERS,
   DERIVED_PREDICATES,
   ErrorBody,
+  MachineGraph,
+  resolveRunConfig,
+  runMachine,
+  toRun,
+  toRunSummary,
   FINAL_STATES,
   OVERDUE_GRACE_MS,
   RESTING_STATES,
@@ -21,6 +27,7 @@ import {
   isRetrying,
   machineGraph,
 } from '../src/index.ts';
+import { T0, baseConfig } from './drive.ts';
 
 describe('status vocabulary', () => {
   it('final run statuses', () => {
@@ -81,5 +88,22 @@ describe('wire schemas', () => {
     expect(Value.Check(StreamMessage, { type: 'nope' })).toBe(false);
     expect(Value.Check(ErrorBody, { error: { code: 'TETHER_RUN_NOT_FOUND', message: 'run_x not found' } })).toBe(true);
     expect(Value.Check(ErrorBody, { error: { code: 'X' } })).toBe(false);
+    const fields = [{ path: 'backoff.maxSeconds', message: 'must be >= 1' }, { path: 'target.headers.X-Foo', message: 'is not a valid header name' }];
+    expect(Value.Check(ErrorBody, { error: { code: 'TETHER_VALIDATION', message: 'backoff.maxSeconds must be >= 1', fields } })).toBe(true);
+    expect(Value.Check(ErrorBody, { error: { code: 'TETHER_VALIDATION', message: 'x', fields: [{ field: 'x', message: 'y' }] } })).toBe(false);
+  });
+
+  it('run.updated carries the run and its list line', () => {
+    const [snapshot] = transition(runMachine, initialTransition(runMachine, { runId: 'run_wire', at: T0, config: resolveRunConfig(baseConfig()) })[0], { type: 'run.start', at: T0 });
+    const run = toRun(snapshot);
+    const summary = toRunSummary(snapshot);
+    expect(Value.Errors(StreamMessage, { type: 'run.updated', run, summary })).toEqual([]);
+    // Without its summary, or with one that is not a RunSummary, it is not a StreamMessage.
+    expect(Value.Check(StreamMessage, { type: 'run.updated', run })).toBe(false);
+    expect(Value.Check(StreamMessage, { type: 'run.updated', run, summary: { ...summary, status: 'idle' } })).toBe(false);
+  });
+
+  it('machineGraph() is a MachineGraph', () => {
+    expect(Value.Errors(MachineGraph, machineGraph())).toEqual([]);
   });
 });

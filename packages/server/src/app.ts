@@ -11,6 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import tether, { type TetherPluginOptions } from './plugins/tether.ts';
 import errors, { toErrorBody } from './plugins/errors.ts';
 import json from './plugins/json.ts';
+import { typeboxValidatorCompiler } from './plugins/validation.ts';
 import dashboard from './plugins/dashboard.ts';
 import runs from './routes/runs/index.ts';
 import callbacks from './routes/callbacks/index.ts';
@@ -21,6 +22,8 @@ import simulator from './simulator/index.ts';
 export const app = fp<TetherPluginOptions>(
   async function tetherApp(instance: FastifyInstance, opts) {
     const { settings } = opts;
+    // Before any route: every request schema is compiled by TypeBox (plugins/validation.ts), never by ajv.
+    instance.setValidatorCompiler(typeboxValidatorCompiler);
     await instance.register(errors);
     await instance.register(json);
     await instance.register(tether, opts);
@@ -72,8 +75,6 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const instance = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.settings.bodyLimit,
-    // Bodies are validated strictly: no coercion of "5" to 5, unknown fields rejected, defaults filled by the machine.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
     // Start-up recovery runs inside the tether plugin: after a crash it reads every non-final run file (≈ 8 s for 100k on
     // the 2-vCPU machines, docs/benchmarks.md B5). Fastify's default 10 s plugin timeout would refuse to start a server

@@ -8,16 +8,11 @@
 import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Run } from '@tether/machine';
+import type { Health, Run } from '@tether/machine/protocol';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { serve, type Served } from './helpers/fuzz-server.ts';
 import { tempDir } from './helpers/engine.ts';
-
-interface Health {
-  ok: boolean;
-  damaged: Array<{ runId: string; file: string; reason: string }>;
-}
 
 let ext: FakeExternalSystem;
 let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -10,8 +10,8 @@ import type { TSchema } from 'typebox';
 import Value from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRunConfig, type Run } from '@tether/machine';
+import { CancelBody, CompleteBody, RerunBody } from '@tether/machine/protocol';
 import { tooDeep } from '../src/plugins/json.ts';
-import { CancelBody, CompleteBody, RerunBody } from '../src/routes/schemas.ts';
 import {
   CONFIG_PATHS,
   FUZZ_RUNS,

@@ -90,7 +90,13 @@ describe('TETHER_ALLOWED_TARGETS', () => {
     for (const url of ['https://api.example.com.evil.net/jobs', 'http://127.0.0.1:1/jobs', `http://127.0.0.1:${port}/api/runs`, `${s.base}/simulator/jobsX`]) {
       const a = await create(url);
       expect(a.status, url).toBe(400);
-      expect(a.json, url).toEqual({ error: { code: 'TETHER_TARGET_NOT_ALLOWED', message: expect.stringContaining('is not in TETHER_ALLOWED_TARGETS') } });
+      expect(a.json, url).toEqual({
+        error: {
+          code: 'TETHER_TARGET_NOT_ALLOWED',
+          message: expect.stringContaining('is not in TETHER_ALLOWED_TARGETS'),
+          fields: [{ path: 'target.url', message: expect.stringContaining('is not in TETHER_ALLOWED_TARGETS') }],
+        },
+      });
     }
     expect(s.app.tether.engine.runCount).toBe(0);
     for (const url of [ext.url, `${s.base}/simulator/jobs`, `http://localhost:${port}/simulator/jobs`]) expect((await create(url)).status, url).toBe(201);

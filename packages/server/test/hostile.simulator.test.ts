@@ -9,7 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Run, RunConfig } from '@tether/machine';
+import type { Run, RunConfig, SimulatorJobList } from '@tether/machine/protocol';
 import { loadSettings, SettingsError } from '../src/settings.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
@@ -51,14 +51,8 @@ async function server(opts: Parameters<typeof startServer>[0]): Promise<TestServ
   return s;
 }
 
-interface Job {
-  runId: string;
-  attemptId: string;
-  outcome: string;
-  callbacks: Array<Record<string, unknown>>;
-}
 const jobsOf = async (s: TestServer, headers: Record<string, string> = {}) => {
-  const r = await s.request<{ jobs: Job[] }>('GET', '/simulator/jobs', { headers });
+  const r = await s.request<SimulatorJobList>('GET', '/simulator/jobs', { headers });
   expect(r.status).toBe(200);
   return { jobs: r.body.jobs, text: r.text };
 };

@@ -3,7 +3,8 @@
  * it is set; callbacks never do (they carry their own signature); health, machine graph and OpenAPI stay open.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CallbackResult, ErrorBody, Run } from '@tether/machine';
+import { machineGraph } from '@tether/machine';
+import type { CallbackResult, ErrorBody, MachineGraph, Run } from '@tether/machine/protocol';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { startServer, type TestServer } from './helpers/http-app.ts';
@@ -154,11 +155,14 @@ describe('without TETHER_API_TOKEN', () => {
     expect(health.body).toMatchObject({ ok: true, runs: 0, activeRuns: 0, timers: 0 });
     expect(health.body.bootId).toBe(s.app.tether.engine.bootId);
 
-    const machine = await s.request<{ id: string; nodes: Array<{ id: string; path: string }>; edges: Array<{ source: string; target: string; label: string }> }>('GET', '/api/machine');
+    const machine = await s.request<MachineGraph>('GET', '/api/machine');
     expect(machine.status).toBe(200);
     const paths = machine.body.nodes.map((n) => n.path);
     for (const state of ['triggering', 'awaitingCallback', 'retrying', 'succeeded', 'failed', 'cancelled']) expect(paths.join(' ')).toContain(state);
     expect(machine.body.edges.length).toBeGreaterThan(5);
+    // The schema's node and edge kinds are what the machine's graph really holds (the response serializer would drop
+    // or mangle anything else).
+    expect(machine.body).toEqual(machineGraph());
 
     const openapi = await s.request<{ openapi: string; paths: Record<string, Record<string, unknown>> }>('GET', '/api/openapi.json');
     expect(openapi.status).toBe(200);

@@ -5,7 +5,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CallbackResult, Run, RunConfig, RunEventEntry } from '@tether/machine';
+import type { CallbackResult, ErrorBody, Run, RunConfig, RunEventEntry } from '@tether/machine';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { HoldableStore } from './helpers/http-holdable-store.ts';
@@ -332,6 +332,29 @@ describe('400 malformed body', () => {
   });
 });
 
+describe('400 lists every field the body gets wrong', () => {
+  it('in the CallbackResult shape, with fields; the message names the first', async () => {
+    const run = await awaiting();
+    let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
+    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { message: 5, retryable: 'no', extra: 1 } })));
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ result: 'invalid', attemptId: run.attempts[0]!.id });
+    // Judged as the object it is: no "must be boolean" from the bare-boolean form of a callback.
+    expect(res.body.fields).toEqual(
+      expect.arrayContaining([
+        { path: 'success', message: 'is required' },
+        { path: 'message', message: 'must be string' },
+        { path: 'retryable', message: 'must be boolean' },
+        { path: 'extra', message: 'is not a known field' },
+      ]),
+    );
+    expect(res.body.fields).toHaveLength(4);
+    const first = res.body.fields![0]!;
+    expect(res.body.message!.startsWith(`${first.path} ${first.message}`)).toBe(true);
+    expect(log).toEqual([expect.objectContaining({ verdict: 'invalid', httpStatus: 400, detail: res.body.message })]);
+  });
+});
+
 describe('413 over the body limit', () => {
   it('is refused, recorded, and a small callback still works', async () => {
     await s.close();
@@ -364,7 +387,12 @@ describe('413 over a field cap', () => {
     let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
     const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(url, { json: { success: true, output: over } })));
     expect(res.status).toBe(413);
-    expect(res.body).toEqual({ result: 'invalid', attemptId: run.attempts[0]!.id, message: 'output is larger than the limit (65536 bytes)' });
+    expect(res.body).toEqual({
+      result: 'invalid',
+      attemptId: run.attempts[0]!.id,
+      message: 'output is larger than the limit (65536 bytes)',
+      fields: [{ path: 'output', message: 'is larger than the limit (65536 bytes)' }],
+    });
     expect(log).toEqual([
       expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 413, attemptId: run.attempts[0]!.id, detail: 'output is larger than the limit (65536 bytes)' }),
     ]);
@@ -394,7 +422,12 @@ describe('413 over a field cap', () => {
     let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
     const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true, message: 'm'.repeat(4097) } })));
     expect(res.status).toBe(413);
-    expect(res.body).toEqual({ result: 'invalid', attemptId: run.attempts[0]!.id, message: 'message is longer than the limit (4096 characters)' });
+    expect(res.body).toEqual({
+      result: 'invalid',
+      attemptId: run.attempts[0]!.id,
+      message: 'message is longer than the limit (4096 characters)',
+      fields: [{ path: 'message', message: 'is longer than the limit (4096 characters)' }],
+    });
     expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 413, detail: 'message is longer than the limit (4096 characters)' })]);
     expect((await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true, message: 'm'.repeat(4096) } })).body.result).toBe('accepted');
   });
@@ -407,7 +440,12 @@ describe('413 over a field cap', () => {
     let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
     const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: { log: 'z'.repeat(1100) } } })));
     expect(res.status).toBe(413);
-    expect(res.body).toEqual({ result: 'invalid', attemptId: run.attempts[0]!.id, message: 'progress is larger than the limit (1024 bytes)' });
+    expect(res.body).toEqual({
+      result: 'invalid',
+      attemptId: run.attempts[0]!.id,
+      message: 'progress is larger than the limit (1024 bytes)',
+      fields: [{ path: 'progress', message: 'is larger than the limit (1024 bytes)' }],
+    });
     expect(log).toEqual([expect.objectContaining({ type: 'heartbeat.received', verdict: 'invalid', httpStatus: 413 })]);
     expect((await s.run(run.id)).attempts[0]).toMatchObject({ lastHeartbeatAt: null, heartbeatDue: iso(T0 + 10_000) });
     expect((await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: { log: 'z'.repeat(100) } } })).body.result).toBe('accepted');
@@ -418,16 +456,33 @@ describe('413 over a field cap', () => {
     s = await startServer({ clock, env: { TETHER_MAX_OUTPUT_BYTES: '1024' } });
     const run = await awaiting();
     const complete = (json: unknown, attemptId = run.attempts[0]!.id) =>
-      s.request<{ error: { code: string; message: string } }>('POST', `/api/runs/${run.id}/attempts/${attemptId}/complete`, { json });
+      s.request<ErrorBody>('POST', `/api/runs/${run.id}/attempts/${attemptId}/complete`, { json });
     const big = await complete({ success: true, output: ['w'.repeat(1100)] });
     expect(big.status).toBe(413);
-    expect(big.body.error).toEqual({ code: 'TETHER_FIELD_TOO_LARGE', message: 'output is larger than the limit (1024 bytes)' });
+    expect(big.body.error).toEqual({
+      code: 'TETHER_FIELD_TOO_LARGE',
+      message: 'output is larger than the limit (1024 bytes)',
+      fields: [{ path: 'output', message: 'is larger than the limit (1024 bytes)' }],
+    });
     const long = await complete({ success: true, message: 'm'.repeat(4097) });
     expect(long.status).toBe(413);
-    expect(long.body.error).toEqual({ code: 'TETHER_FIELD_TOO_LARGE', message: 'message is longer than the limit (4096 characters)' });
+    expect(long.body.error).toEqual({
+      code: 'TETHER_FIELD_TOO_LARGE',
+      message: 'message is longer than the limit (4096 characters)',
+      fields: [{ path: 'message', message: 'is longer than the limit (4096 characters)' }],
+    });
     // Every other schema error is the usual 400, naming its field.
-    expect((await complete({ message: 'no success' })).body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'success is required' });
-    expect((await complete({ success: true, extra: 1 })).body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'extra is not a known field' });
+    expect((await complete({ message: 'no success' })).body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'success is required', fields: [{ path: 'success', message: 'is required' }] });
+    expect((await complete({ success: true, extra: 1 })).body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'extra is not a known field', fields: [{ path: 'extra', message: 'is not a known field' }] });
+    // A message over its cap alongside another error is a 400 listing both, not a 413 that would hide the other.
+    const both = await complete({ success: 'yes', message: 'm'.repeat(4097) });
+    expect(both.status).toBe(400);
+    expect(both.body.error.fields).toEqual(
+      expect.arrayContaining([
+        { path: 'success', message: 'must be boolean' },
+        { path: 'message', message: 'must not have more than 4096 characters' },
+      ]),
+    );
     const badId = await complete({ success: true }, 'not-an-attempt');
     expect(badId.status).toBe(400);
     expect(badId.body.error.message).toMatch(/^attemptId /);

@@ -7,6 +7,7 @@ import { resolveRunConfig, type ErrorBody, type Run, type RunConfig, type RunSum
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { startServer, type TestServer } from './helpers/http-app.ts';
+import { MAX_FIELDS } from '../src/plugins/errors.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -106,6 +107,93 @@ describe('POST /api/runs', () => {
   });
 });
 
+describe('400s list every field at once', () => {
+  const post = (body: unknown) => s.request<ErrorBody>('POST', '/api/runs', { json: body });
+
+  it('a typo is reported as unknown even when required fields are missing too; the message names the first', async () => {
+    const res = await post({ target: { url: ext.url }, timout: 60 });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('TETHER_VALIDATION');
+    expect(res.body.error.fields).toEqual(
+      expect.arrayContaining([
+        { path: 'timout', message: 'is not a known field' },
+        { path: 'timeoutSeconds', message: 'is required' },
+        { path: 'retryLimit', message: 'is required' },
+      ]),
+    );
+    expect(res.body.error.fields).toHaveLength(3);
+    const first = res.body.error.fields![0]!;
+    expect(res.body.error.message.startsWith(`${first.path} ${first.message}`)).toBe(true);
+  });
+
+  it('schema errors and the config rules together: backoff.maxSeconds >= initialSeconds, sendable headers', async () => {
+    const res = await post({
+      target: { url: ext.url, headers: { 'X-Foo': 'a\u0001', 'Idempotency-Key': 'k', 'X-N': 5 } },
+      timeoutSeconds: 0,
+      retryLimit: 1,
+      bogus: true,
+      backoff: { initialSeconds: 10, maxSeconds: 5, jitter: 'sometimes' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual(
+      expect.arrayContaining([
+        { path: 'target.headers.X-Foo', message: 'value contains a control character (U+0001 at position 1)' },
+        { path: 'target.headers.Idempotency-Key', message: 'is set by Tether and cannot be overridden' },
+        { path: 'target.headers.X-N', message: 'must be string' },
+        { path: 'backoff.maxSeconds', message: 'must be >= backoff.initialSeconds' },
+        { path: 'backoff.jitter', message: 'must be one of "none", "full", "equal"' },
+        { path: 'timeoutSeconds', message: 'must be > 0' },
+        { path: 'bogus', message: 'is not a known field' },
+      ]),
+    );
+    expect(res.body.error.fields).toHaveLength(7);
+    // A readable summary: the first three, then how many more.
+    expect(res.body.error.message).toMatch(/^target\.headers\.\S+ .+; .+; .+; and 4 more$/);
+    expect((await s.request<{ runs: RunSummary[] }>('GET', '/api/runs')).body.runs).toEqual([]);
+  });
+
+  it('query parameters are named under query.', async () => {
+    const res = await s.request<ErrorBody>('GET', '/api/runs?status=bogus&limit=abc&extra=1');
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields?.map((f) => f.path).sort()).toEqual(['query.extra', 'query.limit', 'query.status']);
+    expect((await s.request<ErrorBody>('GET', '/api/runs?limit=0')).body.error.fields).toEqual([{ path: 'query.limit', message: 'must be between 1 and 500' }]);
+  });
+
+  it('an operator body lists each of its errors too', async () => {
+    const run = await awaiting();
+    const res = await s.request<ErrorBody>('POST', `/api/runs/${run.id}/attempts/${run.attempts[0]!.id}/complete`, { json: { message: 7, extra: 1 } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual(
+      expect.arrayContaining([
+        { path: 'success', message: 'is required' },
+        { path: 'message', message: 'must be string' },
+        { path: 'extra', message: 'is not a known field' },
+      ]),
+    );
+    expect(res.body.error.fields).toHaveLength(3);
+  });
+
+  it('past eight errors (TypeBox’s default buffer), and at most MAX_FIELDS in the body, the message saying how many', async () => {
+    const run = await awaiting();
+    const complete = (json: unknown) => s.request<ErrorBody>('POST', `/api/runs/${run.id}/attempts/${run.attempts[0]!.id}/complete`, { json });
+    const twelve = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`extra${i}`, i]));
+    const some = await complete({ success: true, ...twelve });
+    expect(some.body.error.fields?.map((f) => f.path).sort()).toEqual(Object.keys(twelve).sort());
+    expect(some.body.error.message).toMatch(/; and 9 more$/);
+
+    const flood = await complete({ success: true, ...Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`x${i}`, i])) });
+    expect(flood.status).toBe(400);
+    expect(flood.body.error.fields).toHaveLength(MAX_FIELDS);
+    const more = Number(/; and (\d+) more$/.exec(flood.body.error.message)?.[1]);
+    expect(more).toBeGreaterThanOrEqual(MAX_FIELDS - 3);
+  });
+
+  it('errors that are not about fields carry none', async () => {
+    const res = await s.request<ErrorBody>('GET', '/api/runs/run_doesnotexist');
+    expect(res.body.error).toEqual({ code: 'TETHER_RUN_NOT_FOUND', message: 'Run run_doesnotexist does not exist.' });
+  });
+});
+
 describe('target headers the trigger could not send', () => {
   // Each would make undici's fetch throw (or silently change the request) on every attempt: refused at creation with
   // 400 naming the header, instead of 201 followed by attempts that all end TriggerFailed. (Names that are not RFC 9110
@@ -153,7 +241,11 @@ describe('target headers the trigger could not send', () => {
     const old = await s.app.tether.engine.createRun(resolveRunConfig({ target: { url: ext.url, headers: { 'X-Foo': 'a\u0001b' } }, timeoutSeconds: 5, retryLimit: 0 }));
     const res = await s.request<ErrorBody>('POST', `/api/runs/${old.id}/rerun`);
     expect(res.status).toBe(400);
-    expect(res.body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'target.headers.X-Foo value contains a control character (U+0001 at position 1)' });
+    expect(res.body.error).toEqual({
+      code: 'TETHER_VALIDATION',
+      message: 'target.headers.X-Foo value contains a control character (U+0001 at position 1)',
+      fields: [{ path: 'target.headers.X-Foo', message: 'value contains a control character (U+0001 at position 1)' }],
+    });
     expect((await s.request<{ runs: RunSummary[] }>('GET', '/api/runs')).body.runs.map((r) => r.id)).toEqual([old.id]);
   });
 });

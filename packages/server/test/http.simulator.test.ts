@@ -4,7 +4,7 @@
  * clock, and wait by polling the API against generous, bounded deadlines.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Run, RunConfig, RunEventEntry } from '@tether/machine';
+import type { Run, RunConfig, RunEventEntry, SimulateSpec, SimulatorJobList } from '@tether/machine/protocol';
 import { startServer, until, type TestServer } from './helpers/http-app.ts';
 
 let s: TestServer;
@@ -15,9 +15,7 @@ afterAll(async () => {
   await s.close();
 });
 
-type Simulate = { outcome?: string; delaySeconds?: number; perAttempt?: string[] };
-
-async function simulate(simulate: Simulate, cfg: Partial<RunConfig> = {}): Promise<Run> {
+async function simulate(simulate: SimulateSpec, cfg: Partial<RunConfig> = {}): Promise<Run> {
   return s.createRun({
     name: `simulate ${simulate.outcome ?? simulate.perAttempt?.join(',')}`,
     target: { url: `${s.base}/simulator/jobs` },
@@ -57,7 +55,7 @@ describe('the built-in simulator', () => {
     expect(r.attempts[0]!.triggeredAt).not.toBeNull();
     expect(brief(await s.events(run.id))).toEqual(['run.created:recorded', 'run.start:applied', 'trigger.succeeded:applied', 'callback.received:applied:200']);
 
-    const jobs = await s.request<{ jobs: Array<{ runId: string; attemptId: string; idempotencyKey: string; outcome: string; callbacks: Array<{ status: number }> }> }>('GET', '/simulator/jobs');
+    const jobs = await s.request<SimulatorJobList>('GET', '/simulator/jobs');
     const job = jobs.body.jobs.find((j) => j.runId === run.id)!;
     // What the webhook answered, as its status and verdict word only (never its body).
     expect(job).toMatchObject({ attemptId: r.attempts[0]!.id, idempotencyKey: r.attempts[0]!.id, outcome: 'success', callbacks: [{ at: expect.any(String), status: 200, result: 'accepted' }] });

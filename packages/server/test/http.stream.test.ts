@@ -4,7 +4,7 @@
  * runs. Limits (client cap, slow readers) are in hostile.stream.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Run, RunEventEntry, StreamMessage } from '@tether/machine';
+import type { Run, RunEventEntry, RunList, StreamMessage } from '@tether/machine/protocol';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { splitCallbackUrl, startServer, type TestServer } from './helpers/http-app.ts';
@@ -77,6 +77,12 @@ describe('GET /api/stream', () => {
     ]);
     // Each message carries the whole Run as committed; the last equals what the API returns now.
     expect(updatesOf(c.messages, run.id).at(-1)).toEqual(await s.run(run.id));
+    // And the run's list line as the server projects it, so a list shows it as is: each summary is of its own run's
+    // commit, and the last equals the one GET /api/runs lists now.
+    const updated = c.messages.filter((x): x is Updated => x.type === 'run.updated' && x.run.id === run.id);
+    for (const m of updated) expect(m.summary).toMatchObject({ id: m.run.id, state: m.run.state, attempt: m.run.attempt, updatedAt: m.run.updatedAt });
+    const listed = (await s.request<RunList>('GET', '/api/runs')).body.runs.find((r) => r.id === run.id);
+    expect(updated.at(-1)!.summary).toEqual(listed);
     // Not subscribed to a run: no run.event messages.
     expect(eventsOf(c.messages)).toEqual([]);
     // Only the snapshot came before the first update.

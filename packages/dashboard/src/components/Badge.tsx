@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { AttemptState, EventVerdict, RunStatus } from '@tether/machine';
+import type { AttemptState, EventVerdict, RunStatus } from '@tether/machine/protocol';
 import { attemptStateTone, runStatusTone, verdictLabel, verdictTone, type Tone } from '../lib/tones.ts';
 
 export function Badge({ tone, children, title }: { tone: Tone; children: ReactNode; title?: string }) {

@@ -1,18 +1,27 @@
-import { describe, expect, it } from 'vitest';
-import { ApiError, parseFieldErrors } from './http.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ApiError, api } from './http.ts';
 
-describe('parseFieldErrors (server messages start with the field path)', () => {
-  it('reads one or several field errors', () => {
-    expect(parseFieldErrors('timeoutSeconds must be > 0')).toEqual([{ field: 'timeoutSeconds', message: 'must be > 0' }]);
-    expect(parseFieldErrors('backoff.maxSeconds must be >= backoff.initialSeconds; target.headers.X-Key is not a valid header name')).toEqual([
-      { field: 'backoff.maxSeconds', message: 'must be >= backoff.initialSeconds' },
-      { field: 'target.headers.X-Key', message: 'is not a valid header name' },
-    ]);
-    expect(parseFieldErrors('(body) must be a JSON object')).toEqual([{ field: '(body)', message: 'must be a JSON object' }]);
+const answer = (status: number, body: unknown) => vi.fn(async () => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } }));
+
+describe('api: errors', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('reads every field error from the body’s `fields`, as the server named them', async () => {
+    const fields = [
+      { path: 'backoff.maxSeconds', message: 'must be >= backoff.initialSeconds' },
+      { path: 'target.headers.X-Key', message: 'is not a valid header name' },
+      { path: 'timout', message: 'is not a known field' },
+    ];
+    vi.stubGlobal('fetch', answer(400, { error: { code: 'TETHER_VALIDATION', message: 'backoff.maxSeconds must be >= backoff.initialSeconds; and 2 more', fields } }));
+    const err = await api('/api/runs', { method: 'POST', body: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 400, code: 'TETHER_VALIDATION', fields });
   });
 
-  it('only 400s carry field errors', () => {
-    expect(new ApiError(400, 'TETHER_VALIDATION', 'retryLimit must be >= 0').fieldErrors).toEqual([{ field: 'retryLimit', message: 'must be >= 0' }]);
-    expect(new ApiError(409, 'TETHER_RUN_FINAL', 'Run run_1 is already final').fieldErrors).toEqual([]);
+  it('an error about a rule, not a field, has no field errors; its message is not parsed for any', async () => {
+    vi.stubGlobal('fetch', answer(409, { error: { code: 'TETHER_RUN_FINAL', message: 'retryLimit must be >= 0' } }));
+    const err = (await api('/api/runs/run_1/cancel', { method: 'POST', body: {} }).catch((e: unknown) => e)) as ApiError;
+    expect(err.code).toBe('TETHER_RUN_FINAL');
+    expect(err.fields).toEqual([]);
   });
 });

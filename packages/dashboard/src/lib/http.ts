@@ -1,36 +1,21 @@
 /**
- * The one place the dashboard talks HTTP. Errors from the server are `{ error: { code, message } }` where the
- * message starts with the field path ("timeoutSeconds must be > 0"); they are parsed back into field errors so
- * forms can show each one next to its field.
+ * The one place the dashboard talks HTTP. Errors from the server are `{ error: { code, message, fields? } }`: an error
+ * about fields lists every one of them in `fields`, so a form shows each next to its control, all at once.
  */
-import type { ErrorBody, FieldError } from '@tether/machine';
-
-/** A field path at the start of a server message: `backoff.maxSeconds`, `target.headers.X-Key`, `(body)`. */
-const FIELD_AT_START = /^((?:\(body\))|(?:[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*))\s+(.+)$/;
-
-export function parseFieldErrors(message: string): FieldError[] {
-  return message
-    .split(/;\s+/)
-    .map((part) => part.trim())
-    .filter(Boolean)
-    .flatMap((part) => {
-      const m = FIELD_AT_START.exec(part);
-      return m ? [{ field: m[1]!, message: m[2]! }] : [];
-    });
-}
+import type { ErrorBody, ErrorField } from '@tether/machine/protocol';
 
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  /** Field errors named by the message; empty when the message names a rule rather than a field. */
-  readonly fieldErrors: FieldError[];
+  /** Every field the server refused, as it named them; empty when the error is about a rule rather than a field. */
+  readonly fields: readonly ErrorField[];
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, fields: readonly ErrorField[] = []) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
-    this.fieldErrors = status === 400 ? parseFieldErrors(message) : [];
+    this.fields = fields;
   }
 }
 
@@ -54,6 +39,10 @@ export const apiToken = {
 function isErrorBody(v: unknown): v is ErrorBody {
   return typeof v === 'object' && v !== null && 'error' in v && typeof (v as ErrorBody).error?.message === 'string';
 }
+
+/** The body's `fields`, keeping only well-formed entries: a proxy or an older server may answer without them. */
+const fieldsOf = (body: ErrorBody): ErrorField[] =>
+  Array.isArray(body.error.fields) ? body.error.fields.filter((f) => typeof f?.path === 'string' && typeof f.message === 'string') : [];
 
 export interface RequestOptions {
   method?: 'GET' | 'POST';
@@ -88,7 +77,7 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
     }
   }
   if (!res.ok) {
-    if (isErrorBody(data)) throw new ApiError(res.status, data.error.code, data.error.message);
+    if (isErrorBody(data)) throw new ApiError(res.status, data.error.code, data.error.message, fieldsOf(data));
     throw new ApiError(res.status, `HTTP_${res.status}`, `${res.status} ${res.statusText || 'request failed'}`);
   }
   return data as T;

@@ -9,7 +9,8 @@
  */
 import type { createInspector } from '@statelyai/inspect';
 import { initialTransition, transition, type ActorRefLike, type AnyEventObject } from 'xstate';
-import { runMachine, type Run, type RunEvent, type RunEventEntry, type RunSnapshot } from '@tether/machine';
+import { runMachine, type RunEvent, type RunSnapshot } from '@tether/machine';
+import type { Run, RunEventEntry } from '@tether/machine/protocol';
 
 /** What we use of an inspector; any adapter (the browser window, a test's collector) will do. */
 export type RunInspector = Pick<ReturnType<typeof createInspector>, 'actor' | 'event' | 'snapshot' | 'stop'>;

@@ -11,13 +11,12 @@ import {
   runMachine,
   toRun,
   type AttemptRecord,
-  type Run,
   type RunContext,
   type RunEvent,
-  type RunEventEntry,
   type RunMachineEvent,
   type RunSnapshot,
 } from '@tether/machine';
+import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { formatDuration } from './time.ts';
 
 const GRAPH = machineGraph();

@@ -2,7 +2,7 @@
  * One colour vocabulary for every status the dashboard shows, so a run's badge in the list, its attempts on the
  * timeline and its callbacks in the lane mean the same thing by colour. The CSS defines `.tone-<name>`.
  */
-import type { AttemptState, DerivedFilter, EventVerdict, RunStatus } from '@tether/machine';
+import type { AttemptState, DerivedFilter, EventVerdict, RunStatus } from '@tether/machine/protocol';
 
 export type Tone = 'success' | 'danger' | 'warning' | 'info' | 'muted' | 'late';
 

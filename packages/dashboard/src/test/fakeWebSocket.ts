@@ -2,7 +2,7 @@
  * A stand-in for the browser WebSocket in jsdom: records every socket the page opens and lets a test play the
  * server (open, send a StreamMessage, close). Installed with `vi.stubGlobal('WebSocket', FakeWebSocket)`.
  */
-import type { StreamMessage } from '@tether/machine';
+import type { StreamMessage } from '@tether/machine/protocol';
 
 export class FakeWebSocket {
   static readonly CONNECTING = 0;

@@ -2,7 +2,8 @@
  * Typed access to the JSON fixtures in ./fixtures. Each is checked against the wire schemas on load, so a fixture
  * re-recorded from the server (`*.server.json`) that drifts from the contract fails loudly instead of testing nothing.
  */
-import { Run, RunEventEntry, RunSummary, schemaErrors, type FieldError } from '@tether/machine';
+import { schemaErrors, type FieldError } from '@tether/machine';
+import { Run, RunEventEntry, RunSummary } from '@tether/machine/protocol';
 import seed from './fixtures/seed-timeout-then-success.machine.json';
 import waiting from './fixtures/waiting-after-restart.machine.json';
 import backoff from './fixtures/in-backoff.machine.json';

@@ -1,11 +1,12 @@
 /**
- * Coded errors and the one error handler. Every error leaves as `{ error: { code, message } }`; 4xx messages name the
- * field or the rule; 5xx never show internals.
+ * Coded errors and the one error handler. Every error leaves as `{ error: { code, message, fields? } }`; 4xx messages
+ * name the field or the rule, and an error about fields lists every one of them in `fields`; 5xx never show internals.
  */
 import createError from '@fastify/error';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { pathToField } from '@tether/machine';
+import { fieldErrorsOf, type FieldError, type SchemaError } from '@tether/machine';
+import type { ErrorBody, ErrorField } from '@tether/machine/protocol';
 import { CommitError, RunDamagedError } from '../engine/engine.ts';
 import { RunTooLargeError } from '../store/types.ts';
 
@@ -25,37 +26,54 @@ export const Errors = {
   runTooLarge: createError<[string]>('TETHER_RUN_TOO_LARGE', '%s', 413),
 } as const;
 
-interface AjvError {
-  instancePath: string;
-  keyword?: string;
-  message?: string;
-  params?: { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[]; allowedValue?: unknown };
+/** Where each part of a request puts its fields: a query parameter is `query.limit`; body and path fields are bare. */
+const PART_PREFIX: Record<string, string> = { body: '', params: '', querystring: 'query.', headers: 'headers.' };
+
+/** A machine field error (`parseRunConfig`, `fieldErrorsOf`) as the wire names it, in the given request part. */
+export const toErrorField = (e: FieldError, part = 'body'): ErrorField => {
+  const prefix = PART_PREFIX[part] ?? '';
+  return { path: prefix && e.field !== '(body)' ? `${prefix}${e.field}` : e.field, message: e.message };
+};
+
+/** The schema errors of one request part as `fields`: every field, most specific first. */
+export const requestFields = (errors: readonly SchemaError[], part: string): ErrorField[] => fieldErrorsOf(errors).map((e) => toErrorField(e, part));
+
+/** How many field errors `message` spells out; `fields` has them all. */
+const SPELLED_OUT = 3;
+/**
+ * At most this many in `fields`: a 1 MiB body of unknown keys would otherwise be answered with a 10 MiB list. The
+ * message says how many there were.
+ */
+export const MAX_FIELDS = 100;
+
+/** "timeoutSeconds must be > 0; bogus is not a known field; and 2 more": the first fields, named in order. */
+export function summarize(fields: readonly ErrorField[]): string {
+  if (!fields.length) return 'request is invalid';
+  const named = fields.slice(0, SPELLED_OUT).map((f) => `${f.path} ${f.message}`);
+  const more = fields.length - named.length;
+  return more > 0 ? `${named.join('; ')}; and ${more} more` : named.join('; ');
 }
 
-/** "body/backoff/maxSeconds must be <= 300" → "backoff.maxSeconds must be <= 300". */
-export function describeValidation(errors: AjvError[], context: string): string {
-  const e = errors[0];
-  if (!e) return `${context} is invalid`;
-  const base = e.instancePath ? `${pathToField(e.instancePath)}.` : '';
-  if (e.params?.missingProperty) return `${base}${e.params.missingProperty} is required`;
-  if (e.params?.additionalProperty) return `${base}${e.params.additionalProperty} is not a known field`;
-  const field = e.instancePath ? pathToField(e.instancePath) : context === 'body' ? '(body)' : context;
-  // A union of literals fails once per literal: say which values are allowed instead of "must be equal to constant".
-  // Same wording as the machine's parseRunConfig: `must be one of "a", "b"`.
-  const consts = errors.filter((x) => x.instancePath === e.instancePath && x.keyword === 'const').map((x) => JSON.stringify(x.params?.allowedValue));
-  if (consts.length > 1) return `${context === 'querystring' ? 'query.' : ''}${field} must be one of ${consts.join(', ')}`;
-  const allowed = e.params?.allowedValues ? `: ${e.params.allowedValues.map(String).join(', ')}` : '';
-  return `${context === 'querystring' && e.instancePath ? 'query.' : ''}${field} ${e.message ?? 'is invalid'}${allowed}`;
-}
+/** A coded error about fields: the handler sends `fields` along with its message. */
+export type WithFields<E extends Error> = E & { fields: ErrorField[] };
+export const withFields = <E extends Error>(err: E, fields: readonly ErrorField[]): WithFields<E> => Object.assign(err, { fields: [...fields] });
+const fieldsOf = (err: unknown): ErrorField[] | undefined => {
+  const f = (err as { fields?: unknown } | null)?.fields;
+  return Array.isArray(f) && f.length ? (f as ErrorField[]) : undefined;
+};
 
-export function toErrorBody(code: string, message: string) {
-  return { error: { code, message } };
+/** 400 TETHER_VALIDATION for these fields, its message naming the first. */
+export const invalidFields = (fields: readonly ErrorField[]) => withFields(new Errors.validation(summarize(fields)), fields);
+
+export function toErrorBody(code: string, message: string, fields?: readonly ErrorField[]): ErrorBody {
+  return { error: { code, message, ...(fields?.length ? { fields: fields.slice(0, MAX_FIELDS) } : {}) } };
 }
 
 export default fp(async function errors(app: FastifyInstance) {
-  app.setErrorHandler((err: FastifyError & { validationContext?: string; validation?: AjvError[] }, req, reply) => {
+  app.setErrorHandler((err: FastifyError & { validationContext?: string; validation?: SchemaError[] }, req, reply) => {
     if (err.validation) {
-      return reply.code(400).send(toErrorBody('TETHER_VALIDATION', describeValidation(err.validation, err.validationContext ?? 'body')));
+      const fields = requestFields(err.validation, err.validationContext ?? 'body');
+      return reply.code(400).send(toErrorBody('TETHER_VALIDATION', summarize(fields), fields));
     }
     if (err instanceof RunTooLargeError) return reply.code(413).send(toErrorBody(err.code, err.message));
     if (err instanceof RunDamagedError) {
@@ -75,7 +93,7 @@ export default fp(async function errors(app: FastifyInstance) {
       return reply.code(status).send(toErrorBody('TETHER_INTERNAL', 'Internal error; see the server log.'));
     }
     const code = err.code?.startsWith('TETHER_') ? err.code : fastifyCode(err.code, status);
-    return reply.code(status).send(toErrorBody(code, friendly(err)));
+    return reply.code(status).send(toErrorBody(code, friendly(err), fieldsOf(err)));
   });
   // The 404 handler lives with the dashboard plugin: unknown page routes fall back to the SPA, the rest get a coded 404.
 });

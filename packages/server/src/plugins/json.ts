@@ -5,6 +5,7 @@
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
+import { withFields, type WithFields } from './errors.ts';
 
 /**
  * JSON.parse takes any depth, but every commit JSON.stringify-s the run and the validators recurse: a body 5000 arrays
@@ -39,7 +40,8 @@ export default fp(async function json(app: FastifyInstance) {
       }
       const deep = tooDeep(value);
       if (deep !== null) {
-        const e = new Error(`${deep} is nested deeper than ${MAX_JSON_DEPTH} levels`) as Error & { statusCode: number; code: string };
+        const field = { path: deep, message: `is nested deeper than ${MAX_JSON_DEPTH} levels` };
+        const e = withFields(new Error(`${field.path} ${field.message}`), [field]) as WithFields<Error> & { statusCode: number; code: string };
         e.statusCode = 400;
         e.code = 'TETHER_VALIDATION';
         return done(e);

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Settings } from '../settings.ts';
-import { Errors } from './errors.ts';
+import { Errors, summarize, withFields } from './errors.ts';
 
 function matchesEntry(u: URL, entry: string): boolean {
   if (!entry.includes('://')) return u.hostname === entry || u.host === entry;
@@ -22,13 +22,19 @@ const sameEndpoint = (u: URL, other: string): boolean => {
   return u.origin === o.origin && u.pathname === o.pathname;
 };
 
+/** Refused for `target.url`: named in the message and in `fields`, so a form can show it by that field. */
+const refused = (message: string) => {
+  const field = { path: 'target.url', message };
+  return withFields(new Errors.targetNotAllowed(summarize([field])), [field]);
+};
+
 export function checkTarget(url: string, settings: Pick<Settings, 'allowedTargets'>, ownSimulatorUrls: readonly string[] = []): void {
   const u = new URL(url);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Errors.targetNotAllowed('target.url must use http or https');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw refused('must use http or https');
   const allowed = settings.allowedTargets;
   if (allowed.length === 0) return;
   if (ownSimulatorUrls.some((s) => sameEndpoint(u, s))) return;
-  if (!allowed.some((a) => matchesEntry(u, a))) throw new Errors.targetNotAllowed(`target.url ${u.origin} is not in TETHER_ALLOWED_TARGETS`);
+  if (!allowed.some((a) => matchesEntry(u, a))) throw refused(`${u.origin} is not in TETHER_ALLOWED_TARGETS`);
 }
 
 /** This server's simulator, under every name a browser or script on this machine may use for it. Empty when it is off. */

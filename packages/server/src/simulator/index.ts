@@ -28,42 +28,25 @@
  * webhook's answers. Its timers run on the engine's clock, so tests that skip time skip the simulator's too.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type, { type Static } from 'typebox';
+import Type from 'typebox';
+import { SIMULATOR_OUTCOMES, SimulatorJobList, TriggerBody, type SimulateSpec, type SimulatorJob, type SimulatorOutcome } from '@tether/machine/protocol';
 import type { Signer } from '../engine/signer.ts';
 import { requestToken, requireToken, tokenMatches } from '../plugins/auth.ts';
 import { toErrorBody } from '../plugins/errors.ts';
 
-export const SIMULATOR_OUTCOMES = ['success', 'failure', 'never', 'triggerError', 'late', 'duplicate', 'early'] as const;
-const Outcome = Type.Union(SIMULATOR_OUTCOMES.map((o) => Type.Literal(o)) as never as ReturnType<typeof Type.Literal<'success'>>[]);
+/**
+ * Tether's trigger body, except that `heartbeatUrl` may be missing: the simulator never calls it, and a trigger is
+ * authenticated by its signed `callbackUrl` alone (see the header comment).
+ */
+const SimulatorTrigger = Type.Object({ ...TriggerBody.properties, heartbeatUrl: Type.Optional(TriggerBody.properties.heartbeatUrl) });
 
-export const SimulateSpec = Type.Object(
-  {
-    outcome: Type.Optional(Outcome),
-    delaySeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600, description: 'Seconds before the callback. @default 1' })),
-    perAttempt: Type.Optional(Type.Array(Outcome, { maxItems: 100, description: 'Outcome per attempt number; the last repeats.' })),
-    retryable: Type.Optional(Type.Boolean({ description: "Sent with 'failure' callbacks: false makes the run fail at once. @default true" })),
-  },
-  { additionalProperties: true },
-);
-export type SimulateSpec = Static<typeof SimulateSpec>;
-type OutcomeName = (typeof SIMULATOR_OUTCOMES)[number];
-
-const TriggerBody = Type.Object({
-  runId: Type.String(),
-  attemptId: Type.String(),
-  attempt: Type.Integer({ minimum: 1 }),
-  callbackUrl: Type.String(),
-  heartbeatUrl: Type.Optional(Type.String()),
-  payload: Type.Optional(Type.Unknown()),
-});
-
-export function outcomeFor(spec: SimulateSpec | undefined, attempt: number): OutcomeName {
+export function outcomeFor(spec: SimulateSpec | undefined, attempt: number): SimulatorOutcome {
   const list = spec?.perAttempt;
-  if (list && list.length) return (list[Math.min(attempt, list.length) - 1] ?? 'success') as OutcomeName;
-  return (spec?.outcome ?? 'success') as OutcomeName;
+  if (list && list.length) return (list[Math.min(attempt, list.length) - 1] ?? 'success') as SimulatorOutcome;
+  return (spec?.outcome ?? 'success') as SimulatorOutcome;
 }
 
-const isOutcome = (o: unknown): o is OutcomeName => typeof o === 'string' && (SIMULATOR_OUTCOMES as readonly string[]).includes(o);
+const isOutcome = (o: unknown): o is SimulatorOutcome => typeof o === 'string' && (SIMULATOR_OUTCOMES as readonly string[]).includes(o);
 
 /** The webhook's verdict word (`accepted`, `late`…); anything else it might answer is not kept. */
 const RESULT_WORD = /^[a-z_]{1,32}$/;
@@ -96,16 +79,7 @@ export function checkCallbackUrl(signer: Signer, runId: string, attemptId: strin
   return { ok: true };
 }
 
-interface Job {
-  receivedAt: string;
-  runId: string;
-  attemptId: string;
-  attempt: number;
-  outcome: OutcomeName;
-  idempotencyKey: string | null;
-  /** What our own webhook answered: its status (null: no answer) and its verdict word. Never a body. */
-  callbacks: Array<{ at: string; status: number | null; result: string | null }>;
-}
+type Job = SimulatorJob;
 
 /** A callback waiting for its time: only what is needed to send it, not the trigger body. */
 interface Pending {
@@ -175,7 +149,7 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/jobs',
     {
-      schema: { summary: 'Simulated external system: accepts a Tether trigger', body: TriggerBody, tags: ['simulator'] },
+      schema: { summary: 'Simulated external system: accepts a Tether trigger', body: SimulatorTrigger, tags: ['simulator'] },
       // Parsed, not yet validated: the body's signed callbackUrl may stand in for the token (see the header comment).
       preValidation: async (req, reply) => {
         if (token === null || tokenMatches(token, requestToken(req))) return;
@@ -247,7 +221,7 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/jobs',
-    { onRequest: tokenGate, schema: { summary: `What the simulator received (newest last, at most ${MAX_JOBS})`, tags: ['simulator'] } },
+    { onRequest: tokenGate, schema: { summary: `What the simulator received (newest last, at most ${MAX_JOBS})`, tags: ['simulator'], response: { 200: SimulatorJobList } } },
     async () => ({ jobs }),
   );
 };

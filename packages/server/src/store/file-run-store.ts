@@ -20,6 +20,12 @@ export class FileRunStore implements RunStore {
   /** Committed outbox of every open run that has one. */
   private readonly outboxes = new Map<string, OutboxEntry[]>();
   private readonly damaged = new Set<string>();
+  /**
+   * Runs with a commit in flight, and the version it will make. Claimed synchronously, before the append is awaited:
+   * any other commit of the run issued meanwhile (the same tick, or while the journal writes) is refused, instead of
+   * passing the version check too and landing on top of it. Released when the commit settles, either way.
+   */
+  private readonly committing = new Map<string, number>();
   /** A commit failed this session: the committed state may be ahead of what memory says, so no shutdown checkpoint. */
   private failed = false;
 
@@ -46,17 +52,23 @@ export class FileRunStore implements RunStore {
   }
 
   async commit(runId: string, expectedVersion: number, change: RunChange, opts?: CommitOptions): Promise<void> {
-    const creating = expectedVersion === 0 && this.readModel.get(runId) === undefined;
-    const current = creating ? 0 : this.versions.get(runId);
+    const listed = this.readModel.get(runId) !== undefined;
+    const known = this.versions.get(runId);
+    const inFlight = this.committing.has(runId);
+    const creating = expectedVersion === 0 && !listed && known === undefined && !inFlight;
+    const current = creating ? 0 : known;
     // Unknown: never read this session. The engine always reads a run before committing it, so that is a bug — refuse.
-    if (current !== expectedVersion || (change.doc.version ?? 0) !== expectedVersion + 1 || change.doc.id !== runId) {
-      throw new VersionConflictError(runId, expectedVersion, current ?? (this.readModel.get(runId) ? -1 : null));
+    if (inFlight || current !== expectedVersion || (change.doc.version ?? 0) !== expectedVersion + 1 || change.doc.id !== runId) {
+      throw new VersionConflictError(runId, expectedVersion, current ?? (listed ? -1 : inFlight ? 0 : null));
     }
+    this.committing.set(runId, expectedVersion + 1);
     try {
       await this.files.commit(change.doc, change.summary, opts);
     } catch (e) {
       if (!(e instanceof RunTooLargeError)) this.failed = true;
       throw e;
+    } finally {
+      this.committing.delete(runId);
     }
     this.versions.set(runId, expectedVersion + 1);
     this.readModel.put(change.summary, creating);
@@ -78,7 +90,9 @@ export class FileRunStore implements RunStore {
       if (e instanceof CorruptRunFileError) this.damaged.add(runId);
       throw e;
     }
-    if (doc) this.versions.set(runId, doc.version ?? 0);
+    // Only forward: a read that began before a commit landed may return the document before it, and must not make
+    // the store accept a commit from that older version (or refuse the one from the version just committed).
+    if (doc && !((this.versions.get(runId) ?? -1) > (doc.version ?? 0))) this.versions.set(runId, doc.version ?? 0);
     else if (this.readModel.get(runId)) this.damaged.add(runId); // listed, but its document is gone
     return doc;
   }

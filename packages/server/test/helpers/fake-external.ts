@@ -3,11 +3,12 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TriggerBody } from '@tether/machine/protocol';
 
 export interface ReceivedTrigger {
   method: string;
   headers: IncomingMessage['headers'];
-  body: { runId: string; attemptId: string; attempt: number; callbackUrl: string; heartbeatUrl: string; payload: unknown };
+  body: TriggerBody;
 }
 
 export type Responder = (t: ReceivedTrigger) => { status: number; body?: string } | Promise<{ status: number; body?: string }>;

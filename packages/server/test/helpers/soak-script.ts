@@ -4,7 +4,7 @@
  * replayed with the same `--seed`.
  */
 import type { AttemptStateName, RunConfig } from '@tether/machine';
-import { SIMULATOR_OUTCOMES } from '../../src/simulator/index.ts';
+import { SIMULATOR_OUTCOMES } from '@tether/machine/protocol';
 
 export type Outcome = (typeof SIMULATOR_OUTCOMES)[number];
 

@@ -6,7 +6,7 @@
  * The socket itself is a callback actor (`socket`), swapped in tests with `connectionMachine.provide`.
  */
 import { assign, fromCallback, setup } from 'xstate';
-import type { StreamMessage } from '@tether/machine';
+import type { StreamMessage } from '@tether/machine/protocol';
 
 export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_MAX_MS = 15_000;

@@ -1,6 +1,6 @@
 import { useActorRef, useSelector } from '@xstate/react';
 import { useEffect, useRef } from 'react';
-import type { StreamMessage } from '@tether/machine';
+import type { StreamMessage } from '@tether/machine/protocol';
 import { apiToken, wsUrl } from '../http.ts';
 import { connectionMachine, connectionStatus, type ConnectionStatus, type ServerRestart } from './connectionMachine.ts';
 

@@ -9,8 +9,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { CallbackBody, CallbackResult, HeartbeatBody, type CallbackPayload } from '@tether/machine';
-import { describeValidation } from '../../plugins/errors.ts';
+import type { SchemaError } from '@tether/machine';
+import { CallbackBody, CallbackResult, HeartbeatBody, type CallbackPayload, type ErrorField } from '@tether/machine/protocol';
+import { MAX_FIELDS, requestFields, summarize } from '../../plugins/errors.ts';
 import type { SignaturePurpose } from '../../engine/signer.ts';
 import { MESSAGE_TOO_LONG, isMessageTooLong, oversized } from '../field-caps.ts';
 
@@ -35,12 +36,10 @@ const ID = /^(run|att)_[A-Za-z0-9_-]{1,100}$/;
 
 const CALLBACK_SHAPE = '(body) must be a JSON object { "success": true|false, "message"?, "output"?, "retryable"? } or a bare true/false';
 
-type Validation = Parameters<typeof describeValidation>[0];
-/** A wrong field is named by describeValidation; a wrong whole body ("yes", [true], null) gets the shape it must have. */
-function describeCallbackBody(errors: Validation): string {
-  const e = errors[0];
-  if (e && e.instancePath === '' && !e.params?.missingProperty && !e.params?.additionalProperty) return CALLBACK_SHAPE;
-  return describeValidation(errors, 'body');
+/** What the schema refused, field by field; a wrong whole body ("yes", [true]) is answered with the shape it must have. */
+function bodyErrors(req: FastifyRequest): { message: string; fields: ErrorField[] } {
+  const fields = requestFields((req.validationError as { validation?: SchemaError[] } | undefined)?.validation ?? [], 'body');
+  return { message: fields.some((f) => f.path === '(body)') ? CALLBACK_SHAPE : summarize(fields), fields };
 }
 
 const callbacks: FastifyPluginAsyncTypebox = async (app) => {
@@ -80,27 +79,36 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
       const unavailable = err.name === 'CommitError';
       return reply.code(unavailable ? 503 : 500).send({ result: 'invalid', message: unavailable ? 'Storage unavailable; callback not recorded. Retry.' : 'Internal error.' });
     }
+    const validation = err.code === 'TETHER_VALIDATION';
     const message =
       status === 413
         ? 'body is larger than the limit'
         : cut
           ? 'body did not arrive in full: the connection was cut (request timeout, or the client went away)'
-          : err.code === 'TETHER_VALIDATION'
+          : validation
             ? err.message
             : `body is not valid JSON: ${err.message.replace(/^body is not valid JSON: /, '')}`;
+    // A body nested too deep names its field (plugins/json.ts).
+    const fields = validation ? (err as { fields?: ErrorField[] }).fields : undefined;
     if (runId && attemptId && engine.getSummary(runId)) {
       const type = req.url.includes('/heartbeat') ? 'heartbeat.received' : 'callback.received';
       await engine.recordRejected(runId, { type, attemptId, verdict: 'invalid', httpStatus: status, detail: message, source: 'callback' });
     }
-    return reply.code(status).send({ result: 'invalid', ...(attemptId ? { attemptId } : {}), message });
+    return reply.code(status).send({ result: 'invalid', ...(attemptId ? { attemptId } : {}), message, ...(fields?.length ? { fields } : {}) });
   });
 
-  /** A validly signed request with a body the protocol refuses: recorded on the run (its sender is authenticated). */
-  const invalid = async (req: FastifyRequest, reply: FastifyReply, type: string, message: string, status: 400 | 413 = 400) => {
+  /**
+   * A validly signed request with a body the protocol refuses: recorded on the run (its sender is authenticated), and
+   * answered with what is wrong, field by field when the refusal is about fields.
+   */
+  const invalid = async (req: FastifyRequest, reply: FastifyReply, type: string, why: { message: string; fields?: ErrorField[] }, status: 400 | 413 = 400) => {
     const { runId, attemptId } = req.params as { runId: string; attemptId: string };
+    const { message, fields } = why;
     await engine.recordRejected(runId, { type, attemptId, verdict: 'invalid', httpStatus: status, detail: message, source: 'callback' });
-    return reply.code(status).send({ result: 'invalid', attemptId, message });
+    return reply.code(status).send({ result: 'invalid', attemptId, message, ...(fields?.length ? { fields: fields.slice(0, MAX_FIELDS) } : {}) });
   };
+  /** One field over its cap: 413 naming it. */
+  const tooLargeAnswer = (field: ErrorField) => ({ message: summarize([field]), fields: [field] });
 
   app.post(
     '/:runId/:attemptId',
@@ -118,14 +126,13 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       if (req.validationError) {
-        const errors = (req.validationError as unknown as { validation: Validation }).validation ?? [];
-        if (isMessageTooLong(errors)) return invalid(req, reply, 'callback.received', MESSAGE_TOO_LONG, 413);
-        return invalid(req, reply, 'callback.received', describeCallbackBody(errors));
+        if (isMessageTooLong((req.validationError as { validation?: SchemaError[] }).validation)) return invalid(req, reply, 'callback.received', tooLargeAnswer(MESSAGE_TOO_LONG), 413);
+        return invalid(req, reply, 'callback.received', bodyErrors(req));
       }
       const b = req.body;
-      if (b === undefined || b === null) return invalid(req, reply, 'callback.received', CALLBACK_SHAPE);
+      if (b === undefined || b === null) return invalid(req, reply, 'callback.received', { message: CALLBACK_SHAPE });
       const tooLarge = typeof b === 'boolean' ? null : oversized('output', b.output, settings.maxOutputBytes);
-      if (tooLarge) return invalid(req, reply, 'callback.received', tooLarge, 413);
+      if (tooLarge) return invalid(req, reply, 'callback.received', tooLargeAnswer(tooLarge), 413);
       const payload: CallbackPayload = typeof b === 'boolean' ? { success: b } : b;
       const out = await engine.callback(req.params.runId, req.params.attemptId, payload);
       const { httpStatus, ...body } = out;
@@ -147,11 +154,13 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      if (req.validationError && req.body !== undefined)
-        return invalid(req, reply, 'heartbeat.received', describeValidation((req.validationError as unknown as { validation: [] }).validation ?? [], 'body'));
+      if (req.validationError && req.body !== undefined) {
+        const fields = requestFields((req.validationError as { validation?: SchemaError[] }).validation ?? [], 'body');
+        return invalid(req, reply, 'heartbeat.received', { message: summarize(fields), fields });
+      }
       const progress = (req.body as { progress?: unknown } | null | undefined)?.progress;
       const tooLarge = oversized('progress', progress, settings.maxOutputBytes);
-      if (tooLarge) return invalid(req, reply, 'heartbeat.received', tooLarge, 413);
+      if (tooLarge) return invalid(req, reply, 'heartbeat.received', tooLargeAnswer(tooLarge), 413);
       const out = await engine.heartbeat(req.params.runId, req.params.attemptId, progress);
       const { httpStatus, ...body } = out;
       return reply.code(httpStatus).send(body);

@@ -2,10 +2,12 @@
  * The runs API: create, list, read, events, cancel, retry-now, operator complete/timeout, rerun.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Run, RunConfig, formatFieldErrors, parseRunConfig, type ResolvedRunConfig } from '@tether/machine';
-import { Errors } from '../../plugins/errors.ts';
+import { parseRunConfig, type ResolvedRunConfig, type SchemaError } from '@tether/machine';
+import { CancelBody, CompleteBody, ErrorBody, EventList, RerunBody, Run, RunConfig, RunList, RunListQuery, type ErrorField } from '@tether/machine/protocol';
+import { Errors, invalidFields, summarize, toErrorField, withFields } from '../../plugins/errors.ts';
 import { requireToken } from '../../plugins/auth.ts';
-import { AttemptParams, CancelBody, CompleteBody, ErrorBody, EventList, ListQuery, RerunBody, RunIdParams, RunList } from '../schemas.ts';
+import { typeboxValidatorCompiler } from '../../plugins/validation.ts';
+import { AttemptParams, RunIdParams } from '../schemas.ts';
 import { checkTarget, ownSimulatorUrls } from '../../plugins/targets.ts';
 import { MESSAGE_TOO_LONG, isMessageTooLong, oversized } from '../field-caps.ts';
 
@@ -14,11 +16,14 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', requireToken(settings.apiToken));
 
   const parseConfig = (body: unknown): ResolvedRunConfig => {
+    // Schema and rules in one pass: every field a config gets wrong is in the one 400.
     const parsed = parseRunConfig(body);
-    if (!parsed.ok) throw new Errors.validation(formatFieldErrors(parsed.errors));
+    if (!parsed.ok) throw invalidFields(parsed.errors.map((e) => toErrorField(e)));
     checkTarget(parsed.value.target.url, settings, ownSimulatorUrls(app));
     return parsed.value;
   };
+
+  const tooLargeError = (field: ErrorField) => withFields(new Errors.fieldTooLarge(summarize([field])), [field]);
 
   const mustExist = async (id: string) => {
     const doc = await engine.getDoc(id);
@@ -29,6 +34,10 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/',
     {
+      // The schema stays for the typed body and the OpenAPI document, but parseRunConfig is the validator: it checks
+      // the same schema and the rules a schema cannot say (maxSeconds >= initialSeconds, sendable headers) and reports
+      // both kinds together, where Fastify's refusal would stop before the rules were looked at. Not checked twice.
+      validatorCompiler: (route) => (route.httpPart === 'body' ? () => true : typeboxValidatorCompiler(route)),
       schema: {
         summary: 'Create and start a run',
         body: RunConfig,
@@ -46,14 +55,14 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         summary: 'List runs, newest first',
-        querystring: ListQuery,
+        querystring: RunListQuery,
         response: { 200: RunList, 400: ErrorBody, 401: ErrorBody },
       },
     },
     async (req) => {
       const q = req.query;
       const limit = q.limit === undefined ? 50 : Number(q.limit);
-      if (limit < 1 || limit > 500) throw new Errors.validation('query.limit must be between 1 and 500');
+      if (limit < 1 || limit > 500) throw invalidFields([{ path: 'query.limit', message: 'must be between 1 and 500' }]);
       return engine.listRuns({ limit, ...(q.status ? { status: q.status } : {}), ...(q.name ? { name: q.name } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) });
     },
   );
@@ -126,15 +135,15 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const invalid = req.validationError as (Error & { validation?: Parameters<typeof isMessageTooLong>[0]; validationContext?: string }) | undefined;
+      const invalid = req.validationError as (Error & { validation?: SchemaError[]; validationContext?: string }) | undefined;
       if (invalid) {
-        if (invalid.validationContext === 'body' && isMessageTooLong(invalid.validation)) throw new Errors.fieldTooLarge(MESSAGE_TOO_LONG);
+        if (invalid.validationContext === 'body' && isMessageTooLong(invalid.validation)) throw tooLargeError(MESSAGE_TOO_LONG);
         throw invalid;
       }
       const { id, attemptId } = req.params;
       const b = req.body;
       const tooLarge = oversized('output', b.output, settings.maxOutputBytes);
-      if (tooLarge) throw new Errors.fieldTooLarge(tooLarge);
+      if (tooLarge) throw tooLargeError(tooLarge);
       const out = await engine.callback(
         id,
         attemptId,

@@ -26,7 +26,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { StreamMessage } from '@tether/machine';
+import type { StreamMessage } from '@tether/machine/protocol';
 import { requireToken } from '../../plugins/auth.ts';
 
 /** Socket buffer beyond which a client's updates coalesce instead of being written (capped by half the drop limit). */
@@ -235,7 +235,8 @@ const stream: FastifyPluginAsync = async (app) => {
     const subs = byRun.get(runId);
     // `u.run` is built on first read: a commit nobody watches does not pay for the view or its encoding.
     if (!listWatchers.size && !subs) return;
-    const updated: Entry = { key: `u:${runId}`, frame: frameOf({ type: 'run.updated', run: u.run }) };
+    // The summary rides along: list clients show it as is, and never re-derive a list line from the run.
+    const updated: Entry = { key: `u:${runId}`, frame: frameOf({ type: 'run.updated', run: u.run, summary: u.summary }) };
     if (listWatchers.size) listBatch.push(updated);
     if (subs) {
       let batch = runBatches.get(runId);

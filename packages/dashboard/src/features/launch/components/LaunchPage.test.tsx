@@ -63,7 +63,18 @@ describe('LaunchPage', () => {
   });
 
   it('shows the server’s field error next to that field', async () => {
-    vi.stubGlobal('fetch', vi.fn(async () => json(400, { error: { code: 'TETHER_VALIDATION', message: 'target.url must not point at a private network' } })));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () =>
+        json(400, {
+          error: {
+            code: 'TETHER_TARGET_NOT_ALLOWED',
+            message: 'target.url must not point at a private network',
+            fields: [{ path: 'target.url', message: 'must not point at a private network' }],
+          },
+        }),
+      ),
+    );
     render(<LaunchPage />);
     await act(async () => {
       fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
@@ -74,6 +85,62 @@ describe('LaunchPage', () => {
     // Editing the field clears the server's verdict on it.
     fireEvent.change(url, { target: { value: 'https://example.com/jobs' } });
     expect(screen.queryByText('target.url must not point at a private network')).toBeNull();
+  });
+
+  it('shows every field error of the server’s answer at once, each by its control', async () => {
+    const fields = [
+      { path: 'target.url', message: 'http://example.test is not in TETHER_ALLOWED_TARGETS' },
+      { path: 'backoff.maxSeconds', message: 'must be >= backoff.initialSeconds' },
+      { path: 'timeoutSeconds', message: 'must be <= 60 on this server' },
+    ];
+    // The message names only the first: the form must read `fields`, not the message.
+    vi.stubGlobal('fetch', vi.fn(async () => json(400, { error: { code: 'TETHER_VALIDATION', message: 'target.url http://example.test is not in TETHER_ALLOWED_TARGETS; and 2 more', fields } })));
+    render(<LaunchPage />);
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    });
+    const shown = [...document.querySelectorAll<HTMLElement>('.field-error[data-field]')].map((e) => [e.dataset.field, e.textContent]);
+    expect(shown).toEqual(
+      expect.arrayContaining([
+        ['target.url', 'target.url http://example.test is not in TETHER_ALLOWED_TARGETS'],
+        ['backoff.maxSeconds', 'backoff.maxSeconds must be >= backoff.initialSeconds'],
+        ['timeoutSeconds', 'timeoutSeconds must be <= 60 on this server'],
+      ]),
+    );
+    expect(shown).toHaveLength(3);
+    for (const label of ['Target URL', 'Max delay (s)', 'Timeout per attempt (s)']) expect(screen.getByLabelText(label).getAttribute('aria-invalid'), label).toBe('true');
+    // Nothing is left for the notice: each error has its control.
+    expect(screen.queryByText('The server refused this run')).toBeNull();
+  });
+
+  it('several errors on one control are all shown there; one with no control goes to the notice', async () => {
+    const fields = [
+      { path: 'target.headers.X-A', message: 'is not a valid header name' },
+      { path: 'target.headers.X-B', message: 'is set by Tether and cannot be overridden' },
+      { path: 'bogus', message: 'is not a known field' },
+    ];
+    vi.stubGlobal('fetch', vi.fn(async () => json(400, { error: { code: 'TETHER_VALIDATION', message: 'target.headers.X-A is not a valid header name; and 2 more', fields } })));
+    render(<LaunchPage />);
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    });
+    const headers = screen.getByLabelText('Headers (JSON object, optional)');
+    const error = document.getElementById(headers.getAttribute('aria-describedby')!.split(' ')[0]!)!;
+    expect([...error.querySelectorAll('.field-error-line')].map((l) => l.textContent)).toEqual([
+      'target.headers.X-A is not a valid header name',
+      'target.headers.X-B is set by Tether and cannot be overridden',
+    ]);
+    expect(within(screen.getByRole('alert')).getByText('bogus is not a known field')).toBeTruthy();
+  });
+
+  it('an answer without fields is shown as the server said it, not parsed for field names', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => json(400, { error: { code: 'TETHER_VALIDATION', message: 'timeoutSeconds must be > 0' } })));
+    render(<LaunchPage />);
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    });
+    expect(screen.getByLabelText('Timeout per attempt (s)').getAttribute('aria-invalid')).toBeNull();
+    expect(within(screen.getByRole('alert')).getByText('timeoutSeconds must be > 0')).toBeTruthy();
   });
 
   it('posts the RunConfig and goes to the new run', async () => {

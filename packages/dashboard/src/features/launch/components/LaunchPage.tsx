@@ -6,12 +6,12 @@ import { ApiError } from '../../../lib/http.ts';
 import { navigate, useLocation } from '../../../lib/router.tsx';
 import { useNow } from '../../../lib/useNow.ts';
 import { createRun } from '../api/createRun.ts';
-import { buildConfig, errorsByControl, FIELD_PATHS, valuesFromPreset, type LaunchValues } from '../hooks/launchForm.ts';
+import { buildConfig, errorsByControl, FIELD_PATHS, fromServer, valuesFromPreset, type LaunchValues } from '../hooks/launchForm.ts';
 import { PRESETS, presetById } from '../hooks/presets.ts';
 
-function Field({ id, label, hint, error, children }: { id: string; label: string; hint?: string; error?: string | undefined; children: ReactNode }) {
+function Field({ id, label, hint, errors, children }: { id: string; label: string; hint?: string; errors?: readonly string[] | undefined; children: ReactNode }) {
   return (
-    <div className={`field${error ? ' field-invalid' : ''}`}>
+    <div className={`field${errors?.length ? ' field-invalid' : ''}`}>
       <label htmlFor={id}>{label}</label>
       {children}
       {hint ? (
@@ -19,9 +19,13 @@ function Field({ id, label, hint, error, children }: { id: string; label: string
           {hint}
         </p>
       ) : null}
-      {error ? (
+      {errors?.length ? (
         <p className="field-error" id={`${id}-error`} data-field={FIELD_PATHS[id.replace(/^launch-/, '') as keyof LaunchValues]}>
-          {error}
+          {errors.map((e) => (
+            <span key={e} className="field-error-line">
+              {e}
+            </span>
+          ))}
         </p>
       ) : null}
     </div>
@@ -44,7 +48,8 @@ export function LaunchPage() {
   const built = useMemo(() => buildConfig(values), [values]);
   const clientErrors = errorsByControl(built.errors);
   const server = errorsByControl(serverErrors);
-  const errorFor = (key: keyof LaunchValues): string | undefined =>
+  // The server's verdict on a control replaces the form's own until that control is edited.
+  const errorFor = (key: keyof LaunchValues): string[] | undefined =>
     server.byControl[key] ?? (submitted || touched.has(key) ? clientErrors.byControl[key] : undefined);
 
   const set = <K extends keyof LaunchValues>(key: K, value: LaunchValues[K]) => {
@@ -55,13 +60,13 @@ export function LaunchPage() {
 
   const control = (key: keyof LaunchValues) => {
     const id = `launch-${key}`;
-    const error = errorFor(key);
+    const errors = errorFor(key);
     return {
       id,
       name: key,
       value: values[key],
-      'aria-invalid': error ? true : undefined,
-      'aria-describedby': [error ? `${id}-error` : null, `${id}-hint`].filter(Boolean).join(' '),
+      'aria-invalid': errors?.length ? true : undefined,
+      'aria-describedby': [errors?.length ? `${id}-error` : null, `${id}-hint`].filter(Boolean).join(' '),
       onChange: (e: { target: { value: string } }) => set(key, e.target.value as LaunchValues[typeof key]),
     };
   };
@@ -84,7 +89,9 @@ export function LaunchPage() {
       const run = await createRun(built.config);
       navigate(`/runs/${run.id}`);
     } catch (err) {
-      if (err instanceof ApiError && err.fieldErrors.length) setServerErrors(err.fieldErrors);
+      // Every field the server refused, each shown by its control at once (or in the notice, for one the form has no
+      // control for); an error about a rule rather than a field is shown as it is.
+      if (err instanceof ApiError && err.fields.length) setServerErrors(fromServer(err.fields));
       else setFormError(err instanceof Error ? err.message : String(err));
     } finally {
       setSending(false);
@@ -126,11 +133,11 @@ export function LaunchPage() {
 
           <fieldset className="card">
             <legend>Target</legend>
-            <Field id="launch-name" label="Name" hint="Shown in the list and used by its filter." error={errorFor('name')}>
+            <Field id="launch-name" label="Name" hint="Shown in the list and used by its filter." errors={errorFor('name')}>
               <input type="text" {...control('name')} />
             </Field>
             <div className="field-row">
-              <Field id="launch-method" label="Method" error={errorFor('method')}>
+              <Field id="launch-method" label="Method" errors={errorFor('method')}>
                 <select {...control('method')}>
                   <option value="POST">POST</option>
                   <option value="PUT">PUT</option>
@@ -140,7 +147,7 @@ export function LaunchPage() {
                 id="launch-url"
                 label="Target URL"
                 hint="Where each attempt's trigger request goes. Defaults to the built-in simulator."
-                error={errorFor('url')}
+                errors={errorFor('url')}
               >
                 <input type="url" className="mono" {...control('url')} />
               </Field>
@@ -149,7 +156,7 @@ export function LaunchPage() {
               id="launch-headers"
               label="Headers (JSON object, optional)"
               hint='e.g. {"Authorization": "Bearer …"}. Values are never shown back.'
-              error={errorFor('headers')}
+              errors={errorFor('headers')}
             >
               <textarea rows={2} className="mono" spellCheck={false} {...control('headers')} />
             </Field>
@@ -157,7 +164,7 @@ export function LaunchPage() {
               id="launch-payload"
               label="Payload (JSON)"
               hint="Sent to the external system in the trigger body. payload.simulate drives the simulator."
-              error={errorFor('payload')}
+              errors={errorFor('payload')}
             >
               <textarea rows={10} className="mono" spellCheck={false} {...control('payload')} />
             </Field>
@@ -166,19 +173,19 @@ export function LaunchPage() {
           <fieldset className="card">
             <legend>Timing and retries</legend>
             <div className="field-grid">
-              <Field id="launch-timeoutSeconds" label="Timeout per attempt (s)" hint="How long each attempt waits for its callback." error={errorFor('timeoutSeconds')}>
+              <Field id="launch-timeoutSeconds" label="Timeout per attempt (s)" hint="How long each attempt waits for its callback." errors={errorFor('timeoutSeconds')}>
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('timeoutSeconds')} />
               </Field>
-              <Field id="launch-retryLimit" label="Retry limit" hint="Retries after the first attempt (0 = one attempt)." error={errorFor('retryLimit')}>
+              <Field id="launch-retryLimit" label="Retry limit" hint="Retries after the first attempt (0 = one attempt)." errors={errorFor('retryLimit')}>
                 <input type="number" inputMode="numeric" min="0" step="1" {...control('retryLimit')} />
               </Field>
-              <Field id="launch-heartbeatTimeoutSeconds" label="Heartbeat timeout (s)" hint="Optional: time out an attempt that stops sending heartbeats." error={errorFor('heartbeatTimeoutSeconds')}>
+              <Field id="launch-heartbeatTimeoutSeconds" label="Heartbeat timeout (s)" hint="Optional: time out an attempt that stops sending heartbeats." errors={errorFor('heartbeatTimeoutSeconds')}>
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('heartbeatTimeoutSeconds')} />
               </Field>
-              <Field id="launch-deadlineSeconds" label="Run deadline (s)" hint="Optional overall budget from start." error={errorFor('deadlineSeconds')}>
+              <Field id="launch-deadlineSeconds" label="Run deadline (s)" hint="Optional overall budget from start." errors={errorFor('deadlineSeconds')}>
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('deadlineSeconds')} />
               </Field>
-              <Field id="launch-triggerTimeoutSeconds" label="Trigger timeout (s)" hint="How long the trigger request may take. Default 30." error={errorFor('triggerTimeoutSeconds')}>
+              <Field id="launch-triggerTimeoutSeconds" label="Trigger timeout (s)" hint="How long the trigger request may take. Default 30." errors={errorFor('triggerTimeoutSeconds')}>
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('triggerTimeoutSeconds')} />
               </Field>
             </div>
@@ -187,16 +194,16 @@ export function LaunchPage() {
           <fieldset className="card">
             <legend>Backoff between attempts</legend>
             <div className="field-grid">
-              <Field id="launch-initialSeconds" label="Initial delay (s)" hint="Before the first retry. Default 1." error={errorFor('initialSeconds')}>
+              <Field id="launch-initialSeconds" label="Initial delay (s)" hint="Before the first retry. Default 1." errors={errorFor('initialSeconds')}>
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('initialSeconds')} />
               </Field>
-              <Field id="launch-multiplier" label="Multiplier" hint="Applied after each retry. Default 2." error={errorFor('multiplier')}>
+              <Field id="launch-multiplier" label="Multiplier" hint="Applied after each retry. Default 2." errors={errorFor('multiplier')}>
                 <input type="number" inputMode="decimal" min="1" step="any" {...control('multiplier')} />
               </Field>
-              <Field id="launch-maxSeconds" label="Max delay (s)" hint="Ceiling of one delay. Default 300." error={errorFor('maxSeconds')}>
+              <Field id="launch-maxSeconds" label="Max delay (s)" hint="Ceiling of one delay. Default 300." errors={errorFor('maxSeconds')}>
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('maxSeconds')} />
               </Field>
-              <Field id="launch-jitter" label="Jitter" hint="Deterministic per run and attempt." error={errorFor('jitter')}>
+              <Field id="launch-jitter" label="Jitter" hint="Deterministic per run and attempt." errors={errorFor('jitter')}>
                 <select {...control('jitter')}>
                   <option value="none">none</option>
                   <option value="full">full</option>

@@ -2,7 +2,8 @@
  * The launch form's values (strings, as typed) and their translation into a `RunConfig`, validated by the shared
  * `parseRunConfig` so the form rejects exactly what the server would — before a request is sent.
  */
-import { parseRunConfig, type FieldError, type RunConfig } from '@tether/machine';
+import { parseRunConfig, type FieldError } from '@tether/machine';
+import type { ErrorField, RunConfig } from '@tether/machine/protocol';
 import { PRESETS, type Preset } from './presets.ts';
 
 export interface LaunchValues {
@@ -154,14 +155,18 @@ export function buildConfig(values: LaunchValues): Built {
   return { config: config as RunConfig, errors: [] };
 }
 
-export function errorsByControl(errors: readonly FieldError[]): { byControl: Partial<Record<keyof LaunchValues, string>>; other: string[] } {
-  const byControl: Partial<Record<keyof LaunchValues, string>> = {};
+/** The server's `fields` in the form's terms (the same dotted paths the shared parser names). */
+export const fromServer = (fields: readonly ErrorField[]): FieldError[] => fields.map((f) => ({ field: f.path, message: f.message }));
+
+/** Every error, by the control that shows it (several per control when a control has several: each header, say). */
+export function errorsByControl(errors: readonly FieldError[]): { byControl: Partial<Record<keyof LaunchValues, string[]>>; other: string[] } {
+  const byControl: Partial<Record<keyof LaunchValues, string[]>> = {};
   const other: string[] = [];
   for (const e of errors) {
     const control = controlFor(e.field);
     const text = `${e.field} ${e.message}`;
-    if (control && !byControl[control]) byControl[control] = text;
-    else if (!control) other.push(text);
+    if (control) (byControl[control] ??= []).push(text);
+    else other.push(text);
   }
   return { byControl, other };
 }

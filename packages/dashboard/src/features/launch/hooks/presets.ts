@@ -2,19 +2,14 @@
  * Simulator presets: each sets `payload.simulate` for the built-in simulator (`/simulator/jobs`) and timings short
  * enough to watch. `perAttempt` gives one outcome per attempt; the seed's example is `['never', 'success']`.
  */
-export type SimulatedOutcome = 'success' | 'failure' | 'never' | 'triggerError' | 'late' | 'duplicate' | 'early';
-
-export interface Simulate {
-  outcome?: SimulatedOutcome;
-  delaySeconds?: number;
-  perAttempt?: SimulatedOutcome[];
-}
+import type { SimulateSpec } from '@tether/machine/protocol';
 
 export interface Preset {
   id: string;
   label: string;
   description: string;
-  simulate: Simulate;
+  /** `payload.simulate`: what the built-in simulator does for each attempt. */
+  simulate: SimulateSpec;
   timing: { timeoutSeconds: number; retryLimit: number; initialSeconds: number };
 }
 

@@ -1,19 +1,19 @@
-import type { CallbackResult, Run, RunEventEntry } from '@tether/machine';
+import type { CallbackResult, CancelBody, CompleteBody, EventList, RerunBody, Run } from '@tether/machine/protocol';
 import { api } from '../../../lib/http.ts';
 
 const base = (id: string) => `/api/runs/${encodeURIComponent(id)}`;
 
 export const getRun = (id: string, signal?: AbortSignal) => api<Run>(base(id), signal ? { signal } : {});
 export const getEvents = (id: string, signal?: AbortSignal) =>
-  api<{ events: RunEventEntry[] }>(`${base(id)}/events`, signal ? { signal } : {}).then((r) => r.events);
+  api<EventList>(`${base(id)}/events`, signal ? { signal } : {}).then((r) => r.events);
 
 export const cancelRun = (id: string, reason?: string) =>
-  api<Run>(`${base(id)}/cancel`, { method: 'POST', body: reason ? { reason } : {} });
+  api<Run>(`${base(id)}/cancel`, { method: 'POST', body: (reason ? { reason } : {}) satisfies CancelBody });
 export const retryNow = (id: string) => api<Run>(`${base(id)}/retry-now`, { method: 'POST', body: {} });
 export const rerun = (id: string, payload?: unknown) =>
-  api<Run>(`${base(id)}/rerun`, { method: 'POST', body: payload === undefined ? {} : { payload } });
+  api<Run>(`${base(id)}/rerun`, { method: 'POST', body: (payload === undefined ? {} : { payload }) satisfies RerunBody });
 
-export const completeAttempt = (id: string, attemptId: string, body: { success: boolean; message?: string }) =>
+export const completeAttempt = (id: string, attemptId: string, body: CompleteBody) =>
   api<Run>(`${base(id)}/attempts/${encodeURIComponent(attemptId)}/complete`, { method: 'POST', body });
 export const timeoutAttempt = (id: string, attemptId: string) =>
   api<Run>(`${base(id)}/attempts/${encodeURIComponent(attemptId)}/timeout`, { method: 'POST', body: {} });

@@ -1,4 +1,4 @@
-import type { Run } from '@tether/machine';
+import type { Run } from '@tether/machine/protocol';
 import { AttemptStateBadge } from '../../../components/Badge.tsx';
 import { formatClockMs } from '../../../lib/time.ts';
 

@@ -1,6 +1,6 @@
 import { useState } from 'react';
-import type { Run } from '@tether/machine';
-import { isOpenAttemptState } from '@tether/machine';
+import type { Run } from '@tether/machine/protocol';
+import { isOpenAttemptState } from '@tether/machine/protocol';
 import { CopyButton } from '../../../components/CopyButton.tsx';
 import { completeAttempt, sendAsExternalSystem, tamperSignature, timeoutAttempt, type CallbackAnswer } from '../api/runApi.ts';
 import { useAction } from '../hooks/useAction.ts';

@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from 'react';
-import type { Run, RunEventEntry } from '@tether/machine';
+import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { VerdictBadge } from '../../../components/Badge.tsx';
 import { EmptyState } from '../../../components/States.tsx';
 import { formatClockMs } from '../../../lib/time.ts';

@@ -1,5 +1,6 @@
 import { useId, useMemo } from 'react';
-import { machineGraph, type GraphEdge, type GraphNode, type MachineGraph } from '@tether/machine';
+import { machineGraph } from '@tether/machine';
+import type { GraphEdge, GraphNode, MachineGraph } from '@tether/machine/protocol';
 import type { NextStep } from '../../../lib/run-snapshot.ts';
 import { stateLabel } from '../../../lib/tones.ts';
 import { edgeText, layoutDiagram, type Box, type DiagramLayout, type EdgeLabel, type Point } from './diagramLayout.ts';

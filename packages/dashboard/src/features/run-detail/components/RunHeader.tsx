@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { isFailedAttemptState, type Run, type RunEventEntry } from '@tether/machine';
+import { isFailedAttemptState, type Run, type RunEventEntry } from '@tether/machine/protocol';
 import { RunStatusBadge } from '../../../components/Badge.tsx';
 import { Countdown } from '../../../components/Countdown.tsx';
 import { downloadJson } from '../../../lib/download.ts';

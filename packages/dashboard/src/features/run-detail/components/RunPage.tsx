@@ -10,7 +10,7 @@ import { useNow } from '../../../lib/useNow.ts';
 import { useNextSteps } from '../hooks/useNextSteps.ts';
 import { useRunDetail } from '../hooks/useRunDetail.ts';
 import { useRunInspector } from '../hooks/useRunInspector.ts';
-import type { Run, RunEventEntry } from '@tether/machine';
+import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import type { StreamConnection } from '../../../lib/stream/useStream.ts';
 import { AttemptsTable } from './AttemptsTable.tsx';
 import { CallbackConsole } from './CallbackConsole.tsx';

@@ -1,6 +1,6 @@
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Run } from '@tether/machine';
+import type { Run } from '@tether/machine/protocol';
 import type { StreamConnection } from '../../../lib/stream/useStream.ts';
 import { fixtures, type RunFixture } from '../../../test/fixtures.ts';
 import { RunView } from './RunPage.tsx';

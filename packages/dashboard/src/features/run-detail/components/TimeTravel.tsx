@@ -1,4 +1,4 @@
-import type { RunEventEntry } from '@tether/machine';
+import type { RunEventEntry } from '@tether/machine/protocol';
 import { formatClockMs } from '../../../lib/time.ts';
 
 export interface TimeTravelProps {

@@ -5,7 +5,7 @@
  * A state or transition the table does not know (the machine grew) still gets drawn: new states on an extra row at
  * the bottom, new transitions as straight arrows; the diagram stays complete and only looks less tidy.
  */
-import type { GraphEdge, GraphNode, MachineGraph } from '@tether/machine';
+import type { GraphEdge, GraphNode, MachineGraph } from '@tether/machine/protocol';
 
 export interface Box {
   x: number;

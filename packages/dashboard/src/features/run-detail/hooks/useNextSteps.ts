@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import type { Run } from '@tether/machine';
+import type { Run } from '@tether/machine/protocol';
 import { nextSteps, snapshotFromRun, type NextSteps } from '../../../lib/run-snapshot.ts';
 
 /** What the run's current state accepts, asked of the shared machine with the run hydrated into it. */

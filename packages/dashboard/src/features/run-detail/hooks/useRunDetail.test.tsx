@@ -5,7 +5,7 @@
  */
 import { act, renderHook, waitFor } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Run } from '@tether/machine';
+import type { Run } from '@tether/machine/protocol';
 import { fixtures } from '../../../test/fixtures.ts';
 import { FakeWebSocket } from '../../../test/fakeWebSocket.ts';
 import { useRunDetail } from './useRunDetail.ts';

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { Run, RunEventEntry, StreamMessage } from '@tether/machine';
+import type { Run, RunEventEntry, StreamMessage } from '@tether/machine/protocol';
 import { ApiError } from '../../../lib/http.ts';
 import { useStream, type StreamConnection } from '../../../lib/stream/useStream.ts';
 import { getEvents, getRun } from '../api/runApi.ts';

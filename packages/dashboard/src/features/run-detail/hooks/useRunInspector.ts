@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { Run, RunEventEntry } from '@tether/machine';
+import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { inspectorLoaded, loadInspector, openRunInInspector, type RunHistoryInspector } from '../../../lib/inspect-run.ts';
 
 export interface RunInspectorState {

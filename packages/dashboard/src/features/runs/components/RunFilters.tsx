@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { DERIVED_FILTERS, DERIVED_FILTER_LABELS, RUN_STATUSES, type DerivedFilter, type RunStatus } from '@tether/machine';
+import { DERIVED_FILTERS, DERIVED_FILTER_LABELS, RUN_STATUSES, type DerivedFilter, type RunStatus } from '@tether/machine/protocol';
 import { derivedTone } from '../../../lib/tones.ts';
 import type { RunFilters as Filters } from '../hooks/runFilters.ts';
 

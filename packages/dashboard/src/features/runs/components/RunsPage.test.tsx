@@ -1,6 +1,6 @@
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { RunSummary } from '@tether/machine';
+import type { RunSummary } from '@tether/machine/protocol';
 import { allFixtures, fixtures } from '../../../test/fixtures.ts';
 import { FakeWebSocket } from '../../../test/fakeWebSocket.ts';
 import { RunsPage } from './RunsPage.tsx';
@@ -72,11 +72,22 @@ describe('RunsPage (live list with derived filters)', () => {
   it('applies run.updated messages as they come', () => {
     const { ws } = renderPage([fixtures.waiting.summary]);
     expect(screen.getByRole('button', { name: /Retrying/ }).textContent).toBe('Retrying 1');
-    const succeeded = { ...fixtures.waiting.run, status: 'succeeded' as const, state: 'succeeded', nextDueAt: null, updatedAt: new Date(NOW).toISOString() };
-    act(() => ws.serverSend({ type: 'run.updated', run: succeeded }));
+    const updatedAt = new Date(NOW).toISOString();
+    const succeeded = { ...fixtures.waiting.run, status: 'succeeded' as const, state: 'succeeded', nextDueAt: null, updatedAt };
+    const summary = { ...fixtures.waiting.summary, status: 'succeeded' as const, state: 'succeeded', nextDueAt: null, updatedAt };
+    act(() => ws.serverSend({ type: 'run.updated', run: succeeded, summary }));
     const row = screen.getByRole('row', { name: /nightly export/ });
     expect(row.dataset.status).toBe('succeeded');
     expect(screen.getByRole('button', { name: /Retrying/ }).textContent).toBe('Retrying 0');
+  });
+
+  it('shows the summary a run.updated carries as it is, not one re-derived from its run', () => {
+    const { ws } = renderPage([fixtures.waiting.summary]);
+    const updatedAt = new Date(NOW).toISOString();
+    // The server's list line says something the run alone would not: the list must show it.
+    const summary = { ...fixtures.waiting.summary, lastMessage: 'as the server summarised it', updatedAt };
+    act(() => ws.serverSend({ type: 'run.updated', run: { ...fixtures.waiting.run, updatedAt }, summary }));
+    expect(within(screen.getByRole('row', { name: /nightly export/ })).getByText('as the server summarised it')).toBeTruthy();
   });
 
   it('shows reconnecting when the socket drops and opens a new one after a backoff', () => {

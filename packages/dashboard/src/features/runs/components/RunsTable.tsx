@@ -1,4 +1,4 @@
-import type { RunSummary } from '@tether/machine';
+import type { RunSummary } from '@tether/machine/protocol';
 import { RunStatusBadge } from '../../../components/Badge.tsx';
 import { Countdown } from '../../../components/Countdown.tsx';
 import { Link } from '../../../lib/router.tsx';

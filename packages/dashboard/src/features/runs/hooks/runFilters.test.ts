@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { allFixtures, fixtures, serverFixtures } from '../../../test/fixtures.ts';
-import { summaryFromRun } from '../api/runs.ts';
 import { applyFilters, derivedCounts, parseFilters } from './runFilters.ts';
 
 const summaries = allFixtures.map((f) => f.summary);
@@ -44,24 +43,18 @@ describe('derived filters (shared predicates from @tether/machine)', () => {
   });
 });
 
-describe('summaryFromRun (a run.updated message folded into the list)', () => {
-  it.each(allFixtures.map((f) => [f.name, f] as const))('matches the shared toRunSummary for %s', (_n, f) => {
-    expect(summaryFromRun(f.run)).toEqual(f.summary);
-  });
-
-  it('takes exhaustion from the wire, not from attempt counts: recorded runs failed for each reason', () => {
-    const byReason = new Map(serverFixtures.filter((f) => f.run.status === 'failed').map((f) => [f.run.failureReason, f.run] as const));
+describe('exhaustion comes from the wire, not from attempt counts', () => {
+  it('recorded runs failed for each reason: only the exhausted one is under Exhausted', () => {
+    const byReason = new Map(serverFixtures.filter((f) => f.run.status === 'failed').map((f) => [f.run.failureReason, f.summary] as const));
     expect([...byReason.keys()].sort()).toEqual(['deadline', 'exhausted', 'notRetryable']);
-    for (const [reason, run] of byReason) {
-      const folded = summaryFromRun(run);
-      expect(folded.exhausted, String(reason)).toBe(reason === 'exhausted');
-      expect(applyFilters([folded], { status: null, name: '', derived: 'exhausted' }, NOW).length, String(reason)).toBe(reason === 'exhausted' ? 1 : 0);
+    for (const [reason, summary] of byReason) {
+      expect(summary.exhausted, String(reason)).toBe(reason === 'exhausted');
+      expect(applyFilters([summary], { status: null, name: '', derived: 'exhausted' }, NOW).length, String(reason)).toBe(reason === 'exhausted' ? 1 : 0);
     }
   });
 
-  it('an exhausted flag on the wire is what counts, even where the attempt count would say otherwise', () => {
-    const run = fixtures.exhausted.run;
-    expect(summaryFromRun({ ...run, exhausted: false, failureReason: 'deadline' }).exhausted).toBe(false);
-    expect(summaryFromRun({ ...fixtures.notRetryable.run, maxAttempts: 1, exhausted: false }).exhausted).toBe(false);
+  it('an exhausted flag of false counts, even where the attempt count would say otherwise', () => {
+    const summary = fixtures.exhausted.summary;
+    expect(applyFilters([{ ...summary, exhausted: false }], { status: null, name: '', derived: 'exhausted' }, NOW)).toEqual([]);
   });
 });

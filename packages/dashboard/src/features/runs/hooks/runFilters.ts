@@ -2,7 +2,7 @@
  * The list filters, kept in the URL: `?status=running&name=export&derived=overdue`. Derived filters use the shared
  * predicates from @tether/machine, so "Overdue" here is exactly what the server and the tests call overdue.
  */
-import { DERIVED_FILTERS, DERIVED_PREDICATES, RUN_STATUSES, type DerivedFilter, type RunStatus, type RunSummary } from '@tether/machine';
+import { DERIVED_FILTERS, DERIVED_PREDICATES, RUN_STATUSES, type DerivedFilter, type RunStatus, type RunSummary } from '@tether/machine/protocol';
 
 export interface RunFilters {
   status: RunStatus | null;

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { RunSummary, StreamMessage } from '@tether/machine';
+import type { RunSummary, StreamMessage } from '@tether/machine/protocol';
 import { ApiError } from '../../../lib/http.ts';
 import { useStream, type StreamConnection } from '../../../lib/stream/useStream.ts';
-import { listRuns, summaryFromRun } from '../api/runs.ts';
+import { listRuns } from '../api/runs.ts';
 
 const newestFirst = (a: RunSummary, b: RunSummary) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1);
 
@@ -17,7 +17,8 @@ export interface RunsListState {
 
 /**
  * Every run this page knows, kept live: the first page over HTTP (so the list shows even before the socket opens),
- * then the stream's snapshot (authoritative after every connect) and a `run.updated` per commit.
+ * then the stream's snapshot (authoritative after every connect) and a `run.updated` per commit, whose `summary` is
+ * the server's own list line for the run: shown as is, never re-derived from the run here.
  */
 export function useRunsList(): RunsListState {
   const [byId, setById] = useState<Map<string, RunSummary>>(() => new Map());
@@ -59,7 +60,7 @@ export function useRunsList(): RunsListState {
         merge(m.runs, false);
         setLoaded(true);
         setError(null);
-      } else if (m.type === 'run.updated') merge([summaryFromRun(m.run)], false);
+      } else if (m.type === 'run.updated') merge([m.summary], false);
     },
     [merge],
   );

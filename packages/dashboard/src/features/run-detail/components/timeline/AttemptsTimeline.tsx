@@ -1,4 +1,4 @@
-import type { Run, RunEventEntry } from '@tether/machine';
+import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { AttemptStateBadge } from '../../../../components/Badge.tsx';
 import { Countdown } from '../../../../components/Countdown.tsx';
 import { attemptStateTone, verdictLabel, verdictTone } from '../../../../lib/tones.ts';

@@ -3,8 +3,8 @@
  * No DOM here, so every rule (where a backoff gap starts, which callbacks go on the lane, how late a timer fired)
  * is testable with fixtures alone. See README.md next to this file.
  */
-import type { AttemptState, EventVerdict, Run, RunEventEntry } from '@tether/machine';
-import { isOpenAttemptState } from '@tether/machine';
+import type { AttemptState, EventVerdict, Run, RunEventEntry } from '@tether/machine/protocol';
+import { isOpenAttemptState } from '@tether/machine/protocol';
 
 export interface Span {
   from: number;

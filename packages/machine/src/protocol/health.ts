@@ -1,0 +1,48 @@
+/** `GET /healthz`. */
+import Type, { type Static } from 'typebox';
+import { IsoTime } from './schema-helpers.ts';
+
+export const DamagedRun = Type.Object({
+  runId: Type.String(),
+  file: Type.String({ description: 'The run file that is missing or does not parse.' }),
+  reason: Type.String(),
+  since: IsoTime('When this server found it.'),
+});
+export type DamagedRun = Static<typeof DamagedRun>;
+
+export const WriteBackFailure = Type.Object({
+  at: IsoTime('When it failed.'),
+  message: Type.String(),
+  files: Type.Array(Type.String(), { description: 'The files it could not write (at most 10), or the journal segment it could not start or remove.' }),
+  fileCount: Type.Integer({ description: 'How many files failed in all.' }),
+});
+export type WriteBackFailure = Static<typeof WriteBackFailure>;
+
+export const WriteBackStatus = Type.Object(
+  {
+    ok: Type.Boolean({ description: 'False while write-backs fail.' }),
+    consecutiveFailures: Type.Integer({ description: 'Write-backs that failed since the last one that succeeded.' }),
+    lastError: Type.Optional(WriteBackFailure),
+    lastSuccessAt: Type.Optional(IsoTime('When a write-back last succeeded.')),
+  },
+  {
+    description:
+      "The store's background write-backs of journaled commits into run files. One that fails loses nothing (the journal keeps every commit) but the journal grows until one succeeds; each is retried at the next write-back.",
+  },
+);
+export type WriteBackStatus = Static<typeof WriteBackStatus>;
+
+export const Health = Type.Object({
+  ok: Type.Boolean({ description: 'False while any run is damaged or write-backs fail.' }),
+  bootId: Type.String({ description: 'Changes at every start.' }),
+  startedAt: IsoTime('When this server process started.'),
+  runs: Type.Integer({ description: 'Runs stored.' }),
+  activeRuns: Type.Integer({ description: 'Runs not final.' }),
+  timers: Type.Integer({ description: 'Timers armed.' }),
+  damaged: Type.Array(DamagedRun, {
+    description:
+      'Quarantined runs: every request about one answers TETHER_RUN_DAMAGED until its file is repaired or restored and Tether restarted. `ok` is false while any is listed.',
+  }),
+  store: Type.Object({ writeBack: Type.Optional(WriteBackStatus) }, { description: 'The store. `ok` is false while write-backs fail.' }),
+});
+export type Health = Static<typeof Health>;

@@ -1,0 +1,29 @@
+/** The list queries and answers of the runs API. */
+import Type, { type Static } from 'typebox';
+import { RunEventEntry } from './events.ts';
+import { RunStatus, RunSummary } from './run.ts';
+import { Nullable } from './schema-helpers.ts';
+
+/** `GET /api/runs?…`: query parameters arrive as strings, so `limit` is digits (1–500, checked by the route). */
+export const RunListQuery = Type.Object(
+  {
+    status: Type.Optional(RunStatus),
+    name: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive substring of the run name.' })),
+    limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: 'Page size, 1–500. @default 50' })),
+    cursor: Type.Optional(Type.String({ maxLength: 100, description: 'nextCursor of the previous page.' })),
+    token: Type.Optional(Type.String({ description: 'The API token, for clients that cannot send a header.' })),
+  },
+  { additionalProperties: false },
+);
+export type RunListQuery = Static<typeof RunListQuery>;
+
+/** `GET /api/runs`: newest first. */
+export const RunList = Type.Object({
+  runs: Type.Array(RunSummary),
+  nextCursor: Nullable(Type.String({ description: 'Pass as `cursor` for the next page; null on the last one.' })),
+});
+export type RunList = Static<typeof RunList>;
+
+/** `GET /api/runs/:id/events`: the whole log, in seq order. */
+export const EventList = Type.Object({ events: Type.Array(RunEventEntry) });
+export type EventList = Static<typeof EventList>;
