@@ -8,8 +8,8 @@
  * the server, no signing secret, and callback signatures live on the wire `Run`, never in the machine's context).
  */
 import type { createInspector } from '@statelyai/inspect';
-import { initialTransition, transition, type ActorRefLike, type AnyEventObject } from 'xstate';
-import { runMachine, type RunEvent, type RunSnapshot } from '@tether/machine';
+import { initialTransition, type ActorRefLike, type AnyEventObject } from 'xstate';
+import { replayOnto, runMachine, type RunSnapshot } from '@tether/machine';
 import type { Run, RunEventEntry } from '@tether/machine/protocol';
 
 /** What we use of an inspector; any adapter (the browser window, a test's collector) will do. */
@@ -43,15 +43,14 @@ export class RunHistoryInspector {
     inspector.actor(actorOf(run.id), inspected(this.snapshot));
   }
 
-  /** Sends every applied entry after the last one sent, in log order. Returns how many were sent. */
+  /** Sends every applied entry after the last one sent, in log order (the machine package's replay). Returns how many were sent. */
   push(events: readonly RunEventEntry[]): number {
+    const fresh = events.filter((e) => e.seq > this.lastSeq);
+    if (fresh.length) this.lastSeq = fresh[fresh.length - 1]!.seq;
     let sent = 0;
-    for (const e of events) {
-      if (e.seq <= this.lastSeq) continue;
-      this.lastSeq = e.seq;
-      if (e.verdict !== 'applied' || e.event === undefined) continue;
-      const event = e.event as AnyEventObject;
-      [this.snapshot] = transition(runMachine, this.snapshot, e.event as RunEvent);
+    for (const { entry, snapshot } of replayOnto(this.snapshot, fresh)) {
+      const event = entry.event as AnyEventObject;
+      this.snapshot = snapshot;
       this.inspector.event(this.run.id, event);
       this.inspector.snapshot(this.run.id, inspected(this.snapshot), { event });
       sent++;

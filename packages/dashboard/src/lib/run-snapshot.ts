@@ -2,10 +2,13 @@
  * A run from the API, hydrated back into the shared statechart, so the dashboard can ask the machine itself what
  * the run accepts now and what each event would do — rather than re-stating the rules in UI code.
  */
-import { getMicrosteps, getNextTransitions, initialTransition, transition, type StateValue } from 'xstate';
+import { getMicrosteps, getNextTransitions, transition, type StateValue } from 'xstate';
 import {
   leafState,
   machineGraph,
+  replayRun as replayMachineRun,
+  toEffects,
+  type MachineAction,
   nextDueOf,
   resolveRunConfig,
   runMachine,
@@ -102,13 +105,8 @@ export function snapshotFromRun(run: Run): RunSnapshot {
  * entries' exact events, in order, from the run's input (id, config, creation time). What time travel will scrub.
  */
 export function replayRun(run: Pick<Run, 'id' | 'config' | 'createdAt'>, events: readonly RunEventEntry[], uptoSeq = Number.POSITIVE_INFINITY): RunSnapshot {
-  let [snapshot] = initialTransition(runMachine, { runId: run.id, config: run.config, at: Date.parse(run.createdAt) });
-  for (const e of events) {
-    if (e.seq > uptoSeq) break;
-    if (e.verdict !== 'applied' || e.event === undefined) continue;
-    [snapshot] = transition(runMachine, snapshot, e.event as RunEvent);
-  }
-  return snapshot;
+  // The machine package's one replay (the server's and the inspector's too), from the run's input.
+  return replayMachineRun({ runId: run.id, config: run.config, at: Date.parse(run.createdAt) }, events, uptoSeq);
 }
 
 /** The run as it was right after one entry of its log: what time travel shows. */
@@ -219,19 +217,13 @@ function candidatesFor(eventType: string, delay: unknown, snapshot: RunSnapshot,
   }
 }
 
-type AnyAction = { type: string; params?: Record<string, unknown> };
-
-function describeEffects(actions: ReadonlyArray<AnyAction>): string[] {
-  const out: string[] = [];
-  for (const a of actions) {
-    if (a.type === 'triggerAttempt') out.push(`sends the trigger for attempt ${String(a.params?.number)}`);
-    else if (a.type === 'xstate.raise' && typeof a.params?.delay === 'number') {
-      const id = String(a.params.id ?? '');
-      const name = id.split('.')[2] ?? 'timer';
-      out.push(`arms ${name} in ${formatDuration(a.params.delay)}`);
-    }
-  }
-  return out;
+/** What a step would make the host do, in words, read through the machine package's one interpreter of actions. */
+function describeEffects(actions: ReadonlyArray<MachineAction>, at: number): string[] {
+  return toEffects(actions, at).flatMap((e) => {
+    if (e.type === 'sendTrigger') return [`sends the trigger for attempt ${e.number}`];
+    if (e.type === 'armTimer') return [`arms ${e.key.split('.')[2] ?? 'timer'} in ${formatDuration(e.dueAt - at)}`];
+    return [];
+  });
 }
 
 /**
@@ -263,7 +255,7 @@ export function nextSteps(snapshot: RunSnapshot, now: number): NextSteps {
         const [next, actions] = transition(runMachine, snapshot, cand.event);
         resultState = leafState(next.value);
         resultSentence = next.context.overallState;
-        effects = describeEffects(actions as AnyAction[]);
+        effects = describeEffects(actions, cand.event.at);
       }
       const kind = cand.sender === 'timer' ? 'timer' : 'event';
       steps.push({

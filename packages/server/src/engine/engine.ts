@@ -84,7 +84,8 @@ export interface Applied {
   entry: RunEventEntry;
 }
 
-export type CallbackVerdict = 'accepted' | 'duplicate' | 'conflict' | 'late' | 'not_found' | 'invalid';
+/** The webhook's verdicts the engine itself gives (unauthorized and rate_limited are the route's). */
+export type CallbackVerdict = Extract<CallbackResult['result'], 'accepted' | 'duplicate' | 'conflict' | 'late' | 'not_found' | 'invalid'>;
 
 /** What the webhook answers: the wire `CallbackResult` plus the HTTP status to send it with. */
 export type CallbackOutcome = CallbackResult & { result: CallbackVerdict; httpStatus: 200 | 404 | 409 | 410 | 413; message: string };

@@ -2,6 +2,8 @@
  * Sends one trigger request. Only a 2xx counts as triggered (the seed counted a 500 as success); anything else is a
  * failure with a message that says what happened: the status and a short body excerpt, or the network error.
  */
+import type { TriggerBody } from '@tether/machine/protocol';
+
 export interface TriggerRequest {
   url: string;
   method: 'POST' | 'PUT';
@@ -9,14 +11,8 @@ export interface TriggerRequest {
   timeoutMs: number;
   signal: AbortSignal;
   idempotencyKey: string;
-  body: {
-    runId: string;
-    attemptId: string;
-    attempt: number;
-    callbackUrl: string;
-    heartbeatUrl: string;
-    payload: unknown;
-  };
+  /** The wire contract's trigger body (@tether/machine/protocol). */
+  body: TriggerBody;
 }
 
 export type TriggerOutcome = { ok: true; status: number; detail: string } | { ok: false; message: string; detail: string };

@@ -7,6 +7,7 @@
  * database it is the fence that makes a transition exactly-once.
  */
 import type { RunEventEntry, RunSummary, TimerRow } from '@tether/machine';
+import type { RunList } from '@tether/machine/protocol';
 import type { OutboxEntry, RunDoc } from './types.ts';
 
 export type { TimerRow } from '@tether/machine';
@@ -39,10 +40,8 @@ export interface ListQuery {
   cursor?: string;
 }
 
-export interface RunPage {
-  runs: RunSummary[];
-  nextCursor: string | null;
-}
+/** A page of the list: the wire contract's RunList. */
+export type RunPage = RunList;
 
 /**
  * The engine's port for listing (sync: the routes ask it on every request). An in-process store serves it from memory;
