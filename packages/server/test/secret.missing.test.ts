@@ -4,7 +4,6 @@
  * every callback URL already handed out fail verification. Read from a real child server process; the detection itself
  * is checked file kind by file kind.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import type { Run } from '@tether/machine';
 import { existingRunEvidence, loadOrCreateSecret, SecretMissingError } from '../src/engine/signer.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { serve } from './helpers/fuzz-server.ts';
-import { ServerProcess, SERVER_PACKAGE_DIR, freePort } from './helpers/soak-server.ts';
+import { ServerProcess, freePort, runUntilExit } from './helpers/soak-server.ts';
 
 const dirs: string[] = [];
 const tempDir = async (name: string) => {
@@ -31,27 +30,7 @@ const exists = (file: string) =>
     () => false,
   );
 
-/** The server as `node src/server.ts` with `env`, until it exits by itself; stdout and stderr apart. */
-async function exitOf(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TETHER_') && k !== 'PORT' && k !== 'HOST'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: SERVER_PACKAGE_DIR,
-    env: { ...inherited, HOST: '127.0.0.1', PORT: '0', TETHER_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  clearTimeout(timer);
-  return { code, stdout, stderr, timedOut };
-}
+const exitOf = runUntilExit;
 
 describe('detecting a data directory that holds runs', () => {
   it('an empty, absent or only-scaffolded directory holds none', async () => {

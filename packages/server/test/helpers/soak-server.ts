@@ -166,7 +166,11 @@ export class ServerProcess {
  * Starts the server with `env` and waits for it to exit by itself (a refusal to start), killing it if it does not
  * within `timeoutMs`. Returns its exit code and everything it printed.
  */
-export async function runUntilExit(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; output: string; timedOut: boolean }> {
+/** The server as `node src/server.ts` with `env`, until it exits by itself: its exit code and output (also apart). */
+export async function runUntilExit(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; output: string; stdout: string; stderr: string; timedOut: boolean }> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TETHER_') && k !== 'PORT' && k !== 'HOST'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: SERVER_PACKAGE_DIR,
@@ -174,8 +178,16 @@ export async function runUntilExit(env: Record<string, string>, timeoutMs = 30_0
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => {
+    output += c.toString('utf8');
+    stdout += c.toString('utf8');
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    output += c.toString('utf8');
+    stderr += c.toString('utf8');
+  });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -183,5 +195,5 @@ export async function runUntilExit(env: Record<string, string>, timeoutMs = 30_0
   }, timeoutMs);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   clearTimeout(timer);
-  return { code, output, timedOut };
+  return { code, output, stdout, stderr, timedOut };
 }
