@@ -59,7 +59,7 @@ export class FileRunStore implements RunStore {
     const current = creating ? 0 : known;
     // Unknown: never read this session. The engine always reads a run before committing it, so that is a bug — refuse.
     if (inFlight || current !== expectedVersion || (change.doc.version ?? 0) !== expectedVersion + 1 || change.doc.id !== runId) {
-      throw new VersionConflictError(runId, expectedVersion, current ?? (listed ? -1 : inFlight ? 0 : null));
+      throw new VersionConflictError(runId, expectedVersion, this.committing.get(runId) ?? current ?? (listed ? -1 : null));
     }
     this.committing.set(runId, expectedVersion + 1);
     try {
@@ -92,8 +92,10 @@ export class FileRunStore implements RunStore {
     }
     // Only forward: a read that began before a commit landed may return the document before it, and must not make
     // the store accept a commit from that older version (or refuse the one from the version just committed).
-    if (doc && !((this.versions.get(runId) ?? -1) > (doc.version ?? 0))) this.versions.set(runId, doc.version ?? 0);
-    else if (this.readModel.get(runId)) this.damaged.add(runId); // listed, but its document is gone
+    if (doc) {
+      const version = doc.version ?? 0;
+      if (!((this.versions.get(runId) ?? -1) > version)) this.versions.set(runId, version);
+    } else if (this.readModel.get(runId)) this.damaged.add(runId); // listed, but its document is gone
     return doc;
   }
 
