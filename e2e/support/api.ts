@@ -11,7 +11,11 @@ export type Simulate = SimulateSpec;
 export const simulatorUrl = (origin: string): string => `${origin}/simulator/jobs`;
 
 /** A run against this server's simulator. */
-export function simulatedRun(origin: string, simulate: Simulate, config: Omit<RunConfig, 'target' | 'payload'> & { payload?: Record<string, unknown> }): RunConfig {
+export function simulatedRun(
+  origin: string,
+  simulate: Simulate,
+  config: Omit<RunConfig, 'target' | 'payload'> & { payload?: Record<string, unknown> },
+): RunConfig {
   const { payload, ...rest } = config;
   return { ...rest, target: { url: simulatorUrl(origin) }, payload: { ...payload, simulate } };
 }

@@ -54,7 +54,15 @@ export class TetherProcess {
     }
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: serverDir,
-      env: { ...process.env, PORT: String(this.port), HOST: '127.0.0.1', TETHER_DATA_DIR: this.dataDir, TETHER_LOG_LEVEL: 'warn', TETHER_DASHBOARD_DIR: this.dashboardDir, ...this.env },
+      env: {
+        ...process.env,
+        PORT: String(this.port),
+        HOST: '127.0.0.1',
+        TETHER_DATA_DIR: this.dataDir,
+        TETHER_LOG_LEVEL: 'warn',
+        TETHER_DASHBOARD_DIR: this.dashboardDir,
+        ...this.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -62,7 +70,8 @@ export class TetherProcess {
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited with ${child.exitCode ?? child.signalCode}:\n${this.output}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`server exited with ${child.exitCode ?? child.signalCode}:\n${this.output}`);
       try {
         const r = await fetch(`${this.url}/healthz`);
         if (r.ok) return;

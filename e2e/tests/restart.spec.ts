@@ -6,11 +6,19 @@ import { createRun, getRun, simulatedRun } from '../support/api.ts';
 import { expect, test } from '../support/fixtures.ts';
 import { attemptRows, connection, expectCurrentState, timelineAttempt } from '../support/ui.ts';
 
-test('SIGKILL and restart while a run waits: the page reconnects and the run ends at its original deadline', async ({ page, request, tether, tetherUrl }) => {
+test('SIGKILL and restart while a run waits: the page reconnects and the run ends at its original deadline', async ({
+  page,
+  request,
+  tether,
+  tetherUrl,
+}) => {
   // Long enough that the new process is up well before the deadline (3 s on an idle machine, above 10 s on an
   // overloaded one), so the timer must be re-armed from disk rather than fired late on recovery.
   const TIMEOUT_S = 20;
-  const run = await createRun(request, simulatedRun(tetherUrl, { outcome: 'never' }, { name: 'restart e2e', timeoutSeconds: TIMEOUT_S, retryLimit: 0 }));
+  const run = await createRun(
+    request,
+    simulatedRun(tetherUrl, { outcome: 'never' }, { name: 'restart e2e', timeoutSeconds: TIMEOUT_S, retryLimit: 0 }),
+  );
   await page.goto(`/runs/${run.id}`);
   await expectCurrentState(page, 'awaitingCallback');
   await expect(connection(page)).toHaveAttribute('data-connection', 'live');
@@ -25,7 +33,9 @@ test('SIGKILL and restart while a run waits: the page reconnects and the run end
   await expectCurrentState(page, 'awaitingCallback');
 
   await tether.restart();
-  expect(Date.now(), 'the server took longer to restart than the attempt had left; nothing left to re-arm').toBeLessThan(Date.parse(before.timeoutDue));
+  expect(Date.now(), 'the server took longer to restart than the attempt had left; nothing left to re-arm').toBeLessThan(
+    Date.parse(before.timeoutDue),
+  );
 
   // No click: the page finds the new server on its own and says it restarted.
   await expect(connection(page)).toHaveAttribute('data-connection', 'live', { timeout: 20_000 });

@@ -32,7 +32,11 @@ test.describe('run actions', () => {
   test('retry now during a backoff starts the next attempt at once', async ({ page, request, tetherUrl }) => {
     const run = await createRun(
       request,
-      simulatedRun(tetherUrl, { perAttempt: ['triggerError', 'never'] }, { name: 'retry-now e2e', timeoutSeconds: 120, retryLimit: 2, backoff: { initialSeconds: 60 } }),
+      simulatedRun(
+        tetherUrl,
+        { perAttempt: ['triggerError', 'never'] },
+        { name: 'retry-now e2e', timeoutSeconds: 120, retryLimit: 2, backoff: { initialSeconds: 60 } },
+      ),
     );
     await page.goto(`/runs/${run.id}`);
     // Attempt 1's trigger fails; the run settles into a 60 s backoff, shown as attempt 2 to come.
@@ -121,7 +125,11 @@ test.describe('run actions', () => {
   test('an operator forces a timeout; the run goes into its backoff', async ({ page, request, tetherUrl }) => {
     const run = await createRun(
       request,
-      simulatedRun(tetherUrl, { outcome: 'never' }, { name: 'force-timeout e2e', timeoutSeconds: 120, retryLimit: 1, backoff: { initialSeconds: 60 } }),
+      simulatedRun(
+        tetherUrl,
+        { outcome: 'never' },
+        { name: 'force-timeout e2e', timeoutSeconds: 120, retryLimit: 1, backoff: { initialSeconds: 60 } },
+      ),
     );
     await page.goto(`/runs/${run.id}`);
     await expectCurrentState(page, 'awaitingCallback');

@@ -13,10 +13,22 @@ test('the Retrying and In backoff filters find the right runs', async ({ page, r
     createRun(request, simulatedRun(tetherUrl, simulate, { ...timing, name: `${tag} ${label}` }));
 
   const waiting = await make('first attempt waiting', { outcome: 'never' }, { timeoutSeconds: 120, retryLimit: 2 });
-  const firstBackoff = await make('first backoff', { outcome: 'triggerError' }, { timeoutSeconds: 120, retryLimit: 3, backoff: { initialSeconds: 120 } });
-  const secondWaiting = await make('second attempt waiting', { perAttempt: ['triggerError', 'never'] }, { timeoutSeconds: 120, retryLimit: 3, backoff: { initialSeconds: 0.2 } });
+  const firstBackoff = await make(
+    'first backoff',
+    { outcome: 'triggerError' },
+    { timeoutSeconds: 120, retryLimit: 3, backoff: { initialSeconds: 120 } },
+  );
+  const secondWaiting = await make(
+    'second attempt waiting',
+    { perAttempt: ['triggerError', 'never'] },
+    { timeoutSeconds: 120, retryLimit: 3, backoff: { initialSeconds: 0.2 } },
+  );
   // 0.5 s before attempt 2, then 50 s before attempt 3: retrying and in backoff at once.
-  const secondBackoff = await make('second backoff', { outcome: 'triggerError' }, { timeoutSeconds: 120, retryLimit: 3, backoff: { initialSeconds: 0.5, multiplier: 100 } });
+  const secondBackoff = await make(
+    'second backoff',
+    { outcome: 'triggerError' },
+    { timeoutSeconds: 120, retryLimit: 3, backoff: { initialSeconds: 0.5, multiplier: 100 } },
+  );
   const exhausted = await make('exhausted', { outcome: 'triggerError' }, { timeoutSeconds: 120, retryLimit: 1, backoff: { initialSeconds: 0.2 } });
   const succeeded = await make('succeeded', { outcome: 'success', delaySeconds: 0 }, { timeoutSeconds: 120, retryLimit: 2 });
 
@@ -63,7 +75,10 @@ test('the Retrying and In backoff filters find the right runs', async ({ page, r
 
   // The filter lives in the URL: a reload (or a shared link) shows the same runs.
   await page.reload();
-  await expect(page.getByRole('group', { name: 'Derived states' }).getByRole('button', { name: /^In backoff/ })).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByRole('group', { name: 'Derived states' }).getByRole('button', { name: /^In backoff/ })).toHaveAttribute(
+    'aria-pressed',
+    'true',
+  );
   await expect(rows).toHaveCount(2);
   expect(await shownIds()).toEqual([firstBackoff.id, secondBackoff.id].sort());
 

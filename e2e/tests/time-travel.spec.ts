@@ -10,12 +10,16 @@ import { attemptRows, expectCurrentState } from '../support/ui.ts';
 test('scrubbing back to the moment attempt 1 timed out shows the machine and attempts as they were', async ({ page, request, tetherUrl }) => {
   const run = await createRun(
     request,
-    simulatedRun(tetherUrl, { perAttempt: ['never', 'success'], delaySeconds: 0.3 }, {
-      name: 'time travel e2e',
-      timeoutSeconds: 1.5,
-      retryLimit: 2,
-      backoff: { initialSeconds: 0.5 },
-    }),
+    simulatedRun(
+      tetherUrl,
+      { perAttempt: ['never', 'success'], delaySeconds: 0.3 },
+      {
+        name: 'time travel e2e',
+        timeoutSeconds: 1.5,
+        retryLimit: 2,
+        backoff: { initialSeconds: 0.5 },
+      },
+    ),
   );
   await waitForRun(request, run.id, 'succeeded', (r) => r.status === 'succeeded', 20_000);
   const { events } = (await (await request.get(`/api/runs/${run.id}/events`)).json()) as { events: RunEventEntry[] };

@@ -218,7 +218,12 @@ const base = (name: string, overrides: Partial<RunConfig> & { payload?: unknown 
     httpStatus: 409,
     detail: 'Attempt 2 was already settled with a different callback (CallbackSuccess).',
   });
-  save('seed-timeout-then-success', "The seed's scenario: attempt 1 times out, attempt 2 succeeds; late, duplicate and conflicting callbacks follow.", r, 20_000);
+  save(
+    'seed-timeout-then-success',
+    "The seed's scenario: attempt 1 times out, attempt 2 succeeds; late, duplicate and conflicting callbacks follow.",
+    r,
+    20_000,
+  );
 }
 
 // 2. Live: attempt 1 failed by callback, attempt 2 waiting; a forged callback was refused; the server restarted
@@ -226,7 +231,12 @@ const base = (name: string, overrides: Partial<RunConfig> & { payload?: unknown 
 {
   const r = new Recorder(
     'run_02live',
-    base('nightly export', { timeoutSeconds: 30, retryLimit: 3, backoff: { initialSeconds: 5 }, payload: { simulate: { perAttempt: ['failure', 'never'] } } }),
+    base('nightly export', {
+      timeoutSeconds: 30,
+      retryLimit: 3,
+      backoff: { initialSeconds: 5 },
+      payload: { simulate: { perAttempt: ['failure', 'never'] } },
+    }),
   );
   r.start().triggered(1, T0 + 150);
   r.callback(1, T0 + 8_000, { success: false, message: 'Disk full on worker 3' });
@@ -251,14 +261,24 @@ const base = (name: string, overrides: Partial<RunConfig> & { payload?: unknown 
     attemptId: r.attemptId(2),
     detail: 'Server restarted; attempt 2 timer re-armed with 1840 ms left.',
   });
-  save('waiting-after-restart', 'Live: attempt 2 awaiting its callback after a failure callback, a refused forged callback and a server restart.', r, due - 1_000 - T0);
+  save(
+    'waiting-after-restart',
+    'Live: attempt 2 awaiting its callback after a failure callback, a refused forged callback and a server restart.',
+    r,
+    due - 1_000 - T0,
+  );
 }
 
 // 3. In backoff: the trigger failed, then attempt 2 timed out; attempt 3 waits for its backoff.
 {
   const r = new Recorder(
     'run_03backoff',
-    base('invoice sync', { timeoutSeconds: 5, retryLimit: 5, backoff: { initialSeconds: 30, multiplier: 2 }, payload: { simulate: { perAttempt: ['triggerError', 'never'] } } }),
+    base('invoice sync', {
+      timeoutSeconds: 5,
+      retryLimit: 5,
+      backoff: { initialSeconds: 30, multiplier: 2 },
+      payload: { simulate: { perAttempt: ['triggerError', 'never'] } },
+    }),
   );
   r.start();
   r.apply({ type: 'trigger.failed', attemptId: r.attemptId(1), message: 'HTTP 503 Service Unavailable', at: T0 + 300 }, 'trigger', {
@@ -273,7 +293,10 @@ const base = (name: string, overrides: Partial<RunConfig> & { payload?: unknown 
 
 // 4. Exhausted: every attempt times out.
 {
-  const r = new Recorder('run_04exhausted', base('all time out', { timeoutSeconds: 5, retryLimit: 2, backoff: { initialSeconds: 1 }, payload: { simulate: { outcome: 'never' } } }));
+  const r = new Recorder(
+    'run_04exhausted',
+    base('all time out', { timeoutSeconds: 5, retryLimit: 2, backoff: { initialSeconds: 1 }, payload: { simulate: { outcome: 'never' } } }),
+  );
   r.start();
   const lateness = [3, 41, 7];
   for (let n = 1; n <= 3; n++) {

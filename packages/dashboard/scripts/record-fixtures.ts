@@ -41,11 +41,31 @@ const SCENARIOS: Scenario[] = [
     description: "The seed's scenario on the real server: attempt 1 never calls back, attempt 2 succeeds.",
     config: { name: 'seed scenario', ...sim({ perAttempt: ['never', 'success'], delaySeconds: 1 }, { retryLimit: 3 }) },
   },
-  { name: 'server-late', description: 'The simulator calls back after each attempt timed out (410 late).', config: { name: 'late', ...sim({ outcome: 'late' }) } },
-  { name: 'server-duplicate', description: 'The simulator sends its success callback twice (200 duplicate).', config: { name: 'duplicate', ...sim({ outcome: 'duplicate', delaySeconds: 1 }) } },
-  { name: 'server-trigger-error', description: 'The trigger answers 5xx on every attempt.', config: { name: 'trigger error', ...sim({ outcome: 'triggerError' }) } },
-  { name: 'server-failure', description: 'Every attempt calls back with failure; the run fails exhausted.', config: { name: 'failure', ...sim({ outcome: 'failure', delaySeconds: 1 }) } },
-  { name: 'server-early', description: 'The callback arrives before the trigger request is answered.', config: { name: 'early', ...sim({ outcome: 'early' }) } },
+  {
+    name: 'server-late',
+    description: 'The simulator calls back after each attempt timed out (410 late).',
+    config: { name: 'late', ...sim({ outcome: 'late' }) },
+  },
+  {
+    name: 'server-duplicate',
+    description: 'The simulator sends its success callback twice (200 duplicate).',
+    config: { name: 'duplicate', ...sim({ outcome: 'duplicate', delaySeconds: 1 }) },
+  },
+  {
+    name: 'server-trigger-error',
+    description: 'The trigger answers 5xx on every attempt.',
+    config: { name: 'trigger error', ...sim({ outcome: 'triggerError' }) },
+  },
+  {
+    name: 'server-failure',
+    description: 'Every attempt calls back with failure; the run fails exhausted.',
+    config: { name: 'failure', ...sim({ outcome: 'failure', delaySeconds: 1 }) },
+  },
+  {
+    name: 'server-early',
+    description: 'The callback arrives before the trigger request is answered.',
+    config: { name: 'early', ...sim({ outcome: 'early' }) },
+  },
   {
     name: 'server-not-retryable',
     description: 'Attempt 1 is failed by a callback saying retryable: false, sent to its signed URL; the run fails without retrying.',

@@ -105,7 +105,8 @@ async function main() {
     // Time travel: back along the log to attempt 1's timeout; the machine, next steps and attempts show that instant.
     const slider = page.getByRole('slider', { name: 'Time travel' });
     await slider.focus();
-    for (let i = 0; i < 20 && !/attemptTimeout/.test((await slider.getAttribute('aria-valuetext')) ?? ''); i++) await page.keyboard.press('ArrowLeft');
+    for (let i = 0; i < 20 && !/attemptTimeout/.test((await slider.getAttribute('aria-valuetext')) ?? ''); i++)
+      await page.keyboard.press('ArrowLeft');
     await page.getByText(/^Viewing history at/).waitFor();
     await page.locator('.machine-view').evaluate((el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 8));
     await shoot(page, 'time-travel');

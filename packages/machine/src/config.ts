@@ -43,7 +43,18 @@ const TETHER_HEADERS = new Set(['content-type', 'idempotency-key']);
  * outright, and drops host silently (the target URL decides, and TETHER_ALLOWED_TARGETS checks that URL); the rest mean
  * nothing on a single request. None can be set per run.
  */
-const CLIENT_HEADERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'proxy-connection']);
+const CLIENT_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'proxy-connection',
+]);
 
 const codePoint = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
@@ -61,12 +72,15 @@ function headerError(name: string, value: string, seen: Map<string, string>): Fi
   const ctl = HEADER_VALUE_CTL.exec(value);
   if (ctl) return { field, message: `value contains a control character (${codePoint(ctl[0])} at position ${ctl.index})` };
   const wide = HEADER_VALUE_WIDE.exec(value);
-  if (wide) return { field, message: `value contains a character outside Latin-1 (${codePoint(wide[0])} at position ${wide.index}); header values are bytes` };
+  if (wide)
+    return {
+      field,
+      message: `value contains a character outside Latin-1 (${codePoint(wide[0])} at position ${wide.index}); header values are bytes`,
+    };
   return null;
 }
 
-export const pathToField = (instancePath: string): string =>
-  instancePath === '' ? '(body)' : instancePath.replace(/^\//, '').replace(/\//g, '.');
+export const pathToField = (instancePath: string): string => (instancePath === '' ? '(body)' : instancePath.replace(/^\//, '').replace(/\//g, '.'));
 
 /**
  * One schema error as TypeBox reports it (`Value.Errors`, `Compile(schema).Errors`). The server validates requests with
@@ -85,8 +99,7 @@ function describe(e: SchemaError): FieldError[] {
   const params = (e.params ?? {}) as { requiredProperties?: string[]; additionalProperties?: string[] };
   const base = e.instancePath === '' ? '' : `${pathToField(e.instancePath)}.`;
   if (params.requiredProperties?.length) return params.requiredProperties.map((p) => ({ field: `${base}${p}`, message: 'is required' }));
-  if (params.additionalProperties?.length)
-    return params.additionalProperties.map((p) => ({ field: `${base}${p}`, message: 'is not a known field' }));
+  if (params.additionalProperties?.length) return params.additionalProperties.map((p) => ({ field: `${base}${p}`, message: 'is not a known field' }));
   // TypeBox 1.x also reports the extra property itself against `additionalProperties: false` ("schema is false").
   if (e.keyword === 'boolean' && e.schemaPath?.endsWith('/additionalProperties'))
     return [{ field: pathToField(e.instancePath), message: 'is not a known field' }];
@@ -157,7 +170,10 @@ function closestBranches(errors: readonly SchemaError[], from = 0): SchemaError[
 
 /** Deepest paths first: "backoff.jitter must be one of …" says more than "(body) …". Stable, so equals keep their order. */
 const deepestFirst = (errors: FieldError[]): FieldError[] =>
-  errors.map((e, i) => [e, i] as const).sort(([a, i], [b, j]) => b.field.split('.').length - a.field.split('.').length || i - j).map(([e]) => e);
+  errors
+    .map((e, i) => [e, i] as const)
+    .sort(([a, i], [b, j]) => b.field.split('.').length - a.field.split('.').length || i - j)
+    .map(([e]) => e);
 
 /**
  * The one translator of schema errors into field errors: one per field (every field, not just the first), named by
@@ -201,10 +217,8 @@ function ruleErrors(input: Record<string, unknown>, structural: readonly FieldEr
     } catch {
       errors.push({ field: 'target.url', message: 'must be an absolute URL' });
     }
-    if (url && url.protocol !== 'http:' && url.protocol !== 'https:')
-      errors.push({ field: 'target.url', message: 'must use http or https' });
-    if (url && (url.username || url.password))
-      errors.push({ field: 'target.url', message: 'must not carry credentials; use target.headers' });
+    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') errors.push({ field: 'target.url', message: 'must use http or https' });
+    if (url && (url.username || url.password)) errors.push({ field: 'target.url', message: 'must not carry credentials; use target.headers' });
   }
   if (isRecord(target.headers) && !broken('target.headers')) {
     const seen = new Map<string, string>();
@@ -247,5 +261,4 @@ export function parseRunConfig(input: unknown): ParseResult<ResolvedRunConfig> {
   return { ok: true, value: resolveRunConfig(input as RunConfig) };
 }
 
-export const formatFieldErrors = (errors: FieldError[]): string =>
-  errors.map((e) => `${e.field} ${e.message}`).join('; ');
+export const formatFieldErrors = (errors: FieldError[]): string => errors.map((e) => `${e.field} ${e.message}`).join('; ');

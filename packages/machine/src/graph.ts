@@ -20,7 +20,14 @@ export function machineGraph(machine: { root: AnyNode; id: string } = runMachine
   const edges: GraphEdge[] = [];
   const push = (source: string, t: AnyTransition, kind: GraphEdge['kind'], label: string) => {
     for (const target of t.target ?? [{ key: source }]) {
-      edges.push({ id: `${source}-${kind}-${label || 'always'}-${target.key}-${edges.length}`, source, target: target.key, kind, label, guard: guardName(t.guard) });
+      edges.push({
+        id: `${source}-${kind}-${label || 'always'}-${target.key}-${edges.length}`,
+        source,
+        target: target.key,
+        kind,
+        label,
+        guard: guardName(t.guard),
+      });
     }
   };
   const walk = (node: AnyNode, parent: AnyNode | null) => {

@@ -149,9 +149,7 @@ const failureSuffix: Record<FailureReason, string> = {
 
 function waitingSentence(c: RunContext, a: AttemptRecord): string {
   const of = `Attempt ${a.number} of ${maxAttempts(c)}`;
-  return a.state === 'Triggering'
-    ? `${of}: triggering the external system.`
-    : `${of}: awaiting callback until ${iso(attemptDueAt(c))}.`;
+  return a.state === 'Triggering' ? `${of}: triggering the external system.` : `${of}: awaiting callback until ${iso(attemptDueAt(c))}.`;
 }
 
 export const runMachine = setup({
@@ -218,8 +216,7 @@ export const runMachine = setup({
       if (e.message !== undefined) callback.message = e.message;
       if (e.output !== undefined) callback.output = e.output;
       if (e.retryable !== undefined) callback.retryable = e.retryable;
-      const message =
-        e.message ?? (e.success ? 'External system called back with success.' : 'External system called back with failure.');
+      const message = e.message ?? (e.success ? 'External system called back with success.' : 'External system called back with failure.');
       const patch: Partial<AttemptRecord> = {
         state: e.success ? 'CallbackSuccess' : 'CallbackFailure',
         isSuccess: e.success,
@@ -315,11 +312,7 @@ export const runMachine = setup({
       const a = currentAttempt(context);
       const open = a && (a.state === 'Triggering' || a.state === 'AwaitingCallback');
       const attempts = open ? patchCurrent(context, at, { state: 'Cancelled', message: `Cancelled: ${reason}`, endedAt: at }) : context.attempts;
-      const where = !a
-        ? 'before the first attempt'
-        : open
-          ? `during attempt ${a.number}`
-          : `during backoff after attempt ${a.number}`;
+      const where = !a ? 'before the first attempt' : open ? `during attempt ${a.number}` : `during backoff after attempt ${a.number}`;
       return {
         attempts,
         finishedAt: at,
@@ -352,9 +345,7 @@ export const runMachine = setup({
       timeOf(context, event) < attemptDueAt(context),
     /** Heartbeats too: one at or after the heartbeat (or callback) deadline cannot revive the attempt. */
     isCurrentAttemptInTime: ({ context, event }) =>
-      'attemptId' in event &&
-      event.attemptId === currentAttempt(context)?.id &&
-      timeOf(context, event) < attemptDueAt(context),
+      'attemptId' in event && event.attemptId === currentAttempt(context)?.id && timeOf(context, event) < attemptDueAt(context),
     /** A timer event is honoured only once its instant has come: a stale or early fire changes nothing. */
     attemptTimerDue: ({ context, event }) => timeOf(context, event) >= attemptDueAt(context),
     retryTimerDue: ({ context, event }) => context.retryDue !== null && timeOf(context, event) >= context.retryDue,

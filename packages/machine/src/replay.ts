@@ -18,7 +18,10 @@ export interface ReplayableEntry {
  * Carries `snapshot` on through the applied entries of `events` (a live view that already replayed the entries before
  * them): each applied entry with the snapshot right after it.
  */
-export function* replayOnto(snapshot: RunSnapshot, events: readonly ReplayableEntry[]): Generator<{ entry: ReplayableEntry; snapshot: RunSnapshot }, RunSnapshot> {
+export function* replayOnto(
+  snapshot: RunSnapshot,
+  events: readonly ReplayableEntry[],
+): Generator<{ entry: ReplayableEntry; snapshot: RunSnapshot }, RunSnapshot> {
   let s = snapshot;
   for (const entry of events) {
     if (entry.verdict !== 'applied' || !entry.event) continue;

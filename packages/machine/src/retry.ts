@@ -60,12 +60,7 @@ export const MIN_ATTEMPT_PERIOD_MS = 100;
  * When the attempt after `attempt` starts, if `attempt` ended at `endedAt`: its backoff after the end, but never sooner
  * than MIN_ATTEMPT_PERIOD_MS after it started. The one rule the machine schedules retries by and `forecast()` plans with.
  */
-export function nextAttemptAt(
-  backoff: Backoff | undefined,
-  attempt: { number: number; started: number },
-  endedAt: number,
-  seed: string,
-): number {
+export function nextAttemptAt(backoff: Backoff | undefined, attempt: { number: number; started: number }, endedAt: number, seed: string): number {
   return Math.max(endedAt + retryDelayMs(backoff, attempt.number, seed), attempt.started + MIN_ATTEMPT_PERIOD_MS);
 }
 

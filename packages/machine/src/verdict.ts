@@ -3,7 +3,14 @@
  * HTTP status and the sentence recorded on the run. Pure: decided from the committed snapshot and the event (which
  * carries its own time), so every host answers the same way and a test needs no server.
  */
-import { attemptDueAt, type AttemptRecord, type CallbackPayload, type CallbackReceivedEvent, type HeartbeatReceivedEvent, type RunSnapshot } from './machine.ts';
+import {
+  attemptDueAt,
+  type AttemptRecord,
+  type CallbackPayload,
+  type CallbackReceivedEvent,
+  type HeartbeatReceivedEvent,
+  type RunSnapshot,
+} from './machine.ts';
 import { isFinalRunStatus, isOpenAttemptState } from './status.ts';
 import { leafState, toRunSummary } from './view.ts';
 
@@ -59,7 +66,14 @@ export function callbackVerdict(snapshot: RunSnapshot, event: CallbackReceivedEv
   const attempt = snapshot.context.attempts.find((a) => a.id === event.attemptId);
   if (!attempt) return notFound(snapshot, event.attemptId);
   if (snapshot.can(event)) {
-    return { result: 'accepted', logVerdict: 'applied', httpStatus: 200, message: 'Callback accepted.', detail: event.success ? 'Success accepted.' : 'Failure accepted.', attempt };
+    return {
+      result: 'accepted',
+      logVerdict: 'applied',
+      httpStatus: 200,
+      message: 'Callback accepted.',
+      detail: event.success ? 'Success accepted.' : 'Failure accepted.',
+      attempt,
+    };
   }
   if (attempt.callback) {
     if (sameCallback(attempt.callback, event)) {
@@ -77,7 +91,8 @@ export function callbackVerdict(snapshot: RunSnapshot, event: CallbackReceivedEv
 export function heartbeatVerdict(snapshot: RunSnapshot, event: HeartbeatReceivedEvent): Verdict {
   const attempt = snapshot.context.attempts.find((a) => a.id === event.attemptId);
   if (!attempt) return notFound(snapshot, event.attemptId);
-  if (snapshot.can(event)) return { result: 'accepted', logVerdict: 'applied', httpStatus: 200, message: 'Heartbeat accepted.', detail: 'Heartbeat accepted.', attempt };
+  if (snapshot.can(event))
+    return { result: 'accepted', logVerdict: 'applied', httpStatus: 200, message: 'Heartbeat accepted.', detail: 'Heartbeat accepted.', attempt };
   const message = lateReason(snapshot, attempt.id);
   return { result: 'late', logVerdict: 'late', httpStatus: 410, message, detail: message, attempt };
 }

@@ -159,9 +159,7 @@ describe('callbacks', () => {
     expect(h.value).toBe('retrying');
     expect(h.attempt).toMatchObject({ state: 'CallbackFailure', isSuccess: false, message: 'disk full', endedAt: at, retryable: true });
     expect(h.context.retryDue).toBe(at + sec(1));
-    expect(h.context.overallState).toBe(
-      'Attempt 1 of 3 ended CallbackFailure: disk full Attempt 2 starts at 2025-01-01T00:00:21.000Z.',
-    );
+    expect(h.context.overallState).toBe('Attempt 1 of 3 ended CallbackFailure: disk full Attempt 2 starts at 2025-01-01T00:00:21.000Z.');
   });
 
   it('failure with retryable:false → failed without retry, "(not retryable)"', () => {
@@ -171,7 +169,11 @@ describe('callbacks', () => {
     h.send({ type: 'callback.received', attemptId: 'att_test_1', success: false, retryable: false, message: 'bad input', at });
     expect(h.value).toBe('failed');
     expect(h.context.attempts).toHaveLength(1);
-    expect(h.attempt).toMatchObject({ state: 'CallbackFailure', retryable: false, callback: { success: false, retryable: false, message: 'bad input' } });
+    expect(h.attempt).toMatchObject({
+      state: 'CallbackFailure',
+      retryable: false,
+      callback: { success: false, retryable: false, message: 'bad input' },
+    });
     expect(h.context.failureReason).toBe('notRetryable');
     expect(h.context.overallState).toBe('Failed after 1 attempt. Final state CallbackFailure: bad input (not retryable)');
     expect(h.timers.size).toBe(0);

@@ -20,7 +20,12 @@ describe('run.cancel', () => {
     h.send({ type: 'run.start', at: T0 });
     h.send({ type: 'run.cancel', reason: 'wrong target', at: T0 + sec(1) });
     expect(h.value).toBe('cancelled');
-    expect(h.context.attempts[0]).toMatchObject({ state: 'Cancelled', message: 'Cancelled: wrong target', endedAt: T0 + sec(1), stateSet: T0 + sec(1) });
+    expect(h.context.attempts[0]).toMatchObject({
+      state: 'Cancelled',
+      message: 'Cancelled: wrong target',
+      endedAt: T0 + sec(1),
+      stateSet: T0 + sec(1),
+    });
     expect(h.context.overallState).toBe('Cancelled during attempt 1: wrong target');
     expect(h.timers.size).toBe(0);
   });

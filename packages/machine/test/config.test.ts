@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { TSchema } from 'typebox';
 import Value from 'typebox/value';
-import { BACKOFF_DEFAULTS, CallbackBody, HeartbeatBody, TRIGGER_TIMEOUT_DEFAULT_SECONDS, fieldErrorsOf, formatFieldErrors, parseRunConfig, resolveRunConfig } from '../src/index.ts';
+import {
+  BACKOFF_DEFAULTS,
+  CallbackBody,
+  HeartbeatBody,
+  TRIGGER_TIMEOUT_DEFAULT_SECONDS,
+  fieldErrorsOf,
+  formatFieldErrors,
+  parseRunConfig,
+  resolveRunConfig,
+} from '../src/index.ts';
 import { baseConfig } from './drive.ts';
 
 /** The errors of a config that must be rejected. */
@@ -28,16 +37,51 @@ describe('parseRunConfig: errors name the field and the rule', () => {
     ['target missing', { timeoutSeconds: 1, retryLimit: 0 }, 'target', 'is required'],
     ['target.url not a URL', { ...valid(), target: { url: 'jobs.example.com' } }, 'target.url', 'must be an absolute URL'],
     ['target.url not http(s)', { ...valid(), target: { url: 'ftp://jobs.example.com/x' } }, 'target.url', 'must use http or https'],
-    ['target.url with credentials', { ...valid(), target: { url: 'https://u:p@x.test' } }, 'target.url', 'must not carry credentials; use target.headers'],
+    [
+      'target.url with credentials',
+      { ...valid(), target: { url: 'https://u:p@x.test' } },
+      'target.url',
+      'must not carry credentials; use target.headers',
+    ],
     ['target.method GET', { ...valid(), target: { url: 'https://x.test', method: 'GET' } }, 'target.method', 'must be one of "POST", "PUT"'],
-    ['backoff.maxSeconds < initialSeconds', { ...valid(), backoff: { initialSeconds: 10, maxSeconds: 5 } }, 'backoff.maxSeconds', 'must be >= backoff.initialSeconds'],
-    ['backoff.maxSeconds < default initialSeconds', { ...valid(), backoff: { maxSeconds: 0.5 } }, 'backoff.maxSeconds', 'must be >= backoff.initialSeconds'],
+    [
+      'backoff.maxSeconds < initialSeconds',
+      { ...valid(), backoff: { initialSeconds: 10, maxSeconds: 5 } },
+      'backoff.maxSeconds',
+      'must be >= backoff.initialSeconds',
+    ],
+    [
+      'backoff.maxSeconds < default initialSeconds',
+      { ...valid(), backoff: { maxSeconds: 0.5 } },
+      'backoff.maxSeconds',
+      'must be >= backoff.initialSeconds',
+    ],
     ['backoff.multiplier < 1', { ...valid(), backoff: { multiplier: 0.5 } }, 'backoff.multiplier', 'must be >= 1'],
     ['backoff.jitter invalid', { ...valid(), backoff: { jitter: 'random' } }, 'backoff.jitter', 'must be one of "none", "full", "equal"'],
-    ['header value with CR/LF', { ...valid(), target: { url: 'https://x.test', headers: { 'X-Token': 'a\r\nInjected: 1' } } }, 'target.headers.X-Token', 'value contains a control character (U+000D at position 1)'],
-    ['header value with bare LF', { ...valid(), target: { url: 'https://x.test', headers: { 'X-Token': 'a\nb' } } }, 'target.headers.X-Token', 'value contains a control character (U+000A at position 1)'],
-    ['header name invalid', { ...valid(), target: { url: 'https://x.test', headers: { 'X Token': 'a' } } }, 'target.headers.X Token', 'is not a valid header name'],
-    ['reserved header', { ...valid(), target: { url: 'https://x.test', headers: { 'Idempotency-Key': 'a' } } }, 'target.headers.Idempotency-Key', 'is set by Tether and cannot be overridden'],
+    [
+      'header value with CR/LF',
+      { ...valid(), target: { url: 'https://x.test', headers: { 'X-Token': 'a\r\nInjected: 1' } } },
+      'target.headers.X-Token',
+      'value contains a control character (U+000D at position 1)',
+    ],
+    [
+      'header value with bare LF',
+      { ...valid(), target: { url: 'https://x.test', headers: { 'X-Token': 'a\nb' } } },
+      'target.headers.X-Token',
+      'value contains a control character (U+000A at position 1)',
+    ],
+    [
+      'header name invalid',
+      { ...valid(), target: { url: 'https://x.test', headers: { 'X Token': 'a' } } },
+      'target.headers.X Token',
+      'is not a valid header name',
+    ],
+    [
+      'reserved header',
+      { ...valid(), target: { url: 'https://x.test', headers: { 'Idempotency-Key': 'a' } } },
+      'target.headers.Idempotency-Key',
+      'is set by Tether and cannot be overridden',
+    ],
     ['header value not a string', { ...valid(), target: { url: 'https://x.test', headers: { 'X-N': 5 } } }, 'target.headers.X-N', 'must be string'],
     ['heartbeatTimeoutSeconds = 0', { ...valid(), heartbeatTimeoutSeconds: 0 }, 'heartbeatTimeoutSeconds', 'must be > 0'],
     ['deadlineSeconds < 0', { ...valid(), deadlineSeconds: -1 }, 'deadlineSeconds', 'must be > 0'],
@@ -46,7 +90,12 @@ describe('parseRunConfig: errors name the field and the rule', () => {
     expect(errorsOf(input)).toContainEqual({ field, message });
   });
 
-  it.each([['a string', 'config'], ['null', null], ['an array', []], ['a number', 42]])('rejects %s as a whole', (_n, input) => {
+  it.each([
+    ['a string', 'config'],
+    ['null', null],
+    ['an array', []],
+    ['a number', 42],
+  ])('rejects %s as a whole', (_n, input) => {
     expect(errorsOf(input)).toEqual([{ field: '(body)', message: 'must be a JSON object' }]);
   });
 
@@ -103,14 +152,18 @@ describe('parseRunConfig: every error at once', () => {
   it('many at once: past TypeBox’s default of 8 buffered errors', () => {
     const typos = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`typo${i}`, i]));
     const errors = errorsOf({ target: { url: 'https://x.test', method: 'GET' }, backoff: { jitter: 'random' }, ...typos });
-    expect(errors.map((e) => e.field).sort()).toEqual(['backoff.jitter', 'retryLimit', 'target.method', 'timeoutSeconds', ...Object.keys(typos)].sort());
+    expect(errors.map((e) => e.field).sort()).toEqual(
+      ['backoff.jitter', 'retryLimit', 'target.method', 'timeoutSeconds', ...Object.keys(typos)].sort(),
+    );
   });
 
   it('a rule is not checked on a field the schema already refused', () => {
     // An empty URL is too short for the schema; "must be an absolute URL" would only repeat it.
     expect(errorsOf({ ...valid(), target: { url: '' } })).toEqual([{ field: 'target.url', message: 'must not have fewer than 1 characters' }]);
     // maxSeconds < initialSeconds is moot when initialSeconds is not a valid number at all.
-    expect(errorsOf({ ...valid(), backoff: { initialSeconds: -10, maxSeconds: 5 } })).toEqual([{ field: 'backoff.initialSeconds', message: 'must be >= 0' }]);
+    expect(errorsOf({ ...valid(), backoff: { initialSeconds: -10, maxSeconds: 5 } })).toEqual([
+      { field: 'backoff.initialSeconds', message: 'must be >= 0' },
+    ]);
   });
 });
 
@@ -201,9 +254,12 @@ describe('parseRunConfig: target headers the HTTP client could not send are refu
   });
 
   // Refused before this change too; kept as the list of what undici's fetch refuses (checked against it, docs/reliability.md).
-  it.each(['X Foo', 'X:Foo', 'X(Foo)', 'X"Foo', 'X/Foo', 'X@Foo', 'X[Foo]', 'X{Foo}', 'X\tFoo', 'Xé', 'X=Foo', 'X,Foo', 'X;Foo', 'X?Foo', 'X\\Foo'])('the name %j, not an RFC 9110 token', (name) => {
-    expect(errorsOf(withHeaders({ [name]: 'v' }))).toEqual([{ field: `target.headers.${name}`, message: 'is not a valid header name' }]);
-  });
+  it.each(['X Foo', 'X:Foo', 'X(Foo)', 'X"Foo', 'X/Foo', 'X@Foo', 'X[Foo]', 'X{Foo}', 'X\tFoo', 'Xé', 'X=Foo', 'X,Foo', 'X;Foo', 'X?Foo', 'X\\Foo'])(
+    'the name %j, not an RFC 9110 token',
+    (name) => {
+      expect(errorsOf(withHeaders({ [name]: 'v' }))).toEqual([{ field: `target.headers.${name}`, message: 'is not a valid header name' }]);
+    },
+  );
 
   it('an empty name', () => {
     expect(errorsOf(withHeaders({ '': 'v' }))).toEqual([{ field: 'target.headers', message: 'has a header with an empty name' }]);
@@ -212,7 +268,9 @@ describe('parseRunConfig: target headers the HTTP client could not send are refu
   it.each(['Content-Length', 'Transfer-Encoding', 'Host', 'Connection', 'Keep-Alive', 'Upgrade', 'Expect', 'TE', 'Trailer', 'Proxy-Connection'])(
     '%s, which the HTTP client manages',
     (name) => {
-      expect(errorsOf(withHeaders({ [name]: 'x' }))).toEqual([{ field: `target.headers.${name}`, message: 'is managed by the HTTP client and cannot be set per run' }]);
+      expect(errorsOf(withHeaders({ [name]: 'x' }))).toEqual([
+        { field: `target.headers.${name}`, message: 'is managed by the HTTP client and cannot be set per run' },
+      ]);
     },
   );
 

@@ -22,7 +22,8 @@ import {
 import { Host, T0, TIMER, baseConfig, sec } from './drive.ts';
 
 const input = (over = {}): RunInput => ({ runId: 'run_core', config: baseConfig({ retryLimit: 1, ...over }), at: T0 });
-const persisted = (s: Parameters<typeof runMachine.getPersistedSnapshot>[0]) => JSON.parse(JSON.stringify(runMachine.getPersistedSnapshot(s))) as unknown;
+const persisted = (s: Parameters<typeof runMachine.getPersistedSnapshot>[0]) =>
+  JSON.parse(JSON.stringify(runMachine.getPersistedSnapshot(s))) as unknown;
 
 describe('toEffects: the one interpreter of actions', () => {
   it('turns a delayed raise into a timer at an absolute time, a cancel into its removal, triggerAttempt into sendTrigger', () => {
@@ -84,7 +85,11 @@ describe('decide equals xstate transition; replay equals the driven snapshot', (
     // Replay of the log, as a store keeps it (applied entries with their exact events), is the driven snapshot; a
     // rejected entry in the middle changes nothing; replay up to a seq stops there.
     const entries = log.map((event, seq) => ({ seq, verdict: 'applied', event }));
-    const withRejected = [...entries.slice(0, 2), { seq: 2, verdict: 'late', event: undefined }, ...entries.slice(2).map((e) => ({ ...e, seq: e.seq + 1 }))];
+    const withRejected = [
+      ...entries.slice(0, 2),
+      { seq: 2, verdict: 'late', event: undefined },
+      ...entries.slice(2).map((e) => ({ ...e, seq: e.seq + 1 })),
+    ];
     expect(replayPersisted(inp, entries)).toEqual(persisted(h.snapshot));
     expect(replayPersisted(inp, withRejected)).toEqual(persisted(h.snapshot));
     expect(replayRun(inp, entries, 2).context.attempts.map((a) => a.state)).toEqual(['TimedOut']);
@@ -102,7 +107,12 @@ describe('callback and heartbeat verdicts', () => {
   it('accepted while waiting; then duplicate for the same body (any key order), conflict for another', () => {
     const h = waiting();
     const cb = { type: 'callback.received' as const, attemptId: 'att_core_1', success: true, output: { a: 1, b: 2 }, at: T0 + 100 };
-    expect(callbackVerdict(h.snapshot, cb)).toMatchObject({ result: 'accepted', logVerdict: 'applied', httpStatus: 200, detail: 'Success accepted.' });
+    expect(callbackVerdict(h.snapshot, cb)).toMatchObject({
+      result: 'accepted',
+      logVerdict: 'applied',
+      httpStatus: 200,
+      detail: 'Success accepted.',
+    });
     h.send(cb);
     expect(callbackVerdict(h.snapshot, { ...cb, output: { b: 2, a: 1 }, at: T0 + 200 })).toMatchObject({ result: 'duplicate', httpStatus: 200 });
     expect(callbackVerdict(h.snapshot, { ...cb, success: false, at: T0 + 200 })).toMatchObject({ result: 'conflict', httpStatus: 409 });
@@ -121,6 +131,9 @@ describe('callback and heartbeat verdicts', () => {
       message: 'Run run_core has no attempt att_core_9.',
     });
     expect(heartbeatVerdict(h.snapshot, { type: 'heartbeat.received', attemptId: 'att_core_1', at: T0 + 50 })).toMatchObject({ result: 'accepted' });
-    expect(heartbeatVerdict(h.snapshot, { type: 'heartbeat.received', attemptId: 'att_core_1', at: due })).toMatchObject({ result: 'late', httpStatus: 410 });
+    expect(heartbeatVerdict(h.snapshot, { type: 'heartbeat.received', attemptId: 'att_core_1', at: due })).toMatchObject({
+      result: 'late',
+      httpStatus: 410,
+    });
   });
 });

@@ -20,8 +20,18 @@ describe('machineGraph', () => {
     expect(node('awaitingCallback')).toMatchObject({ parent: 'attempt', initial: false });
     expect(node('attempt')).toMatchObject({ parent: null, type: 'compound' });
     expect(node('idle')).toMatchObject({ initial: true, parent: null });
-    expect(graph.nodes.filter((n) => n.type === 'final').map((n) => n.id).sort()).toEqual(['cancelled', 'failed', 'succeeded']);
-    expect(graph.nodes.filter((n) => n.transient).map((n) => n.id).sort()).toEqual(['errored', 'timedOut']);
+    expect(
+      graph.nodes
+        .filter((n) => n.type === 'final')
+        .map((n) => n.id)
+        .sort(),
+    ).toEqual(['cancelled', 'failed', 'succeeded']);
+    expect(
+      graph.nodes
+        .filter((n) => n.transient)
+        .map((n) => n.id)
+        .sort(),
+    ).toEqual(['errored', 'timedOut']);
   });
 
   it('draws after edges with their delay names and guards', () => {
@@ -51,7 +61,10 @@ describe('machineGraph', () => {
   });
 
   it('draws run.cancel from each resting non-final top-level state only (not final, not transient)', () => {
-    const sources = graph.edges.filter((e) => e.label === 'run.cancel').map((e) => e.source).sort();
+    const sources = graph.edges
+      .filter((e) => e.label === 'run.cancel')
+      .map((e) => e.source)
+      .sort();
     expect(sources).toEqual(['attempt', 'idle', 'retrying']);
     expect(graph.edges.filter((e) => e.label === 'run.cancel').every((e) => e.target === 'cancelled')).toBe(true);
   });

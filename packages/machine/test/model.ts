@@ -52,11 +52,22 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('start' as const), dt }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('triggerOk' as const), dt, who }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('triggerFail' as const), dt, who, message: fc.constantFrom('HTTP 503', 'ECONNREFUSED', '') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('triggerFail' as const), dt, who, message: fc.constantFrom('HTTP 503', 'ECONNREFUSED', '') }),
+  },
   {
     weight: 3,
     arbitrary: fc
-      .record({ kind: fc.constant('callback' as const), dt, who, success: fc.boolean(), retryable: opt(fc.boolean()), message: opt(fc.string({ maxLength: 12 })), output: opt(payload) })
+      .record({
+        kind: fc.constant('callback' as const),
+        dt,
+        who,
+        success: fc.boolean(),
+        retryable: opt(fc.boolean()),
+        message: opt(fc.string({ maxLength: 12 })),
+        output: opt(payload),
+      })
       .map((s) => defined(s)),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('heartbeat' as const), dt, who, progress: opt(payload) }).map((s) => defined(s)) },
@@ -74,11 +85,13 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
  * tests little); some are not, so idle gets its share of stray events.
  */
 export const historyArb = (maxSteps = 40) =>
-  fc.tuple(
-    configArb,
-    fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-    fc.array(stepArb, { minLength: 1, maxLength: maxSteps }),
-  ).map(([config, startFirst, steps]): [RunConfig, Step[]] => [config, startFirst ? [{ kind: 'start', dt: 0 }, ...steps] : steps]);
+  fc
+    .tuple(
+      configArb,
+      fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+      fc.array(stepArb, { minLength: 1, maxLength: maxSteps }),
+    )
+    .map(([config, startFirst, steps]): [RunConfig, Step[]] => [config, startFirst ? [{ kind: 'start', dt: 0 }, ...steps] : steps]);
 
 export const configArb: fc.Arbitrary<RunConfig> = fc
   .record(
@@ -119,7 +132,15 @@ function concretize(h: Host, step: Exclude<Step, { kind: 'advance' }>, at: numbe
     case 'triggerFail':
       return { type: 'trigger.failed', attemptId: idFor(h, step.who), message: step.message, at };
     case 'callback':
-      return defined({ type: 'callback.received', attemptId: idFor(h, step.who), success: step.success, retryable: step.retryable, message: step.message, output: step.output, at });
+      return defined({
+        type: 'callback.received',
+        attemptId: idFor(h, step.who),
+        success: step.success,
+        retryable: step.retryable,
+        message: step.message,
+        output: step.output,
+        at,
+      });
     case 'heartbeat':
       return defined({ type: 'heartbeat.received', attemptId: idFor(h, step.who), progress: step.progress, at });
     case 'cancel':

@@ -204,12 +204,18 @@ describe('retry delay laws', () => {
 
   it('(5a) every delay is within [0, maxSeconds], with any jitter', () => {
     fc.assert(
-      fc.property(valid, fc.constantFrom('none' as const, 'full' as const, 'equal' as const), fc.integer({ min: 1, max: 1001 }), fc.string(), (b, jitter, n, seed) => {
-        const d = retryDelay({ ...b, jitter }, n, seed);
-        expect(Number.isFinite(d)).toBe(true);
-        expect(d).toBeGreaterThanOrEqual(0);
-        expect(d).toBeLessThanOrEqual(b.maxSeconds);
-      }),
+      fc.property(
+        valid,
+        fc.constantFrom('none' as const, 'full' as const, 'equal' as const),
+        fc.integer({ min: 1, max: 1001 }),
+        fc.string(),
+        (b, jitter, n, seed) => {
+          const d = retryDelay({ ...b, jitter }, n, seed);
+          expect(Number.isFinite(d)).toBe(true);
+          expect(d).toBeGreaterThanOrEqual(0);
+          expect(d).toBeLessThanOrEqual(b.maxSeconds);
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });

@@ -18,7 +18,11 @@ const protocolDir = join(pkg, 'src', 'protocol');
 /** Every module specifier a file imports or re-exports, static or dynamic. */
 function specifiersOf(source: string): string[] {
   const found: string[] = [];
-  for (const re of [/\b(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /\bimport\s+['"]([^'"]+)['"]/g])
+  for (const re of [
+    /\b(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\bimport\s+['"]([^'"]+)['"]/g,
+  ])
     for (const m of source.matchAll(re)) found.push(m[1]!);
   return found;
 }
@@ -56,7 +60,15 @@ describe('@tether/machine/protocol', () => {
     try {
       const output = execFileSync(
         process.execPath,
-        ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '--eval', `const m = await import(${JSON.stringify(url)}); console.log('exports', Object.keys(m).length);`],
+        [
+          '--import',
+          'tsx',
+          '--import',
+          `data:text/javascript,${encodeURIComponent(REGISTER)}`,
+          '--input-type=module',
+          '--eval',
+          `const m = await import(${JSON.stringify(url)}); console.log('exports', Object.keys(m).length);`,
+        ],
         { cwd: pkg, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 },
       );
       return { ok: true, output };

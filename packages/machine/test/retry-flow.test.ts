@@ -123,9 +123,7 @@ describe('deadlineSeconds', () => {
     h.advanceTo(T0 + sec(10));
     expect(h.value).toBe('failed');
     expect(h.context.failureReason).toBe('deadline');
-    expect(h.context.overallState).toBe(
-      'Failed after 1 attempt. Final state TimedOut: Callback not received within 10 s. (run deadline reached)',
-    );
+    expect(h.context.overallState).toBe('Failed after 1 attempt. Final state TimedOut: Callback not received within 10 s. (run deadline reached)');
   });
 
   it('retries while the next start is strictly before the deadline', () => {
@@ -147,9 +145,7 @@ describe('deadlineSeconds', () => {
     expect(h.triggers).toHaveLength(1);
     expect(h.context.failureReason).toBe('deadline');
     expect(h.context.finishedAt).toBe(T0 + sec(40));
-    expect(h.context.overallState).toBe(
-      'Failed after 1 attempt. Final state TimedOut: Callback not received within 10 s. (run deadline reached)',
-    );
+    expect(h.context.overallState).toBe('Failed after 1 attempt. Final state TimedOut: Callback not received within 10 s. (run deadline reached)');
   });
 
   it('run.retryNow after the deadline fails the run instead of starting an attempt', () => {

@@ -31,7 +31,14 @@ describe('the seed scenario: attempt 1 is never called back, attempt 2 succeeds'
     expect(h.value).toBe('succeeded');
     expect(h.context.overallState).toBe('Completed after 2 attempts. Final state CallbackSuccess: Export finished: 1200 rows');
     const run = toRun(h.snapshot);
-    expect(run).toMatchObject({ status: 'succeeded', state: 'succeeded', attempt: 2, maxAttempts: 3, finishedAt: '2025-01-01T00:01:30.000Z', nextDueAt: null });
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      state: 'succeeded',
+      attempt: 2,
+      maxAttempts: 3,
+      finishedAt: '2025-01-01T00:01:30.000Z',
+      nextDueAt: null,
+    });
     expect(run.attempts.map((a) => [a.id, a.state, a.isSuccess, a.started, a.endedAt])).toEqual([
       ['att_seed_1', 'TimedOut', false, '2025-01-01T00:00:00.000Z', '2025-01-01T00:01:00.000Z'],
       ['att_seed_2', 'CallbackSuccess', true, '2025-01-01T00:01:05.000Z', '2025-01-01T00:01:30.000Z'],

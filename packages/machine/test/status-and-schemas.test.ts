@@ -88,13 +88,20 @@ describe('wire schemas', () => {
     expect(Value.Check(StreamMessage, { type: 'nope' })).toBe(false);
     expect(Value.Check(ErrorBody, { error: { code: 'TETHER_RUN_NOT_FOUND', message: 'run_x not found' } })).toBe(true);
     expect(Value.Check(ErrorBody, { error: { code: 'X' } })).toBe(false);
-    const fields = [{ path: 'backoff.maxSeconds', message: 'must be >= 1' }, { path: 'target.headers.X-Foo', message: 'is not a valid header name' }];
+    const fields = [
+      { path: 'backoff.maxSeconds', message: 'must be >= 1' },
+      { path: 'target.headers.X-Foo', message: 'is not a valid header name' },
+    ];
     expect(Value.Check(ErrorBody, { error: { code: 'TETHER_VALIDATION', message: 'backoff.maxSeconds must be >= 1', fields } })).toBe(true);
     expect(Value.Check(ErrorBody, { error: { code: 'TETHER_VALIDATION', message: 'x', fields: [{ field: 'x', message: 'y' }] } })).toBe(false);
   });
 
   it('run.updated carries the run and its list line', () => {
-    const [snapshot] = transition(runMachine, initialTransition(runMachine, { runId: 'run_wire', at: T0, config: resolveRunConfig(baseConfig()) })[0], { type: 'run.start', at: T0 });
+    const [snapshot] = transition(
+      runMachine,
+      initialTransition(runMachine, { runId: 'run_wire', at: T0, config: resolveRunConfig(baseConfig()) })[0],
+      { type: 'run.start', at: T0 },
+    );
     const run = toRun(snapshot);
     const summary = toRunSummary(snapshot);
     expect(Value.Errors(StreamMessage, { type: 'run.updated', run, summary })).toEqual([]);

@@ -141,7 +141,10 @@ describe('heartbeats', () => {
 });
 
 describe('attempt.forceTimeout', () => {
-  it.each([['awaitingCallback', true], ['triggering', false]])('times the attempt out now from %s', (_w, ack) => {
+  it.each([
+    ['awaitingCallback', true],
+    ['triggering', false],
+  ])('times the attempt out now from %s', (_w, ack) => {
     const h = Host.create();
     h.send({ type: 'run.start', at: START });
     if (ack) h.send({ type: 'trigger.succeeded', attemptId: h.idOf(1), at: START + sec(1) });

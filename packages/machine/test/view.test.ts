@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import Value from 'typebox/value';
-import { Attempt, Run, RunSummary, leafState, nextDueOf, redactConfig, resolveRunConfig, runStatusOf, toRun, toRunSummary, toWireAttempt } from '../src/index.ts';
+import {
+  Attempt,
+  Run,
+  RunSummary,
+  leafState,
+  nextDueOf,
+  redactConfig,
+  resolveRunConfig,
+  runStatusOf,
+  toRun,
+  toRunSummary,
+  toWireAttempt,
+} from '../src/index.ts';
 import { Host, T0, baseConfig, roundTrip, sec } from './drive.ts';
 
 const config = baseConfig({
@@ -78,7 +90,13 @@ describe('toRun / toRunSummary / nextDueOf', () => {
       heartbeatUrl: `https://tether.test/hb/${runId}/${attemptId}`,
     });
     const run = toRun(h.snapshot, { rerunOf: 'run_old' }, urls);
-    expect(run).toMatchObject({ state: 'awaitingCallback', status: 'running', attempt: 1, nextDueAt: '2025-01-01T00:00:12.000Z', rerunOf: 'run_old' });
+    expect(run).toMatchObject({
+      state: 'awaitingCallback',
+      status: 'running',
+      attempt: 1,
+      nextDueAt: '2025-01-01T00:00:12.000Z',
+      rerunOf: 'run_old',
+    });
     expect(run.attempts[0]).toEqual({
       id: 'att_v_1',
       number: 1,
@@ -101,7 +119,11 @@ describe('toRun / toRunSummary / nextDueOf', () => {
     expect(run).toMatchObject({ failureReason: null, exhausted: false });
     expect(Value.Check(Run, run)).toBe(true);
     const summary = toRunSummary(h.snapshot);
-    expect(summary).toMatchObject({ state: 'awaitingCallback', nextDueAt: '2025-01-01T00:00:12.000Z', lastMessage: 'Triggered; waiting for the callback.' });
+    expect(summary).toMatchObject({
+      state: 'awaitingCallback',
+      nextDueAt: '2025-01-01T00:00:12.000Z',
+      lastMessage: 'Triggered; waiting for the callback.',
+    });
     expect(Value.Check(RunSummary, summary)).toBe(true);
   });
 
@@ -135,7 +157,11 @@ describe('toRun / toRunSummary / nextDueOf', () => {
 
     const cancelled = Host.create(config);
     cancelled.send({ type: 'run.cancel', at: T0 + 1 });
-    expect(toRunSummary(cancelled.snapshot)).toMatchObject({ status: 'cancelled', state: 'cancelled', lastMessage: 'Cancelled before the first attempt: no reason given' });
+    expect(toRunSummary(cancelled.snapshot)).toMatchObject({
+      status: 'cancelled',
+      state: 'cancelled',
+      lastMessage: 'Cancelled before the first attempt: no reason given',
+    });
 
     for (const s of [ok.snapshot, exhausted.snapshot, notRetryable.snapshot, cancelled.snapshot]) {
       expect(Value.Check(Run, toRun(s))).toBe(true);

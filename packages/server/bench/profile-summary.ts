@@ -29,7 +29,9 @@ export function summarizeProfile(file: string, top = 25): string {
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
   const label = (n: Node) => {
     const f = n.callFrame;
-    const where = f.url ? `${f.url.replace(/^.*node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(/^file:\/\/.*\/packages\//, '')}:${f.lineNumber + 1}` : '';
+    const where = f.url
+      ? `${f.url.replace(/^.*node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(/^file:\/\/.*\/packages\//, '')}:${f.lineNumber + 1}`
+      : '';
     return `${f.functionName || '(anonymous)'} ${where}`.trim();
   };
   const self = new Map<string, number>();

@@ -30,7 +30,9 @@ const UNUSED_TARGET = 'http://127.0.0.1:9/jobs';
 
 const command = `pnpm bench${QUICK ? ' --quick' : ''}${only ? ` --only ${[...only].join(',')}` : ''}`;
 const machine = machineInfo();
-console.log(`Tether benchmarks (${QUICK ? 'quick' : 'full'} mode) — ${machine.nproc} vCPU, Node ${machine.node}, load ${machine.loadAvgStart.join(' ')}`);
+console.log(
+  `Tether benchmarks (${QUICK ? 'quick' : 'full'} mode) — ${machine.nproc} vCPU, Node ${machine.node}, load ${machine.loadAvgStart.join(' ')}`,
+);
 
 const rows: Row[] = [];
 const errors: string[] = [];
@@ -52,7 +54,9 @@ const section = async (ids: string[], title: string, fn: (work: string) => Promi
   console.log(`   (${Math.round((performance.now() - t0) / 1000)} s)`);
 };
 
-await section(['B1', 'B2', 'B7'], 'B1 / B2 / B7: durable callbacks/s, stored-runs independence, event-loop blocks', (w) => benchThroughput(w, UNUSED_TARGET));
+await section(['B1', 'B2', 'B7'], 'B1 / B2 / B7: durable callbacks/s, stored-runs independence, event-loop blocks', (w) =>
+  benchThroughput(w, UNUSED_TARGET),
+);
 await section(['B3', 'B4'], 'B3 / B4: heap per waiting run, timeout lateness', () => benchTimersAndHeap());
 await section(['B5'], 'B5: restart to serving', (w) => benchRestart(w, UNUSED_TARGET));
 await section(['B6'], 'B6: callback → run.updated over WebSocket', (w) => benchStream(w, UNUSED_TARGET));

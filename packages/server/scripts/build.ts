@@ -30,7 +30,11 @@ const DIST = join(SERVER_DIR, 'dist');
 export const BUNDLE = join(DIST, 'server.mjs');
 
 /** A bare specifier's package name: `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
-const packageName = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+const packageName = (spec: string) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
 
 /** Whether Node, looking up `name` from `fromDir`, would find a node_modules/<name> on the way up. */
 function findsPackage(name: string, fromDir: string): boolean {
@@ -91,7 +95,9 @@ export async function buildServer(outDir: string = DIST): Promise<string> {
     write: false,
   });
   if (unreachable.size > 0) {
-    throw new Error(`the bundle would import packages it cannot reach from ${relative(SERVER_DIR, outDir)}/: ${[...unreachable].join(', ')}; add them to @tether/server's dependencies`);
+    throw new Error(
+      `the bundle would import packages it cannot reach from ${relative(SERVER_DIR, outDir)}/: ${[...unreachable].join(', ')}; add them to @tether/server's dependencies`,
+    );
   }
   const bundle = result.outputFiles.find((f) => f.path === bundlePath);
   if (!bundle) throw new Error(`esbuild produced no ${bundlePath}`);
@@ -100,7 +106,8 @@ export async function buildServer(outDir: string = DIST): Promise<string> {
   }
   // Our code is ES modules throughout; a `require` in it would become esbuild's shim, which throws in an ES module.
   for (const f of result.outputFiles) {
-    if (f.path.endsWith('.mjs') && f.text.includes('__require(')) throw new Error(`${relative(SERVER_DIR, f.path)} calls require(), which an ES module does not have; import instead`);
+    if (f.path.endsWith('.mjs') && f.text.includes('__require('))
+      throw new Error(`${relative(SERVER_DIR, f.path)} calls require(), which an ES module does not have; import instead`);
   }
   await mkdir(outDir, { recursive: true });
   // Maps first, then the threads, the server bundle last: whatever a file names is in place before it.
@@ -111,7 +118,9 @@ export async function buildServer(outDir: string = DIST): Promise<string> {
     await rename(temp, file.path);
   }
   const threads = THREAD_MODULES.map((m) => `${m}.mjs`).join(', ');
-  console.log(`built ${relative(process.cwd(), bundlePath) || bundlePath} (${Math.round(bundle.contents.byteLength / 1024)} KiB) and its writer threads (${threads})`);
+  console.log(
+    `built ${relative(process.cwd(), bundlePath) || bundlePath} (${Math.round(bundle.contents.byteLength / 1024)} KiB) and its writer threads (${threads})`,
+  );
   return bundlePath;
 }
 

@@ -29,7 +29,13 @@ const fsync = process.env.TETHER_FSYNC === '1';
 const T0 = Date.UTC(2026, 0, 1);
 
 const cfg = (() => {
-  const r = parseRunConfig({ name: 'measure', target: { url: 'http://127.0.0.1:9/jobs' }, timeoutSeconds: 3600, retryLimit: 3, heartbeatTimeoutSeconds: 600 });
+  const r = parseRunConfig({
+    name: 'measure',
+    target: { url: 'http://127.0.0.1:9/jobs' },
+    timeoutSeconds: 3600,
+    retryLimit: 3,
+    heartbeatTimeoutSeconds: 600,
+  });
   if (!r.ok) throw new Error('bad config');
   return r.value;
 })();
@@ -38,7 +44,9 @@ const cfg = (() => {
 function finishedDoc(runId: string): RunDoc {
   const input = { runId, config: cfg, at: T0 };
   let [snap] = initialTransition(runMachine, input);
-  const events: RunEventEntry[] = [{ seq: 0, at: new Date(T0).toISOString(), type: 'run.created', source: 'api', verdict: 'recorded', stateAfter: 'idle' }];
+  const events: RunEventEntry[] = [
+    { seq: 0, at: new Date(T0).toISOString(), type: 'run.created', source: 'api', verdict: 'recorded', stateAfter: 'idle' },
+  ];
   const attemptId = attemptIdFor(runId, 1);
   const script: RunEvent[] = [
     { type: 'run.start', at: T0 },
@@ -47,7 +55,15 @@ function finishedDoc(runId: string): RunDoc {
   ];
   for (const event of script) {
     [snap] = transition(runMachine, snap, event);
-    events.push({ seq: events.length, at: new Date(event.at).toISOString(), type: event.type, source: 'api', verdict: 'applied', stateAfter: leafState(snap.value), event });
+    events.push({
+      seq: events.length,
+      at: new Date(event.at).toISOString(),
+      type: event.type,
+      source: 'api',
+      verdict: 'applied',
+      stateAfter: leafState(snap.value),
+      event,
+    });
   }
   const snapshot = JSON.parse(JSON.stringify(runMachine.getPersistedSnapshot(snap))) as PersistedRunSnapshot;
   return { v: 1, id: runId, input, rerunOf: null, snapshot, timers: [], outbox: [], events };
@@ -110,7 +126,12 @@ for (const n of counts) {
     await store.close();
 
     // Engine level: heartbeats to waiting runs (hydrate, transition, commit, notify).
-    const engine = await Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir, fsync })), signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'), clock, fetch: okFetch });
+    const engine = await Engine.start({
+      store: new FileRunStore(new LowdbRunStore({ dir, fsync })),
+      signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'),
+      clock,
+      fetch: okFetch,
+    });
     const runs = [];
     for (let i = 0; i < 100; i++) runs.push(await engine.createRun(cfg));
     await engine.idle();

@@ -38,7 +38,12 @@ const okFetch = (async () => new Response('{}', { status: 202 })) as typeof fetc
 
 const dir = await mkdtemp(join(tmpdir(), 'tether-heap-'));
 try {
-  const engine = await Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir })), signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'), clock, fetch: okFetch });
+  const engine = await Engine.start({
+    store: new FileRunStore(new LowdbRunStore({ dir })),
+    signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'),
+    clock,
+    fetch: okFetch,
+  });
   // Warm every code path once so compiled code is not counted as per-run cost.
   await engine.createRun(cfg);
   await engine.idle();

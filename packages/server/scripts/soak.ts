@@ -161,7 +161,8 @@ async function main(): Promise<number> {
         return;
       }
       if (r.status === null && r.refused) continue; // never reached a server: safe to send again
-      if (r.status === null) ambiguous.push(script); // may or may not exist: found by name at the end
+      if (r.status === null)
+        ambiguous.push(script); // may or may not exist: found by name at the end
       else setupErrors.push(`POST /api/runs for ${script.name} answered ${r.status}: ${JSON.stringify(r.json)}`);
       return;
     }
@@ -200,7 +201,9 @@ async function main(): Promise<number> {
       while (launched < Math.floor((k * RUNS) / (KILLS + 1))) await sleep(25);
       await sleep(killRand() * 1_500);
       const boot = await server.kill();
-      say(`SIGKILL boot ${boot.n} (pid ${boot.pid}) after ${((boot.killedAt! - boot.upAt!) / 1000).toFixed(1)} s up · ${records.size} runs created so far`);
+      say(
+        `SIGKILL boot ${boot.n} (pid ${boot.pid}) after ${((boot.killedAt! - boot.upAt!) / 1000).toFixed(1)} s up · ${records.size} runs created so far`,
+      );
       const next = await server.start();
       say(`boot ${next.n} (pid ${next.pid}) listening after ${next.upAt! - next.spawnedAt} ms`);
     }
@@ -264,7 +267,8 @@ async function main(): Promise<number> {
       }
       const taken = seenJobs.get(key)!;
       for (const cb of job.callbacks.slice(taken))
-        if (cb.status !== null && cb.status !== 503) answers.push({ runId: job.runId, attemptId: job.attemptId, by: 'simulator', status: cb.status, result: cb.result });
+        if (cb.status !== null && cb.status !== 503)
+          answers.push({ runId: job.runId, attemptId: job.attemptId, by: 'simulator', status: cb.status, result: cb.result });
       seenJobs.set(key, job.callbacks.length);
     }
   };
@@ -336,7 +340,10 @@ async function main(): Promise<number> {
   const listed = new Set(listing.map((s) => s.id));
   for (const id of records.keys()) {
     const [r, e] = await Promise.all([call('GET', `${base}/api/runs/${id}`), call('GET', `${base}/api/runs/${id}/events`)]);
-    served.set(id, r.status === 200 && e.status === 200 && listed.has(id) ? { run: r.json as Run, events: (e.json as { events: RunEventEntry[] }).events } : null);
+    served.set(
+      id,
+      r.status === 200 && e.status === 200 && listed.has(id) ? { run: r.json as Run, events: (e.json as { events: RunEventEntry[] }).events } : null,
+    );
   }
   const unknownRuns = listing.filter((s) => !records.has(s.id));
   await server.close();
@@ -370,22 +377,37 @@ async function main(): Promise<number> {
   ];
 
   console.log(`\nResults (seed ${SEED}, ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-  console.log(`  runs checked          ${f.runs}  (${records.size - ambiguousFound} created with 201; ${ambiguousFound} of ${ambiguous.length} whose answer a kill lost were found by name)`);
-  console.log(`  final statuses        ${Object.entries(f.byStatus).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `  runs checked          ${f.runs}  (${records.size - ambiguousFound} created with 201; ${ambiguousFound} of ${ambiguous.length} whose answer a kill lost were found by name)`,
+  );
+  console.log(
+    `  final statuses        ${Object.entries(f.byStatus)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   console.log(`  attempts              ${f.attempts}`);
   console.log(`  server boots          ${server.boots.length}  (${kills} SIGKILLs)`);
-  console.log(`  undisturbed runs      ${f.undisturbedRuns} compared with their script end to end; ${f.disturbedRuns} with a kill inside checked attempt by attempt`);
+  console.log(
+    `  undisturbed runs      ${f.undisturbedRuns} compared with their script end to end; ${f.disturbedRuns} with a kill inside checked attempt by attempt`,
+  );
   console.log(`  triggers              ${f.triggers} seen by the simulator; ${f.resentTriggers} re-sent on recovery (same Idempotency-Key)`);
-  console.log(`  callbacks acknowledged ${f.acknowledged.driver + f.acknowledged.simulator}  (${f.acknowledged.driver} by the soak, ${f.acknowledged.simulator} by the simulator); ${f.otherAnswers} other answers; ${lostAnswers} answers lost to a kill and retried`);
+  console.log(
+    `  callbacks acknowledged ${f.acknowledged.driver + f.acknowledged.simulator}  (${f.acknowledged.driver} by the soak, ${f.acknowledged.simulator} by the simulator); ${f.otherAnswers} other answers; ${lostAnswers} answers lost to a kill and retried`,
+  );
   const longestStall = Math.max(0, ...stalls.map((st) => st.to - st.from));
   console.log(
     `  timer fires           ${f.timerFires}  (latest ${f.maxTimerLatenessMs} ms after max(due, restart)${quick ? '; --quick reports lateness, it does not judge it' : ''})`,
   );
-  console.log(`  machine stalls        ${stalls.length} times the soak itself could not run for > 100 ms (longest ${longestStall} ms); ${f.lateWhileMachineStalled} timers late beyond 1 s during one`);
-  console.log(`  host slower than a timeout: ${f.slowExternal} attempts timed out with the external answer logged after the timer; ${f.lateBeatLaggingTimer} late callbacks beat a lagging timer`);
+  console.log(
+    `  machine stalls        ${stalls.length} times the soak itself could not run for > 100 ms (longest ${longestStall} ms); ${f.lateWhileMachineStalled} timers late beyond 1 s during one`,
+  );
+  console.log(
+    `  host slower than a timeout: ${f.slowExternal} attempts timed out with the external answer logged after the timer; ${f.lateBeatLaggingTimer} late callbacks beat a lagging timer`,
+  );
   console.log(`  run files replayed    ${f.replayed}\n`);
   let failed = false;
-  const row = (ok: boolean, label: string, n: number, note = '') => console.log(`  ${ok ? 'ok  ' : 'FAIL'}  ${String(n).padStart(4)}  ${label}${note ? `  (${note})` : ''}`);
+  const row = (ok: boolean, label: string, n: number, note = '') =>
+    console.log(`  ${ok ? 'ok  ' : 'FAIL'}  ${String(n).padStart(4)}  ${label}${note ? `  (${note})` : ''}`);
   for (const k of Object.keys(CHECK_LABELS) as CheckName[]) {
     const n = verdict.counts[k];
     failed ||= n > 0;
@@ -402,7 +424,9 @@ async function main(): Promise<number> {
     for (const s of unknownRuns.slice(0, 5)) console.log(`  [unknown] ${s.id} ${s.name}`);
   }
   if (args.json)
-    await writeFile(args.json, JSON.stringify(
+    await writeFile(
+      args.json,
+      JSON.stringify(
         {
           seed: SEED,
           profile: profile.name,
@@ -420,7 +444,8 @@ async function main(): Promise<number> {
         },
         null,
         2,
-      ));
+      ),
+    );
   if (failed || args.keep) console.log(`\nData and server log kept in ${root}`);
   else await rm(root, { recursive: true, force: true });
   console.log(failed ? '\nSOAK FAILED' : '\nSOAK PASSED');

@@ -85,7 +85,9 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     // Router-level refusals (a %-escape that does not decode, a path segment over the limit) in the same coded shape as
     // every other error, instead of Fastify's own.
     frameworkErrors: (err, _req, reply: FastifyReply) =>
-      reply.code(err.statusCode ?? 400).send(toErrorBody(err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'TETHER_URL_TOO_LONG' : 'TETHER_BAD_URL', err.message)),
+      reply
+        .code(err.statusCode ?? 400)
+        .send(toErrorBody(err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'TETHER_URL_TOO_LONG' : 'TETHER_BAD_URL', err.message)),
     // Node enforces requestTimeout only when it sweeps connections (every 30 s by default): sweep often enough that the
     // limit means what it says. And Node swaps the two limits when headersTimeout (60 s by default) is the larger, which
     // would let a trickled body run for 60 s whatever requestTimeout says.

@@ -30,7 +30,9 @@ async function main() {
   await app.listen({ host: settings.host, port: settings.port });
   const url = app.tether.publicUrl();
   const local = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${(app.server.address() as { port: number }).port}`;
-  console.log(`\n  Tether is running.\n  Dashboard:  ${local}/\n  API docs:   ${local}/api/docs\n  Callbacks:  ${url}/api/callbacks/…\n  Data:       ${settings.dataDir}\n`);
+  console.log(
+    `\n  Tether is running.\n  Dashboard:  ${local}/\n  API docs:   ${local}/api/docs\n  Callbacks:  ${url}/api/callbacks/…\n  Data:       ${settings.dataDir}\n`,
+  );
   if (settings.inspect) console.log(`  Inspector:  ${app.inspector.openUrl}  (Stately inspector; open it in a browser)\n`);
   if (!['127.0.0.1', 'localhost', '::1'].includes(settings.host) && !settings.apiToken) {
     app.log.warn(`listening on ${settings.host} without TETHER_API_TOKEN: anyone who can reach this port can create and cancel runs`);

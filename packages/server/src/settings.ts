@@ -94,7 +94,10 @@ function int(name: string, v: string | undefined, dflt: number, min: number, max
 
 /** Hosts are compared lowercased, as URL parsing reports them; a prefix must itself be an http(s) URL. */
 function allowedTargets(v: string | undefined): string[] {
-  const entries = (v ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = (v ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   return entries.map((e) => {
     if (e.includes('://')) {
       let u: URL;
@@ -104,10 +107,12 @@ function allowedTargets(v: string | undefined): string[] {
         throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" is not a URL`);
       }
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" must be an http(s) URL`);
-      if (u.username || u.password || u.search || u.hash) throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" must be a plain URL prefix (no credentials, query or fragment)`);
+      if (u.username || u.password || u.search || u.hash)
+        throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" must be a plain URL prefix (no credentials, query or fragment)`);
       return u.href;
     }
-    if (!/^([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/i.test(e)) throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" is neither a host[:port] nor an http(s) URL prefix`);
+    if (!/^([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/i.test(e))
+      throw new SettingsError(`TETHER_ALLOWED_TARGETS: "${e}" is neither a host[:port] nor an http(s) URL prefix`);
     return e.toLowerCase();
   });
 }

@@ -58,7 +58,13 @@ describe('crash (SIGKILL) repeatedly during a burst of commits', () => {
     ext.respond = (t) => (t.body.attemptId.charCodeAt(t.body.attemptId.length - 3) % 3 === 0 ? { status: 500, body: 'flaky' } : { status: 202 });
     const acked = { runs: new Set<string>(), callbacks: [] as Array<{ runId: string; attemptId: string; result: CallbackOutcome['result'] }> };
     const cfg = (i: number) =>
-      config({ name: `burst ${i}`, target: { url: ext.url }, timeoutSeconds: 60, retryLimit: RETRY_LIMIT, backoff: { initialSeconds: 0.02, multiplier: 1 } });
+      config({
+        name: `burst ${i}`,
+        target: { url: ext.url },
+        timeoutSeconds: 60,
+        retryLimit: RETRY_LIMIT,
+        backoff: { initialSeconds: 0.02, multiplier: 1 },
+      });
 
     let spare = ChildEngine.spawn();
     const children: ChildEngine[] = [];
@@ -106,7 +112,11 @@ describe('crash (SIGKILL) repeatedly during a burst of commits', () => {
         const after = 2 + Math.floor(rand() * 8);
         let acks = 0;
         await new Promise<void>((resolve) => {
-          for (const j of jobs) j.then(() => ++acks === after && resolve(), () => {});
+          for (const j of jobs)
+            j.then(
+              () => ++acks === after && resolve(),
+              () => {},
+            );
           void Promise.allSettled(jobs).then(() => resolve());
         });
         await child.kill();
@@ -182,7 +192,16 @@ describe('crash (SIGKILL) repeatedly during a burst of commits', () => {
     }
     expect(acked.callbacks.length).toBeGreaterThan(20);
     if (process.env.TETHER_TEST_VERBOSE)
-      console.log({ kills, starts, interrupted, writeBacks: writeBacks.length, ackedRuns: acked.runs.size, runs: ids.size, ackedCallbacks: acked.callbacks.length, applied });
+      console.log({
+        kills,
+        starts,
+        interrupted,
+        writeBacks: writeBacks.length,
+        ackedRuns: acked.runs.size,
+        runs: ids.size,
+        ackedCallbacks: acked.callbacks.length,
+        applied,
+      });
     await store.close();
   });
 });

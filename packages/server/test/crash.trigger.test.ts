@@ -64,7 +64,9 @@ describe('crash (SIGKILL) with a trigger in flight', () => {
       'callback.received:applied',
     ]);
     expect(doc.events[2]!.detail).toMatch(
-      new RegExp(`^Server restarted; attempt 1 timer re-armed with \\d+ ms left; trigger for attempt 1 re-sent \\(Idempotency-Key ${attemptId}\\)\\.$`),
+      new RegExp(
+        `^Server restarted; attempt 1 timer re-armed with \\d+ ms left; trigger for attempt 1 re-sent \\(Idempotency-Key ${attemptId}\\)\\.$`,
+      ),
     );
     expect(ext.received).toHaveLength(2);
     expectContiguousLog(doc);

@@ -78,7 +78,8 @@ describe('crash (SIGKILL) inside a write-back', () => {
     // Written back in commit order, so the stale ones are runs that finished in the journal and wait in their files: a
     // start that believed the files would resume them.
     expect(stale).toEqual(finishing.slice(-(RUNS - 2 * BATCH)).map((r) => r.id));
-    for (const id of stale) expect([(await inRunFile(id)).snapshot.value, acknowledged.get(id)!.snapshot.value]).toEqual([{ attempt: 'awaitingCallback' }, 'succeeded']);
+    for (const id of stale)
+      expect([(await inRunFile(id)).snapshot.value, acknowledged.get(id)!.snapshot.value]).toEqual([{ attempt: 'awaitingCallback' }, 'succeeded']);
     for (const [id, doc] of acknowledged) expect(await readDurable(tmp.dir, id), id).toEqual(doc);
     // And say the crash tore the index's last line too: the whole index is then ignored (it is derived), so the start
     // must go by the journal and the run files alone.
@@ -90,7 +91,10 @@ describe('crash (SIGKILL) inside a write-back', () => {
     for (const [id, before] of acknowledged) {
       const doc = (await second.getDoc(id))!;
       expect(doc.events.slice(0, before.events.length), id).toEqual(before.events);
-      expect(doc.events.slice(before.events.length).map((e) => e.type), id).toEqual(before.snapshot.value === 'succeeded' ? [] : ['server.recovered']);
+      expect(
+        doc.events.slice(before.events.length).map((e) => e.type),
+        id,
+      ).toEqual(before.snapshot.value === 'succeeded' ? [] : ['server.recovered']);
     }
     for (const r of beating) expect((await second.callback(r.id, attemptIdFor(r.id, 1), { success: true })).result).toBe('accepted');
     for (const r of finishing) expect((await second.callback(r.id, attemptIdFor(r.id, 1), { success: true })).result).toBe('duplicate');

@@ -59,7 +59,11 @@ async function seed(srv: Served) {
   for (const r of [runs.finalMissing, runs.finalCorrupt]) expect((await srv.send('POST', `/api/runs/${r.id}/cancel`, { json: {} })).status).toBe(200);
   const healthy = await srv.run(runs.healthy.id);
   expect(healthy.state).toBe('awaitingCallback');
-  return { runs, healthyCallback: healthy.attempts[0]!.callbackUrl!, waitingCallback: (await srv.run(runs.waitingCorrupt.id)).attempts[0]!.callbackUrl! };
+  return {
+    runs,
+    healthyCallback: healthy.attempts[0]!.callbackUrl!,
+    waitingCallback: (await srv.run(runs.waitingCorrupt.id)).attempts[0]!.callbackUrl!,
+  };
 }
 
 /** A callback URL handed out by the previous server (its port), sent to this one. */
@@ -126,7 +130,10 @@ describe('damaged runs are quarantined, reported and never dropped', () => {
 
     // Logged once per run, however often it is asked about.
     for (const r of Object.values(runs).filter((x) => x !== runs.healthy)) {
-      expect(logLines.filter((l) => l.includes(r.id) && l.includes('run damaged')), r.name).toHaveLength(1);
+      expect(
+        logLines.filter((l) => l.includes(r.id) && l.includes('run damaged')),
+        r.name,
+      ).toHaveLength(1);
     }
 
     // Never rewritten: not by the requests above, nor by the write-back and clean shutdown that follow.

@@ -64,7 +64,8 @@ describe('engine: per-run mailboxes, commit before notify', () => {
     for (let i = 0; i < 10; i++) runs.push(await awaitingRun(60));
     const heard = new Map<string, number[]>(runs.map((r) => [r.id, []]));
     h.engine.subscribe((u) => {
-      for (const e of u.events) if (e.type === 'heartbeat.received') heard.get(u.summary.id)?.push((e.event as { progress: { k: number } }).progress.k);
+      for (const e of u.events)
+        if (e.type === 'heartbeat.received') heard.get(u.summary.id)?.push((e.event as { progress: { k: number } }).progress.k);
     });
     const jobs: Promise<unknown>[] = [];
     for (let k = 0; k < 20; k++) for (const r of runs) jobs.push(h.engine.heartbeat(r.id, attemptIdFor(r.id, 1), { k }));
@@ -108,10 +109,18 @@ describe('engine: per-run mailboxes, commit before notify', () => {
     for (let i = 0; i < 12; i++) {
       if (i === 8) expect((await h.engine.heartbeat(run.id, attemptIdFor(run.id, 1), { i })).result).toBe('accepted');
       expect(
-        await h.engine.recordRejected(run.id, { type: 'callback.received', verdict: 'unauthorized', httpStatus: 401, detail: `bad sig ${i}`, source: 'callback' }),
+        await h.engine.recordRejected(run.id, {
+          type: 'callback.received',
+          verdict: 'unauthorized',
+          httpStatus: 401,
+          detail: `bad sig ${i}`,
+          source: 'callback',
+        }),
       ).toBe(true);
     }
-    expect(await h.engine.recordRejected('run_doesnotexist', { type: 'x', verdict: 'unauthorized', httpStatus: 401, detail: '-', source: 'callback' })).toBe(false);
+    expect(
+      await h.engine.recordRejected('run_doesnotexist', { type: 'x', verdict: 'unauthorized', httpStatus: 401, detail: '-', source: 'callback' }),
+    ).toBe(false);
     const doc = (await h.engine.getDoc(run.id))!;
     const rejected = doc.events.filter((e) => e.verdict === 'unauthorized');
     expect(rejected).toHaveLength(6); // the cap, plus the one after the accepted heartbeat (it cannot overwrite that)

@@ -60,7 +60,9 @@ describe('engine without a document cache: every event reads its run from disk',
   });
 
   it('runs the seed scenario (timeout, retry, success) with the same outcome, reading documents from disk', async () => {
-    const run = await engine.createRun(config({ target: { url: ext.url }, timeoutSeconds: 5, retryLimit: 2, backoff: { initialSeconds: 1 }, heartbeatTimeoutSeconds: 10 }));
+    const run = await engine.createRun(
+      config({ target: { url: ext.url }, timeoutSeconds: 5, retryLimit: 2, backoff: { initialSeconds: 1 }, heartbeatTimeoutSeconds: 10 }),
+    );
     await ext.waitFor(1);
     await engine.idle();
     const readsBefore = store.reads;

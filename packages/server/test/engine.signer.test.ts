@@ -24,7 +24,9 @@ describe('Signer.verify', () => {
 
   it('refuses a change of the last character, even one that decodes to the same bytes', () => {
     const last = sig.at(-1)!;
-    const variants = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].filter((c) => c !== last).map((c) => sig.slice(0, -1) + c);
+    const variants = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_']
+      .filter((c) => c !== last)
+      .map((c) => sig.slice(0, -1) + c);
     expect(variants.some((v) => Buffer.from(v, 'base64url').equals(Buffer.from(sig, 'base64url')))).toBe(true);
     for (const v of variants) expect(verify(v), v).toBe(false);
   });

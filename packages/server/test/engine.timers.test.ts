@@ -24,7 +24,9 @@ describe('engine: timers on the injected clock', () => {
     await h.engine.idle();
     let doc = (await h.engine.getDoc(run.id))!;
     expect(doc.snapshot.value).toBe('retrying');
-    expect(doc.timers).toEqual([{ key: 'xstate.after.retryBackoff.run.retrying', dueAt: h.clock.now() + 30_000, eventType: 'xstate.after.retryBackoff.run.retrying' }]);
+    expect(doc.timers).toEqual([
+      { key: 'xstate.after.retryBackoff.run.retrying', dueAt: h.clock.now() + 30_000, eventType: 'xstate.after.retryBackoff.run.retrying' },
+    ]);
     expect(h.engine.timerCount).toBe(1);
 
     h.clock.advance(10_000);
@@ -104,7 +106,11 @@ describe('engine: timers on the injected clock', () => {
     expect(r.attempts[0]!.message).toBe(`No heartbeat within 10 s (last at ${new Date(t0 + 5_000).toISOString()}).`);
     expect(ms(r.attempts[0]!.endedAt)).toBe(t0 + 15_000);
     expect(r.state).toBe('retrying');
-    expect(await h.engine.heartbeat(run.id, attemptId, { percent: 60 })).toMatchObject({ result: 'late', httpStatus: 410, attemptState: 'HeartbeatTimedOut' });
+    expect(await h.engine.heartbeat(run.id, attemptId, { percent: 60 })).toMatchObject({
+      result: 'late',
+      httpStatus: 410,
+      attemptState: 'HeartbeatTimedOut',
+    });
   });
 
   it('a timer whose commit fails is retried a second later, not lost', async () => {

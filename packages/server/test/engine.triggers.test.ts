@@ -83,7 +83,11 @@ describe('engine: triggers from the outbox, against a real external system on lo
     expect(r.attempts[0]!.message).toBe('Trigger failed: HTTP 500 Internal Server Error: database is down');
     expect(r.state).toBe('retrying');
     const failed = (await h.engine.getDoc(run.id))!.events.find((e) => e.type === 'trigger.failed')!;
-    expect(failed).toMatchObject({ verdict: 'applied', source: 'trigger', detail: `POST ${h.ext.url} → HTTP 500 Internal Server Error: database is down` });
+    expect(failed).toMatchObject({
+      verdict: 'applied',
+      source: 'trigger',
+      detail: `POST ${h.ext.url} → HTTP 500 Internal Server Error: database is down`,
+    });
     expect(failed.event).toMatchObject({ message: 'HTTP 500 Internal Server Error: database is down' });
 
     h.clock.advance(999);
@@ -99,7 +103,11 @@ describe('engine: triggers from the outbox, against a real external system on lo
   });
 
   it('only 2xx counts: a redirect and a 404 fail too; a long body is cut to a short excerpt', async () => {
-    const answers = [{ status: 302, body: '' }, { status: 404, body: 'no such job' }, { status: 503, body: 'x'.repeat(5000) }];
+    const answers = [
+      { status: 302, body: '' },
+      { status: 404, body: 'no such job' },
+      { status: 503, body: 'x'.repeat(5000) },
+    ];
     h.ext.respond = () => answers.shift() ?? { status: 200 };
     const run = await h.engine.createRun(config({ target: { url: h.ext.url }, retryLimit: 3, backoff: { initialSeconds: 1, multiplier: 1 } }));
     for (let n = 1; n <= 3; n++) {

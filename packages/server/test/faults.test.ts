@@ -19,7 +19,10 @@ import { segments } from './helpers/durable.ts';
 
 type Errno = 'ENOSPC' | 'EROFS';
 const errno = (code: Errno) =>
-  Object.assign(new Error(`${code}: ${code === 'ENOSPC' ? 'no space left on device' : 'read-only file system'}, write '…/journal/000000000001.jsonl'`), { code, errno: code === 'ENOSPC' ? -28 : -30 });
+  Object.assign(
+    new Error(`${code}: ${code === 'ENOSPC' ? 'no space left on device' : 'read-only file system'}, write '…/journal/000000000001.jsonl'`),
+    { code, errno: code === 'ENOSPC' ? -28 : -30 },
+  );
 
 /** The real store, with a switch: while `fault` is set, commits throw it — before writing, or after the journal line is written. */
 class FaultyStore implements RunFiles {
@@ -75,7 +78,9 @@ afterEach(async () => {
 });
 
 async function awaiting(): Promise<Run> {
-  const a = await s.send('POST', '/api/runs', { json: { target: { url: ext.url }, timeoutSeconds: 60, retryLimit: 2, backoff: { initialSeconds: 1 } } });
+  const a = await s.send('POST', '/api/runs', {
+    json: { target: { url: ext.url }, timeoutSeconds: 60, retryLimit: 2, backoff: { initialSeconds: 1 } },
+  });
   expect(a.status).toBe(201);
   await s.idle();
   return s.run((a.json as Run).id);
@@ -161,7 +166,10 @@ describe.each(['ENOSPC', 'EROFS'] as const)('the data directory fails with %s mi
     await s.idle();
     const triggers = ext.received.filter((t) => t.body.attempt === 2);
     expect(triggers).toHaveLength(2);
-    expect(triggers.map((t) => t.headers['idempotency-key'])).toEqual([a.attempts[0]!.id.replace(/_1$/, '_2'), a.attempts[0]!.id.replace(/_1$/, '_2')]);
+    expect(triggers.map((t) => t.headers['idempotency-key'])).toEqual([
+      a.attempts[0]!.id.replace(/_1$/, '_2'),
+      a.attempts[0]!.id.replace(/_1$/, '_2'),
+    ]);
     const after = await s.run(a.id);
     expect(after.attempts[1]!.state).toBe('AwaitingCallback');
     expect((await s.events(a.id)).filter((e) => e.type === 'trigger.succeeded' && e.verdict === 'applied')).toHaveLength(2); // attempt 1 and 2, once each
@@ -209,7 +217,10 @@ describe('a corrupt run file', () => {
         expect(health.damaged, name).toEqual([{ runId: 'run_0corrupt0000000', file, reason: expect.any(String), since: expect.any(String) }]);
         const get = await srv.send('GET', '/api/runs/run_0corrupt0000000');
         expect(get.json, name).toMatchObject({ error: { code: 'TETHER_RUN_DAMAGED' } });
-        expect((await srv.send('POST', '/api/runs', { json: { target: { url: 'http://127.0.0.1:1/x' }, timeoutSeconds: 5, retryLimit: 0 } })).status, name).toBe(201);
+        expect(
+          (await srv.send('POST', '/api/runs', { json: { target: { url: 'http://127.0.0.1:1/x' }, timeoutSeconds: 5, retryLimit: 0 } })).status,
+          name,
+        ).toBe(201);
       } finally {
         await srv.close();
       }

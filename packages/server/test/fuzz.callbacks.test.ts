@@ -9,7 +9,20 @@ import Value from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallbackBody, HeartbeatBody } from '@tether/machine';
 import { tooDeep } from '../src/plugins/json.ts';
-import { FUZZ_RUNS, FUZZ_TIMEOUT_MS, buildWorld, contentType, expectClear4xx, expectNo5xx, fingerprint, hostileId, hostileJsonText, hostileValue, report, type World } from './helpers/fuzz-world.ts';
+import {
+  FUZZ_RUNS,
+  FUZZ_TIMEOUT_MS,
+  buildWorld,
+  contentType,
+  expectClear4xx,
+  expectNo5xx,
+  fingerprint,
+  hostileId,
+  hostileJsonText,
+  hostileValue,
+  report,
+  type World,
+} from './helpers/fuzz-world.ts';
 
 let w: World;
 let before: string;
@@ -35,7 +48,9 @@ const withSig = (url: string, sig: string) => {
 /** Bodies the webhook must refuse: hostile texts, and JSON values outside the callback shape. */
 const refusedCallbackBody = fc.oneof(
   hostileJsonText,
-  fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.dictionary(fc.constantFrom('success', 'message', 'output', 'retryable', 'extra'), hostileValue)).map((v) => JSON.stringify(v) ?? 'null'),
+  fc
+    .oneof(fc.jsonValue({ maxDepth: 3 }), fc.dictionary(fc.constantFrom('success', 'message', 'output', 'retryable', 'extra'), hostileValue))
+    .map((v) => JSON.stringify(v) ?? 'null'),
 );
 const accepted = (schema: typeof CallbackBody | typeof HeartbeatBody, text: string): boolean => {
   try {
@@ -67,18 +82,22 @@ describe('callbacks', { timeout: FUZZ_TIMEOUT_MS }, () => {
     const limit = w.s.app.tether.settings.forgedRateLimit;
     let forged = 0;
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.base64String(), fc.constantFrom('', ' ', '%', 'null')), refusedCallbackBody, async (sig, text) => {
-        const real = new URL(attempt().callbackUrl!).searchParams.get('sig');
-        if (sig === real) return;
-        const a = await w.s.send('POST', withSig(attempt().callbackUrl!, sig), { body: text, headers: { 'content-type': 'application/json' } });
-        expectClear4xx(a, `sig ${JSON.stringify(sig).slice(0, 60)}`);
-        // The world's clock is frozen, so every forged request falls in one interval: the first `limit` are 401, the rest 429.
-        if (++forged <= limit) expect((a.json as { result: string }).result).toBe('unauthorized');
-        else {
-          expect([a.status, (a.json as { result: string }).result]).toEqual([429, 'rate_limited']);
-          expect(a.headers.get('retry-after')).toBe('1');
-        }
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.base64String(), fc.constantFrom('', ' ', '%', 'null')),
+        refusedCallbackBody,
+        async (sig, text) => {
+          const real = new URL(attempt().callbackUrl!).searchParams.get('sig');
+          if (sig === real) return;
+          const a = await w.s.send('POST', withSig(attempt().callbackUrl!, sig), { body: text, headers: { 'content-type': 'application/json' } });
+          expectClear4xx(a, `sig ${JSON.stringify(sig).slice(0, 60)}`);
+          // The world's clock is frozen, so every forged request falls in one interval: the first `limit` are 401, the rest 429.
+          if (++forged <= limit) expect((a.json as { result: string }).result).toBe('unauthorized');
+          else {
+            expect([a.status, (a.json as { result: string }).result]).toEqual([429, 'rate_limited']);
+            expect(a.headers.get('retry-after')).toBe('1');
+          }
+        },
+      ),
       { numRuns: FUZZ_RUNS },
     );
   });
@@ -87,7 +106,9 @@ describe('callbacks', { timeout: FUZZ_TIMEOUT_MS }, () => {
     await fc.assert(
       fc.asyncProperty(hostileId, hostileId, fc.boolean(), async (runId, attemptId, heartbeat) => {
         const sig = new URL(attempt().callbackUrl!).searchParams.get('sig')!;
-        const a = await w.s.send('POST', `/api/callbacks/${runId}/${attemptId}${heartbeat ? '/heartbeat' : ''}?sig=${sig}`, { json: { success: true } });
+        const a = await w.s.send('POST', `/api/callbacks/${runId}/${attemptId}${heartbeat ? '/heartbeat' : ''}?sig=${sig}`, {
+          json: { success: true },
+        });
         expectClear4xx(a, `${runId}/${attemptId}`);
       }),
       { numRuns: FUZZ_RUNS },
@@ -98,7 +119,13 @@ describe('callbacks', { timeout: FUZZ_TIMEOUT_MS }, () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(w.runs.succeeded, w.runs.cancelled),
-        fc.oneof(fc.boolean(), fc.record({ success: fc.boolean(), message: fc.string({ maxLength: 20 }), output: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ['success'] })),
+        fc.oneof(
+          fc.boolean(),
+          fc.record(
+            { success: fc.boolean(), message: fc.string({ maxLength: 20 }), output: fc.jsonValue({ maxDepth: 2 }) },
+            { requiredKeys: ['success'] },
+          ),
+        ),
         async (run, body) => {
           const a = await w.s.send('POST', run.attempts.at(-1)!.callbackUrl!, { json: body });
           expectNo5xx(a, JSON.stringify(body));

@@ -85,16 +85,21 @@ describe('POST /api/runs', { timeout: FUZZ_TIMEOUT_MS }, () => {
 
   it('a valid config with one field nested 65 to 100 000 levels deep: 400 naming the field (no 503, no 500)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...CONFIG_PATHS), fc.constantFrom(65, 100, 1_000, 5_000, 100_000), fc.constantFrom('[', '{"a":'), async (path, depth, open) => {
-        const MARK = '"__deep__"';
-        const deep = open.repeat(depth) + '1' + (open === '[' ? ']' : '}').repeat(depth);
-        const text = JSON.stringify(setPath(valid(), path, '__deep__')).replace(MARK, deep);
-        const count = runCount();
-        const a = await w.s.send('POST', '/api/runs', { body: text, headers: json });
-        expectClear4xx(a, `${path} ${depth} deep`);
-        expect((a.json as { error: { message: string } }).error.message).toContain(path.split('.')[0]!);
-        expect(runCount()).toBe(count);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...CONFIG_PATHS),
+        fc.constantFrom(65, 100, 1_000, 5_000, 100_000),
+        fc.constantFrom('[', '{"a":'),
+        async (path, depth, open) => {
+          const MARK = '"__deep__"';
+          const deep = open.repeat(depth) + '1' + (open === '[' ? ']' : '}').repeat(depth);
+          const text = JSON.stringify(setPath(valid(), path, '__deep__')).replace(MARK, deep);
+          const count = runCount();
+          const a = await w.s.send('POST', '/api/runs', { body: text, headers: json });
+          expectClear4xx(a, `${path} ${depth} deep`);
+          expect((a.json as { error: { message: string } }).error.message).toContain(path.split('.')[0]!);
+          expect(runCount()).toBe(count);
+        },
+      ),
       { numRuns: Math.ceil(FUZZ_RUNS / 2) },
     );
   });
@@ -116,12 +121,19 @@ describe('POST /api/runs', { timeout: FUZZ_TIMEOUT_MS }, () => {
 
   it('any JSON value at all: 201 exactly when the oracle accepts it, otherwise a clear 4xx', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom('name', 'target', 'timeoutSeconds', 'retryLimit', 'payload', 'backoff'), hostileValue)), contentType, async (value, type) => {
-        const text = JSON.stringify(value) ?? 'null';
-        const a = await w.s.send('POST', '/api/runs', { body: text, headers: type ? { 'content-type': type } : {} });
-        if (oracle(JSON.parse(text)).ok) expect(a.status).toBe(201);
-        else expectClear4xx(a, text.slice(0, 100));
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.dictionary(fc.constantFrom('name', 'target', 'timeoutSeconds', 'retryLimit', 'payload', 'backoff'), hostileValue),
+        ),
+        contentType,
+        async (value, type) => {
+          const text = JSON.stringify(value) ?? 'null';
+          const a = await w.s.send('POST', '/api/runs', { body: text, headers: type ? { 'content-type': type } : {} });
+          if (oracle(JSON.parse(text)).ok) expect(a.status).toBe(201);
+          else expectClear4xx(a, text.slice(0, 100));
+        },
+      ),
       { numRuns: FUZZ_RUNS },
     );
   });
@@ -156,20 +168,33 @@ describe('GET /api/runs (list query)', { timeout: FUZZ_TIMEOUT_MS }, () => {
 
   it('any mix of known, unknown and repeated parameters: 200 with a list exactly when valid, else a clear 400', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.oneof(fc.constantFrom(...KNOWN), fc.constantFrom('__proto__', 'constructor', 'limit[]', 'x')), value), { maxLength: 4 }), async (pairs) => {
-        const qs = new URLSearchParams(pairs).toString();
-        const a = await w.s.send('GET', `/api/runs?${qs}`);
-        if (queryOk(pairs)) {
-          expect(a.status, `?${qs} → ${a.text.slice(0, 200)}`).toBe(200);
-          expect(Array.isArray((a.json as { runs: unknown[] }).runs)).toBe(true);
-        } else expectClear4xx(a, `?${qs}`);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.oneof(fc.constantFrom(...KNOWN), fc.constantFrom('__proto__', 'constructor', 'limit[]', 'x')), value), { maxLength: 4 }),
+        async (pairs) => {
+          const qs = new URLSearchParams(pairs).toString();
+          const a = await w.s.send('GET', `/api/runs?${qs}`);
+          if (queryOk(pairs)) {
+            expect(a.status, `?${qs} → ${a.text.slice(0, 200)}`).toBe(200);
+            expect(Array.isArray((a.json as { runs: unknown[] }).runs)).toBe(true);
+          } else expectClear4xx(a, `?${qs}`);
+        },
+      ),
       { numRuns: FUZZ_RUNS },
     );
   });
 
   it('raw, badly escaped query strings never get past a 4xx', async () => {
-    for (const q of ['limit=%', 'limit=%FF', 'status=%00', 'name=%E0%A4%A', '&&&', '=x', 'limit=1&limit=2', 'status[]=running', 'name=' + '%41'.repeat(300)]) {
+    for (const q of [
+      'limit=%',
+      'limit=%FF',
+      'status=%00',
+      'name=%E0%A4%A',
+      '&&&',
+      '=x',
+      'limit=1&limit=2',
+      'status[]=running',
+      'name=' + '%41'.repeat(300),
+    ]) {
       expectNo5xx(await w.s.send('GET', `/api/runs?${q}`), q);
     }
   });
@@ -220,11 +245,16 @@ describe('actions on runs', { timeout: FUZZ_TIMEOUT_MS }, () => {
         hostileId,
         hostileId,
         fc.constantFrom('cancel', 'retry-now', 'rerun', 'complete', 'timeout'),
-        fc.oneof(fc.constant(undefined), hostileJsonText, fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v))),
+        fc.oneof(
+          fc.constant(undefined),
+          hostileJsonText,
+          fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+        ),
         async (id, attemptId, action, body) => {
           const realRun = w.runs.awaiting.id;
           // A fuzzed attempt id on a real run, or a fuzzed run id: neither may settle anything.
-          const path = action === 'complete' || action === 'timeout' ? `/api/runs/${realRun}/attempts/${attemptId}/${action}` : `/api/runs/${id}/${action}`;
+          const path =
+            action === 'complete' || action === 'timeout' ? `/api/runs/${realRun}/attempts/${attemptId}/${action}` : `/api/runs/${id}/${action}`;
           const a = await w.s.send('POST', path, { ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}) });
           expectClear4xx(a, `POST ${path} ${String(body).slice(0, 60)}`);
         },

@@ -110,7 +110,14 @@ describe('signatures', () => {
       expect(a.json).toMatchObject({ result: 'unauthorized', attemptId: run.attempts[0]!.id });
     }
     // A bad signature is not one durable write each: the first of the interval is recorded at once…
-    expect(added).toEqual([expect.objectContaining({ verdict: 'unauthorized', httpStatus: 401, type: 'callback.received', detail: 'Signature does not match this run and attempt.' })]);
+    expect(added).toEqual([
+      expect.objectContaining({
+        verdict: 'unauthorized',
+        httpStatus: 401,
+        type: 'callback.received',
+        detail: 'Signature does not match this run and attempt.',
+      }),
+    ]);
     // …and the others are counted, then recorded as one entry when the interval ends.
     const summary = await leavesRunAlone(run.id, async () => clock.advance(s.app.tether.settings.forgedLogIntervalMs));
     expect(summary).toEqual([
@@ -201,7 +208,14 @@ describe('replays and floods', () => {
     const added = await leavesRunAlone(run.id, async () => {
       answers.push((await s.send('POST', a2.callbackUrl!, { json: body })).json as CallbackResult);
       // The same JSON with its keys reordered is the same callback.
-      answers.push((await s.send('POST', a2.callbackUrl!, { body: '{"output":{"nested":{"é":["ü",1]},"rows":3},"message":"done","success":true}', headers: { 'content-type': 'application/json' } })).json as CallbackResult);
+      answers.push(
+        (
+          await s.send('POST', a2.callbackUrl!, {
+            body: '{"output":{"nested":{"é":["ü",1]},"rows":3},"message":"done","success":true}',
+            headers: { 'content-type': 'application/json' },
+          })
+        ).json as CallbackResult,
+      );
       answers.push((await s.send('POST', a2.callbackUrl!, { json: { success: false, message: 'done' } })).json as CallbackResult);
       answers.push((await s.send('POST', a1.callbackUrl!, { json: body })).json as CallbackResult);
       answers.push((await s.send('POST', a1.heartbeatUrl!, { json: { progress: 1 } })).json as CallbackResult);
@@ -305,7 +319,8 @@ describe('bodies', () => {
       const b = await chunked();
       answers.push({ status: b.status, body: await b.json() });
     });
-    for (const a of answers) expect(a).toEqual({ status: 413, body: { result: 'invalid', attemptId: run.attempts[0]!.id, message: 'body is larger than the limit' } });
+    for (const a of answers)
+      expect(a).toEqual({ status: 413, body: { result: 'invalid', attemptId: run.attempts[0]!.id, message: 'body is larger than the limit' } });
     expect(added.map((e) => [e.verdict, e.httpStatus])).toEqual([
       ['invalid', 413],
       ['invalid', 413],

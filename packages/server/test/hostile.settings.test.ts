@@ -40,13 +40,17 @@ describe('TETHER_ALLOWED_TARGETS', () => {
 
   it('reads hosts, host:port and URL prefixes; refuses anything else at start-up', () => {
     expect(loadSettings({}).allowedTargets).toEqual([]);
-    expect(loadSettings({ TETHER_ALLOWED_TARGETS: ' Jobs.Internal , 10.0.0.5:8080,https://api.example.com/jobs,, [::1]:9000 ' }).allowedTargets).toEqual([
-      'jobs.internal',
-      '10.0.0.5:8080',
-      'https://api.example.com/jobs',
-      '[::1]:9000',
-    ]);
-    for (const bad of ['ftp://files.example.com/', 'https://user:pw@api.example.com/', 'https://api.example.com/?q=1', 'not a host', 'https://', 'jobs.internal/path'])
+    expect(
+      loadSettings({ TETHER_ALLOWED_TARGETS: ' Jobs.Internal , 10.0.0.5:8080,https://api.example.com/jobs,, [::1]:9000 ' }).allowedTargets,
+    ).toEqual(['jobs.internal', '10.0.0.5:8080', 'https://api.example.com/jobs', '[::1]:9000']);
+    for (const bad of [
+      'ftp://files.example.com/',
+      'https://user:pw@api.example.com/',
+      'https://api.example.com/?q=1',
+      'not a host',
+      'https://',
+      'jobs.internal/path',
+    ])
       expect(() => loadSettings({ TETHER_ALLOWED_TARGETS: bad }), bad).toThrow(SettingsError);
   });
 
@@ -87,7 +91,12 @@ describe('TETHER_ALLOWED_TARGETS', () => {
     const s = await start({ env: { TETHER_ALLOWED_TARGETS: `${extHost},https://api.example.com/jobs` } });
     const port = new URL(s.base).port;
     const create = (url: string) => s.send('POST', '/api/runs', { json: { target: { url }, timeoutSeconds: 30, retryLimit: 0 } });
-    for (const url of ['https://api.example.com.evil.net/jobs', 'http://127.0.0.1:1/jobs', `http://127.0.0.1:${port}/api/runs`, `${s.base}/simulator/jobsX`]) {
+    for (const url of [
+      'https://api.example.com.evil.net/jobs',
+      'http://127.0.0.1:1/jobs',
+      `http://127.0.0.1:${port}/api/runs`,
+      `${s.base}/simulator/jobsX`,
+    ]) {
       const a = await create(url);
       expect(a.status, url).toBe(400);
       expect(a.json, url).toEqual({
@@ -99,7 +108,8 @@ describe('TETHER_ALLOWED_TARGETS', () => {
       });
     }
     expect(s.app.tether.engine.runCount).toBe(0);
-    for (const url of [ext.url, `${s.base}/simulator/jobs`, `http://localhost:${port}/simulator/jobs`]) expect((await create(url)).status, url).toBe(201);
+    for (const url of [ext.url, `${s.base}/simulator/jobs`, `http://localhost:${port}/simulator/jobs`])
+      expect((await create(url)).status, url).toBe(201);
     await s.idle();
   });
 
@@ -133,7 +143,9 @@ describe('TETHER_ALLOWED_TARGETS', () => {
 describe('body limit', () => {
   it('a request body over TETHER_BODY_LIMIT is 413 with a coded error, and creates nothing', async () => {
     const s = await start({ env: { TETHER_BODY_LIMIT: '4096' } });
-    const a = await s.send('POST', '/api/runs', { json: { target: { url: 'http://127.0.0.1:1/' }, timeoutSeconds: 1, retryLimit: 0, payload: 'x'.repeat(5000) } });
+    const a = await s.send('POST', '/api/runs', {
+      json: { target: { url: 'http://127.0.0.1:1/' }, timeoutSeconds: 1, retryLimit: 0, payload: 'x'.repeat(5000) },
+    });
     expect(a.status).toBe(413);
     expect(a.json).toEqual({ error: { code: 'TETHER_BODY_TOO_LARGE', message: 'body is larger than the limit' } });
     expect(s.app.tether.engine.runCount).toBe(0);
@@ -173,7 +185,7 @@ describe('listening beyond loopback', () => {
       await p.start();
       // Pino writes synchronously: once the line for this request is out, any start-up warning is out before it.
       await fetch(`http://127.0.0.1:${port}/healthz`);
-      for (const until = Date.now() + 10_000; !p.output.includes('/healthz') && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+      for (const until = Date.now() + 10_000; !p.output.includes('/healthz') && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
       expect(p.output).toContain('/healthz');
       return p.output;
     } finally {

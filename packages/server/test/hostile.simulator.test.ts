@@ -102,7 +102,10 @@ describe('with TETHER_API_TOKEN set', () => {
     const fail = await s.createRun(simulated(s, { outcome: 'failure', retryable: false }), bearer);
     for (const r of [ok, dup, fail]) await runWhere(s, r.id, `${r.id} triggered`, (x) => x.attempts[0]?.state === 'AwaitingCallback', bearer);
     await s.advance(1_000);
-    expect((await runWhere(s, ok.id, 'success', (r) => r.status !== 'running', bearer)).attempts[0]).toMatchObject({ state: 'CallbackSuccess', output: { simulated: true, attempt: 1 } });
+    expect((await runWhere(s, ok.id, 'success', (r) => r.status !== 'running', bearer)).attempts[0]).toMatchObject({
+      state: 'CallbackSuccess',
+      output: { simulated: true, attempt: 1 },
+    });
     expect((await runWhere(s, fail.id, 'failure', (r) => r.status !== 'running', bearer)).attempts[0]!.state).toBe('CallbackFailure');
     expect((await runWhere(s, dup.id, 'duplicate', (r) => r.status !== 'running', bearer)).status).toBe('succeeded');
 
@@ -112,7 +115,14 @@ describe('with TETHER_API_TOKEN set', () => {
     });
     expect(jobs.map((j) => [j.runId, j.outcome, j.callbacks.map((c) => [c.status, c.result])])).toEqual([
       [ok.id, 'success', [[200, 'accepted']]],
-      [dup.id, 'duplicate', [[200, 'accepted'], [200, 'duplicate']]],
+      [
+        dup.id,
+        'duplicate',
+        [
+          [200, 'accepted'],
+          [200, 'duplicate'],
+        ],
+      ],
       [fail.id, 'failure', [[200, 'accepted']]],
     ]);
   });
@@ -164,7 +174,13 @@ describe('calls back only to this server’s own signed callback URLs', () => {
     }
     // The attack shape of old: a trigger naming a run, delayed callback to wherever it says.
     const delayed = await s.request('POST', '/simulator/jobs', {
-      json: { runId: run.id, attemptId: t.attemptId, attempt: 1, callbackUrl: `${elsewhere.url}${pathname}${search}`, payload: { simulate: { outcome: 'success', delaySeconds: 1 } } },
+      json: {
+        runId: run.id,
+        attemptId: t.attemptId,
+        attempt: 1,
+        callbackUrl: `${elsewhere.url}${pathname}${search}`,
+        payload: { simulate: { outcome: 'success', delaySeconds: 1 } },
+      },
     });
     expect(delayed.status).toBe(400);
     // Past the delay it asked for, short of the attempt's 60 s timeout.
@@ -177,7 +193,13 @@ describe('calls back only to this server’s own signed callback URLs', () => {
 
     // The genuine URL is taken, and the callback lands on this run.
     const genuine = await s.request('POST', '/simulator/jobs', {
-      json: { runId: run.id, attemptId: t.attemptId, attempt: 1, callbackUrl: t.callbackUrl, payload: { marker: PAYLOAD_MARKER, simulate: { outcome: 'early' } } },
+      json: {
+        runId: run.id,
+        attemptId: t.attemptId,
+        attempt: 1,
+        callbackUrl: t.callbackUrl,
+        payload: { marker: PAYLOAD_MARKER, simulate: { outcome: 'early' } },
+      },
     });
     expect(genuine.status).toBe(202);
     expect((await s.run(run.id)).attempts[0]!.state).toBe('CallbackSuccess');
@@ -217,7 +239,13 @@ describe('TETHER_SIMULATOR_MAX_PENDING', () => {
     const { signer } = s.app.tether;
     const trigger = (n: number, simulate: Record<string, unknown>) =>
       s.request<{ error: { code: string; message: string } }>('POST', '/simulator/jobs', {
-        json: { runId: 'run_cap', attemptId: `att_cap_${n}`, attempt: 1, callbackUrl: signer.callbackUrl('run_cap', `att_cap_${n}`), payload: { simulate } },
+        json: {
+          runId: 'run_cap',
+          attemptId: `att_cap_${n}`,
+          attempt: 1,
+          callbackUrl: signer.callbackUrl('run_cap', `att_cap_${n}`),
+          payload: { simulate },
+        },
       });
 
     expect((await trigger(1, { outcome: 'success', delaySeconds: 60 })).status).toBe(202);

@@ -60,7 +60,7 @@ function open(query = '') {
 }
 
 async function until(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !pred(); ) {
+  for (const end = Date.now() + timeoutMs; !pred();) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -98,7 +98,7 @@ describe('TETHER_STREAM_MAX_CLIENTS', () => {
     // Once one leaves, a new client gets in (the server notices the close a moment after the client does: retry).
     await b.close();
     let admitted: ReturnType<typeof open> | undefined;
-    for (const end = Date.now() + 10_000; !admitted; ) {
+    for (const end = Date.now() + 10_000; !admitted;) {
       const c = open();
       await c.opened;
       const first = await Promise.race([c.closed, until('a message', () => c.messages.length > 0).then(() => null)]);
@@ -172,10 +172,16 @@ describe('TETHER_STREAM_MAX_BUFFER_BYTES', () => {
     for (let i = 0; i < 30; i++) created.push(await s!.createRun({ name: `r${i}`, target: { url: ext!.url }, payload }));
     await s!.idle();
     const latest = await Promise.all(created.map((r) => s!.run(r.id)));
-    await healthy.waitFor('every run’s latest state', (m) => latest.every((l) => updates(m).some((r) => r.id === l.id && r.updatedAt === l.updatedAt)));
+    await healthy.waitFor('every run’s latest state', (m) =>
+      latest.every((l) => updates(m).some((r) => r.id === l.id && r.updatedAt === l.updatedAt)),
+    );
 
     resumeReading(slow.ws);
-    await until('the slow client to catch up', () => latest.every((l) => updates(slow.messages).some((r) => r.id === l.id && r.updatedAt === l.updatedAt)), 20_000);
+    await until(
+      'the slow client to catch up',
+      () => latest.every((l) => updates(slow.messages).some((r) => r.id === l.id && r.updatedAt === l.updatedAt)),
+      20_000,
+    );
     expect(logLines.some((l) => l.includes('stream client dropped'))).toBe(false);
     expect(slow.ws.readyState).toBe(WebSocket.OPEN);
     // It really was coalesced: it got fewer updates than the client that kept reading.

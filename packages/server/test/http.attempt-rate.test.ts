@@ -35,7 +35,11 @@ const MAX_COMMITS_PER_ATTEMPT = 3;
 describe('attempt rate', () => {
   it.each<[string, { status: number }, Partial<RunConfig>]>([
     ['a target failing every trigger at once, backoff 0', { status: 500 }, { timeoutSeconds: 60, backoff: { initialSeconds: 0 } }],
-    ['a 1 ms timeout with full jitter (delays near 0)', { status: 202 }, { timeoutSeconds: 0.001, backoff: { initialSeconds: 0.05, multiplier: 1, jitter: 'full' } }],
+    [
+      'a 1 ms timeout with full jitter (delays near 0)',
+      { status: 202 },
+      { timeoutSeconds: 0.001, backoff: { initialSeconds: 0.05, multiplier: 1, jitter: 'full' } },
+    ],
   ])('%s: at most 1 + 1000 / MIN_ATTEMPT_PERIOD_MS attempts and 3 commits each per virtual second', async (_what, answer, cfg) => {
     ext.respond = () => ({ status: answer.status, body: answer.status === 500 ? 'down' : '{}' });
     const run = await s.createRun({ target: { url: ext.url }, retryLimit: 1000, ...cfg });

@@ -116,7 +116,10 @@ describe('with TETHER_API_TOKEN set', () => {
   });
 
   it('/healthz, /api/machine and /api/openapi.json stay open', async () => {
-    const health = await s.request<{ ok: boolean; runs: number; activeRuns: number; bootId: string; startedAt: string; timers: number }>('GET', '/healthz');
+    const health = await s.request<{ ok: boolean; runs: number; activeRuns: number; bootId: string; startedAt: string; timers: number }>(
+      'GET',
+      '/healthz',
+    );
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ ok: true, runs: 1, activeRuns: 1, timers: 1 });
     expect(health.body.startedAt).toBe(new Date(Date.UTC(2026, 0, 1)).toISOString());
@@ -167,7 +170,18 @@ describe('without TETHER_API_TOKEN', () => {
     const openapi = await s.request<{ openapi: string; paths: Record<string, Record<string, unknown>> }>('GET', '/api/openapi.json');
     expect(openapi.status).toBe(200);
     expect(openapi.body.openapi).toMatch(/^3\./);
-    for (const p of ['/api/runs/', '/api/runs/{id}', '/api/runs/{id}/events', '/api/runs/{id}/cancel', '/api/runs/{id}/retry-now', '/api/runs/{id}/rerun', '/api/callbacks/{runId}/{attemptId}', '/api/callbacks/{runId}/{attemptId}/heartbeat', '/healthz', '/api/machine']) {
+    for (const p of [
+      '/api/runs/',
+      '/api/runs/{id}',
+      '/api/runs/{id}/events',
+      '/api/runs/{id}/cancel',
+      '/api/runs/{id}/retry-now',
+      '/api/runs/{id}/rerun',
+      '/api/callbacks/{runId}/{attemptId}',
+      '/api/callbacks/{runId}/{attemptId}/heartbeat',
+      '/healthz',
+      '/api/machine',
+    ]) {
       expect(Object.keys(openapi.body.paths), p).toContain(p);
     }
     expect(Object.keys(openapi.body.paths['/api/runs/']!)).toEqual(expect.arrayContaining(['get', 'post']));

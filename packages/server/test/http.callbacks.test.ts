@@ -152,15 +152,37 @@ describe('200 duplicate and 409 conflict', () => {
     let dup!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
     const dupLog = await recorded(run.id, async () => (dup = await s.post<CallbackResult>(callbackUrl(run, 1), { json: body })));
     expect(dup.status).toBe(200);
-    expect(dup.body).toMatchObject({ result: 'duplicate', attemptId: run.attempts[0]!.id, attemptState: 'CallbackSuccess', endedAt: settled.attempts[0]!.endedAt });
-    expect(dupLog).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'duplicate', httpStatus: 200, source: 'callback', attemptId: run.attempts[0]!.id })]);
+    expect(dup.body).toMatchObject({
+      result: 'duplicate',
+      attemptId: run.attempts[0]!.id,
+      attemptState: 'CallbackSuccess',
+      endedAt: settled.attempts[0]!.endedAt,
+    });
+    expect(dupLog).toEqual([
+      expect.objectContaining({
+        type: 'callback.received',
+        verdict: 'duplicate',
+        httpStatus: 200,
+        source: 'callback',
+        attemptId: run.attempts[0]!.id,
+      }),
+    ]);
 
     // The same JSON with its keys in another order (a client re-serialising a map) is still the same body.
-    const reordered = await s.post<CallbackResult>(callbackUrl(run, 1), { raw: '{"output":{"parts":[{"b":2,"a":1}],"file":"x.csv","rows":3},"message":"done","success":true}', headers: { 'content-type': 'application/json' } });
+    const reordered = await s.post<CallbackResult>(callbackUrl(run, 1), {
+      raw: '{"output":{"parts":[{"b":2,"a":1}],"file":"x.csv","rows":3},"message":"done","success":true}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(reordered.status).toBe(200);
     expect(reordered.body.result).toBe('duplicate');
 
-    for (const different of [{ success: false }, { success: true, message: 'other' }, { success: true, message: 'done', output: { rows: 4, file: 'x.csv', parts: [{ a: 1, b: 2 }] } }, { success: true, message: 'done', output: { rows: 3, file: 'x.csv', parts: [{ b: 1, a: 2 }] } }, true]) {
+    for (const different of [
+      { success: false },
+      { success: true, message: 'other' },
+      { success: true, message: 'done', output: { rows: 4, file: 'x.csv', parts: [{ a: 1, b: 2 }] } },
+      { success: true, message: 'done', output: { rows: 3, file: 'x.csv', parts: [{ b: 1, a: 2 }] } },
+      true,
+    ]) {
       let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
       const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: different })));
       expect(res.status, JSON.stringify(different)).toBe(409);
@@ -193,14 +215,17 @@ describe('410 late', () => {
     expect(res.status).toBe(410);
     expect(res.body).toMatchObject({ result: 'late', attemptId: run.attempts[0]!.id, attemptState: 'TimedOut', endedAt: iso(T0 + 60_000) });
     expect(res.body.message).toMatch(/superseded by attempt 2/);
-    expect(log).toEqual([
-      expect.objectContaining({ type: 'callback.received', verdict: 'late', httpStatus: 410, attemptId: run.attempts[0]!.id }),
-    ]);
+    expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'late', httpStatus: 410, attemptId: run.attempts[0]!.id })]);
     // Attempt 1's heartbeat is late as well.
     const hb = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: 100 } });
     expect(hb.status).toBe(410);
     expect(hb.body).toMatchObject({ result: 'late', attemptState: 'TimedOut', endedAt: iso(T0 + 60_000) });
-    expect((await s.events(run.id)).at(-1)).toMatchObject({ type: 'heartbeat.received', verdict: 'late', httpStatus: 410, attemptId: run.attempts[0]!.id });
+    expect((await s.events(run.id)).at(-1)).toMatchObject({
+      type: 'heartbeat.received',
+      verdict: 'late',
+      httpStatus: 410,
+      attemptId: run.attempts[0]!.id,
+    });
 
     const after = await s.run(run.id);
     expect(after.attempts).toEqual(run.attempts);
@@ -264,7 +289,13 @@ describe('401 unauthorized', () => {
       expect(res.body.result, what).toBe('unauthorized');
       expect(res.body.message, what).toMatch(message);
       expect(log, what).toEqual([
-        expect.objectContaining({ type: 'callback.received', verdict: 'unauthorized', httpStatus: 401, attemptId: run.attempts[1]!.id, source: 'callback' }),
+        expect.objectContaining({
+          type: 'callback.received',
+          verdict: 'unauthorized',
+          httpStatus: 401,
+          attemptId: run.attempts[1]!.id,
+          source: 'callback',
+        }),
       ]);
     }
     // Nothing moved: attempt 2 still waits, and its own URL still works.
@@ -289,10 +320,15 @@ describe('404 not found', () => {
     const ghost = run.attempts[0]!.id.replace(/_1$/, '_9');
     const sig = s.app.tether.signer.sign(run.id, ghost);
     let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
-    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(`/api/callbacks/${run.id}/${ghost}?sig=${sig}`, { json: { success: true } })));
+    const log = await recorded(
+      run.id,
+      async () => (res = await s.post<CallbackResult>(`/api/callbacks/${run.id}/${ghost}?sig=${sig}`, { json: { success: true } })),
+    );
     expect(res.status).toBe(404);
     expect(res.body).toMatchObject({ result: 'not_found', attemptId: ghost });
-    expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'not_found', httpStatus: 404, attemptId: ghost, source: 'callback' })]);
+    expect(log).toEqual([
+      expect.objectContaining({ type: 'callback.received', verdict: 'not_found', httpStatus: 404, attemptId: ghost, source: 'callback' }),
+    ]);
     expect((await s.run(run.id)).state).toBe('awaitingCallback');
   });
 });
@@ -325,7 +361,13 @@ describe('400 malformed body', () => {
       expect(res.body.result, what).toBe('invalid');
       expect(res.body.message, what).toMatch(message);
       expect(log, what).toEqual([
-        expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 400, attemptId: run.attempts[0]!.id, source: 'callback' }),
+        expect.objectContaining({
+          type: 'callback.received',
+          verdict: 'invalid',
+          httpStatus: 400,
+          attemptId: run.attempts[0]!.id,
+          source: 'callback',
+        }),
       ]);
     }
     expect((await s.run(run.id)).attempts).toEqual(run.attempts);
@@ -336,7 +378,10 @@ describe('400 lists every field the body gets wrong', () => {
   it('in the CallbackResult shape, with fields; the message names the first', async () => {
     const run = await awaiting();
     let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
-    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { message: 5, retryable: 'no', extra: 1 } })));
+    const log = await recorded(
+      run.id,
+      async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { message: 5, retryable: 'no', extra: 1 } })),
+    );
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ result: 'invalid', attemptId: run.attempts[0]!.id });
     // Judged as the object it is: no "must be boolean" from the bare-boolean form of a callback.
@@ -363,10 +408,15 @@ describe('413 over the body limit', () => {
     const run = await awaiting();
     const big = JSON.stringify({ success: true, message: 'x'.repeat(2000) });
     let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
-    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { raw: big, headers: { 'content-type': 'application/json' } })));
+    const log = await recorded(
+      run.id,
+      async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { raw: big, headers: { 'content-type': 'application/json' } })),
+    );
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ result: 'invalid', message: 'body is larger than the limit' });
-    expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 413, attemptId: run.attempts[0]!.id })]);
+    expect(log).toEqual([
+      expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 413, attemptId: run.attempts[0]!.id }),
+    ]);
     expect((await s.run(run.id)).state).toBe('awaitingCallback');
 
     // Just under the limit is fine.
@@ -394,7 +444,13 @@ describe('413 over a field cap', () => {
       fields: [{ path: 'output', message: 'is larger than the limit (65536 bytes)' }],
     });
     expect(log).toEqual([
-      expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 413, attemptId: run.attempts[0]!.id, detail: 'output is larger than the limit (65536 bytes)' }),
+      expect.objectContaining({
+        type: 'callback.received',
+        verdict: 'invalid',
+        httpStatus: 413,
+        attemptId: run.attempts[0]!.id,
+        detail: 'output is larger than the limit (65536 bytes)',
+      }),
     ]);
     expect((await s.run(run.id)).attempts).toEqual(run.attempts);
 
@@ -414,13 +470,18 @@ describe('413 over a field cap', () => {
     const res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: false, output } });
     expect(res.status).toBe(413);
     expect(res.body.message).toBe('output is larger than the limit (1024 bytes)');
-    expect((await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: false, output: { note: 'é'.repeat(500) } } })).body.result).toBe('accepted');
+    expect((await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: false, output: { note: 'é'.repeat(500) } } })).body.result).toBe(
+      'accepted',
+    );
   });
 
   it('a message longer than 4096 characters is 413 naming it, recorded; 4096 is accepted', async () => {
     const run = await awaiting();
     let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
-    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true, message: 'm'.repeat(4097) } })));
+    const log = await recorded(
+      run.id,
+      async () => (res = await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true, message: 'm'.repeat(4097) } })),
+    );
     expect(res.status).toBe(413);
     expect(res.body).toEqual({
       result: 'invalid',
@@ -428,7 +489,14 @@ describe('413 over a field cap', () => {
       message: 'message is longer than the limit (4096 characters)',
       fields: [{ path: 'message', message: 'is longer than the limit (4096 characters)' }],
     });
-    expect(log).toEqual([expect.objectContaining({ type: 'callback.received', verdict: 'invalid', httpStatus: 413, detail: 'message is longer than the limit (4096 characters)' })]);
+    expect(log).toEqual([
+      expect.objectContaining({
+        type: 'callback.received',
+        verdict: 'invalid',
+        httpStatus: 413,
+        detail: 'message is longer than the limit (4096 characters)',
+      }),
+    ]);
     expect((await s.post<CallbackResult>(callbackUrl(run, 1), { json: { success: true, message: 'm'.repeat(4096) } })).body.result).toBe('accepted');
   });
 
@@ -438,7 +506,10 @@ describe('413 over a field cap', () => {
     const run = await awaiting(s, { heartbeatTimeoutSeconds: 10 });
     await s.advance(2_000);
     let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
-    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: { log: 'z'.repeat(1100) } } })));
+    const log = await recorded(
+      run.id,
+      async () => (res = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: { log: 'z'.repeat(1100) } } })),
+    );
     expect(res.status).toBe(413);
     expect(res.body).toEqual({
       result: 'invalid',
@@ -472,8 +543,16 @@ describe('413 over a field cap', () => {
       fields: [{ path: 'message', message: 'is longer than the limit (4096 characters)' }],
     });
     // Every other schema error is the usual 400, naming its field.
-    expect((await complete({ message: 'no success' })).body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'success is required', fields: [{ path: 'success', message: 'is required' }] });
-    expect((await complete({ success: true, extra: 1 })).body.error).toEqual({ code: 'TETHER_VALIDATION', message: 'extra is not a known field', fields: [{ path: 'extra', message: 'is not a known field' }] });
+    expect((await complete({ message: 'no success' })).body.error).toEqual({
+      code: 'TETHER_VALIDATION',
+      message: 'success is required',
+      fields: [{ path: 'success', message: 'is required' }],
+    });
+    expect((await complete({ success: true, extra: 1 })).body.error).toEqual({
+      code: 'TETHER_VALIDATION',
+      message: 'extra is not a known field',
+      fields: [{ path: 'extra', message: 'is not a known field' }],
+    });
     // A message over its cap alongside another error is a 400 listing both, not a 413 that would hide the other.
     const both = await complete({ success: 'yes', message: 'm'.repeat(4097) });
     expect(both.status).toBe(400);
@@ -572,7 +651,11 @@ describe('a flood of forged callbacks', () => {
     const next = await s.post<CallbackResult>(`${path}?sig=again`, { json: { success: true } });
     expect(next.status).toBe(401);
     await s.idle();
-    expect((await s.events(run.id)).at(-1)).toMatchObject({ verdict: 'unauthorized', httpStatus: 401, detail: 'Signature does not match this run and attempt.' });
+    expect((await s.events(run.id)).at(-1)).toMatchObject({
+      verdict: 'unauthorized',
+      httpStatus: 401,
+      detail: 'Signature does not match this run and attempt.',
+    });
   });
 });
 
@@ -583,7 +666,10 @@ describe('heartbeats', () => {
     await s.advance(5_000);
 
     let res!: Awaited<ReturnType<typeof s.post<CallbackResult>>>;
-    const log = await recorded(run.id, async () => (res = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: { percent: 40 } } })));
+    const log = await recorded(
+      run.id,
+      async () => (res = await s.post<CallbackResult>(heartbeatUrl(run, 1), { json: { progress: { percent: 40 } } })),
+    );
     expect(res.status).toBe(200);
     expect(res.body.result).toBe('accepted');
     expect(log).toEqual([expect.objectContaining({ type: 'heartbeat.received', verdict: 'applied', httpStatus: 200, source: 'callback' })]);

@@ -45,7 +45,9 @@ describe('logs', () => {
     const hb = splitCallbackUrl(run.attempts[0]!.heartbeatUrl!);
 
     expect((await s.post<CallbackResult>(`${cb.path}?sig=${hb.sig}`, { json: { success: true } })).status).toBe(401);
-    expect((await s.post<CallbackResult>(`${cb.path}?sig=${cb.sig}`, { raw: '{broken', headers: { 'content-type': 'application/json' } })).status).toBe(400);
+    expect(
+      (await s.post<CallbackResult>(`${cb.path}?sig=${cb.sig}`, { raw: '{broken', headers: { 'content-type': 'application/json' } })).status,
+    ).toBe(400);
     expect((await s.post<CallbackResult>(run.attempts[0]!.heartbeatUrl!, { json: { progress: 1 } })).status).toBe(200);
     expect((await s.post<CallbackResult>(run.attempts[0]!.callbackUrl!, { json: { success: true } })).status).toBe(200);
     expect((await s.post<CallbackResult>(run.attempts[0]!.callbackUrl!, { json: { success: false } })).status).toBe(409);

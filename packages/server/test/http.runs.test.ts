@@ -38,7 +38,13 @@ async function awaiting(cfg: Partial<RunConfig> = {}): Promise<Run> {
 describe('POST /api/runs', () => {
   it('201 with the Run and a Location header; the trigger reaches the external system', async () => {
     const res = await s.request<Run>('POST', '/api/runs', {
-      json: { name: 'nightly export', target: { url: ext.url, headers: { Authorization: 'Bearer xyz' } }, payload: { n: 1 }, timeoutSeconds: 60, retryLimit: 2 },
+      json: {
+        name: 'nightly export',
+        target: { url: ext.url, headers: { Authorization: 'Bearer xyz' } },
+        payload: { n: 1 },
+        timeoutSeconds: 60,
+        retryLimit: 2,
+      },
     });
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe(`/api/runs/${res.body.id}`);
@@ -49,16 +55,29 @@ describe('POST /api/runs', () => {
       maxAttempts: 3,
       createdAt: iso(T0),
       rerunOf: null,
-      config: { payload: { n: 1 }, timeoutSeconds: 60, retryLimit: 2, target: { url: ext.url, method: 'POST', headers: { Authorization: '<redacted>' } } },
+      config: {
+        payload: { n: 1 },
+        timeoutSeconds: 60,
+        retryLimit: 2,
+        target: { url: ext.url, method: 'POST', headers: { Authorization: '<redacted>' } },
+      },
     });
     expect(res.body.id).toMatch(/^run_/);
     expect(res.body.attempts).toHaveLength(1);
     expect(res.body.attempts[0]).toMatchObject({ number: 1, state: 'Triggering', started: iso(T0), timeoutDue: iso(T0 + 60_000), isSuccess: false });
-    expect(res.body.attempts[0]!.callbackUrl).toBe(`${s.base}/api/callbacks/${res.body.id}/${res.body.attempts[0]!.id}?sig=${s.app.tether.signer.sign(res.body.id, res.body.attempts[0]!.id)}`);
+    expect(res.body.attempts[0]!.callbackUrl).toBe(
+      `${s.base}/api/callbacks/${res.body.id}/${res.body.attempts[0]!.id}?sig=${s.app.tether.signer.sign(res.body.id, res.body.attempts[0]!.id)}`,
+    );
 
     const t = await ext.waitFor(1);
     expect(t.headers.authorization).toBe('Bearer xyz');
-    expect(t.body).toMatchObject({ runId: res.body.id, attemptId: res.body.attempts[0]!.id, attempt: 1, payload: { n: 1 }, callbackUrl: res.body.attempts[0]!.callbackUrl });
+    expect(t.body).toMatchObject({
+      runId: res.body.id,
+      attemptId: res.body.attempts[0]!.id,
+      attempt: 1,
+      payload: { n: 1 },
+      callbackUrl: res.body.attempts[0]!.callbackUrl,
+    });
     await s.idle();
     expect((await s.run(res.body.id)).state).toBe('awaitingCallback');
   });
@@ -77,12 +96,24 @@ describe('POST /api/runs', () => {
       ['target missing', { timeoutSeconds: 5, retryLimit: 1 }, 'target is required'],
       ['target.url not a URL', { ...ok, target: { url: 'not a url' } }, 'target.url must be an absolute URL'],
       ['target.url not http', { ...ok, target: { url: 'ftp://example.com/x' } }, 'target.url must use http or https'],
-      ['target.url with credentials', { ...ok, target: { url: 'http://u:p@example.com/' } }, 'target.url must not carry credentials; use target.headers'],
+      [
+        'target.url with credentials',
+        { ...ok, target: { url: 'http://u:p@example.com/' } },
+        'target.url must not carry credentials; use target.headers',
+      ],
       ['target.url empty', { ...ok, target: { url: '' } }, 'target.url'],
       ['target.method GET', { ...ok, target: { url: ext.url, method: 'GET' } }, 'target.method must be one of'],
-      ['target.headers reserved', { ...ok, target: { url: ext.url, headers: { 'Idempotency-Key': 'x' } } }, 'target.headers.Idempotency-Key is set by Tether'],
+      [
+        'target.headers reserved',
+        { ...ok, target: { url: ext.url, headers: { 'Idempotency-Key': 'x' } } },
+        'target.headers.Idempotency-Key is set by Tether',
+      ],
       ['backoff.maxSeconds negative', { ...ok, backoff: { maxSeconds: -1 } }, 'backoff.maxSeconds must be >= 0'],
-      ['backoff.maxSeconds below initialSeconds', { ...ok, backoff: { initialSeconds: 10, maxSeconds: 5 } }, 'backoff.maxSeconds must be >= backoff.initialSeconds'],
+      [
+        'backoff.maxSeconds below initialSeconds',
+        { ...ok, backoff: { initialSeconds: 10, maxSeconds: 5 } },
+        'backoff.maxSeconds must be >= backoff.initialSeconds',
+      ],
       ['backoff.jitter value', { ...ok, backoff: { jitter: 'sometimes' } }, 'backoff.jitter must be one of'],
       ['unknown top-level field', { ...ok, bogus: true }, 'bogus is not a known field'],
       ['unknown nested field', { ...ok, target: { url: ext.url, foo: 1 } }, 'target.foo is not a known field'],
@@ -156,12 +187,16 @@ describe('400s list every field at once', () => {
     const res = await s.request<ErrorBody>('GET', '/api/runs?status=bogus&limit=abc&extra=1');
     expect(res.status).toBe(400);
     expect(res.body.error.fields?.map((f) => f.path).sort()).toEqual(['query.extra', 'query.limit', 'query.status']);
-    expect((await s.request<ErrorBody>('GET', '/api/runs?limit=0')).body.error.fields).toEqual([{ path: 'query.limit', message: 'must be between 1 and 500' }]);
+    expect((await s.request<ErrorBody>('GET', '/api/runs?limit=0')).body.error.fields).toEqual([
+      { path: 'query.limit', message: 'must be between 1 and 500' },
+    ]);
   });
 
   it('an operator body lists each of its errors too', async () => {
     const run = await awaiting();
-    const res = await s.request<ErrorBody>('POST', `/api/runs/${run.id}/attempts/${run.attempts[0]!.id}/complete`, { json: { message: 7, extra: 1 } });
+    const res = await s.request<ErrorBody>('POST', `/api/runs/${run.id}/attempts/${run.attempts[0]!.id}/complete`, {
+      json: { message: 7, extra: 1 },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.fields).toEqual(
       expect.arrayContaining([
@@ -203,14 +238,26 @@ describe('target headers the trigger could not send', () => {
     ['NUL in a value', { 'X-Foo': 'a\u0000' }, 'target.headers.X-Foo value contains a control character (U+0000 at position 1)'],
     ['ESC in a value', { 'X-Foo': '\u001b[31m' }, 'target.headers.X-Foo value contains a control character (U+001B at position 0)'],
     ['DEL in a value', { 'X-Foo': 'ab\u007f' }, 'target.headers.X-Foo value contains a control character (U+007F at position 2)'],
-    ['a non-Latin-1 character', { 'X-Foo': 'price €5' }, 'target.headers.X-Foo value contains a character outside Latin-1 (U+20AC at position 6); header values are bytes'],
+    [
+      'a non-Latin-1 character',
+      { 'X-Foo': 'price €5' },
+      'target.headers.X-Foo value contains a character outside Latin-1 (U+20AC at position 6); header values are bytes',
+    ],
     ['an emoji', { 'X-Foo': '💥' }, 'target.headers.X-Foo value contains a character outside Latin-1 (U+1F4A5 at position 0)'],
     ['an empty name', { '': 'v' }, 'target.headers has a header with an empty name'],
     ['Host', { Host: 'internal.example' }, 'target.headers.Host is managed by the HTTP client and cannot be set per run'],
     ['Content-Length', { 'Content-Length': '3' }, 'target.headers.Content-Length is managed by the HTTP client and cannot be set per run'],
-    ['Transfer-Encoding', { 'Transfer-Encoding': 'chunked' }, 'target.headers.Transfer-Encoding is managed by the HTTP client and cannot be set per run'],
+    [
+      'Transfer-Encoding',
+      { 'Transfer-Encoding': 'chunked' },
+      'target.headers.Transfer-Encoding is managed by the HTTP client and cannot be set per run',
+    ],
     ['Connection', { connection: 'close' }, 'target.headers.connection is managed by the HTTP client and cannot be set per run'],
-    ['the same name in two cases', { 'X-Key': 'a', 'x-key': 'b' }, 'target.headers.x-key repeats target.headers.X-Key (header names are case-insensitive)'],
+    [
+      'the same name in two cases',
+      { 'X-Key': 'a', 'x-key': 'b' },
+      'target.headers.x-key repeats target.headers.X-Key (header names are case-insensitive)',
+    ],
   ];
 
   it.each(bad)('%s: 400 naming the header, nothing created, nothing sent', async (_what, headers, message) => {
@@ -229,7 +276,13 @@ describe('target headers the trigger could not send', () => {
     expect(res.status).toBe(201);
     const t = await ext.waitFor(1);
     // Node's HTTP parser reads header bytes as Latin-1: é arrives as the one byte 0xE9 it was sent as.
-    expect(t.headers).toMatchObject({ authorization: 'Bearer abc', 'x-tab': 'a\tb', 'x-latin1': 'café', "x-token!#$%&'*+.^_`|~": 'v', 'x-empty': '' });
+    expect(t.headers).toMatchObject({
+      authorization: 'Bearer abc',
+      'x-tab': 'a\tb',
+      'x-latin1': 'café',
+      "x-token!#$%&'*+.^_`|~": 'v',
+      'x-empty': '',
+    });
     expect(t.headers['content-type']).toBe('application/json');
     expect(t.headers['idempotency-key']).toBe(res.body.attempts[0]!.id);
     await s.idle();
@@ -238,7 +291,9 @@ describe('target headers the trigger could not send', () => {
 
   it('a re-run is checked like a new run: a stored run with a header fetch refuses (made before the check) is not re-run', async () => {
     // As a run created by an older version would be stored: straight into the engine, past the API's checks.
-    const old = await s.app.tether.engine.createRun(resolveRunConfig({ target: { url: ext.url, headers: { 'X-Foo': 'a\u0001b' } }, timeoutSeconds: 5, retryLimit: 0 }));
+    const old = await s.app.tether.engine.createRun(
+      resolveRunConfig({ target: { url: ext.url, headers: { 'X-Foo': 'a\u0001b' } }, timeoutSeconds: 5, retryLimit: 0 }),
+    );
     const res = await s.request<ErrorBody>('POST', `/api/runs/${old.id}/rerun`);
     expect(res.status).toBe(400);
     expect(res.body.error).toEqual({
@@ -330,7 +385,12 @@ describe('cancel', () => {
     clock.advance(2_000);
     const res = await s.request<Run>('POST', `/api/runs/${run.id}/cancel`, { json: { reason: 'wrong input' } });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'cancelled', state: 'cancelled', finishedAt: iso(T0 + 2_000), overallState: 'Cancelled during attempt 1: wrong input' });
+    expect(res.body).toMatchObject({
+      status: 'cancelled',
+      state: 'cancelled',
+      finishedAt: iso(T0 + 2_000),
+      overallState: 'Cancelled during attempt 1: wrong input',
+    });
     expect(res.body.attempts[0]).toMatchObject({ state: 'Cancelled', endedAt: iso(T0 + 2_000) });
     expect((await s.events(run.id)).at(-1)).toMatchObject({ type: 'run.cancel', source: 'api', verdict: 'applied' });
 
@@ -398,7 +458,9 @@ describe('operator actions', () => {
     const run = await awaiting();
     const a1 = run.attempts[0]!.id;
     clock.advance(3_000);
-    const res = await s.request<Run>('POST', `/api/runs/${run.id}/attempts/${a1}/complete`, { json: { success: true, message: 'checked by hand', output: { ok: 1 } } });
+    const res = await s.request<Run>('POST', `/api/runs/${run.id}/attempts/${a1}/complete`, {
+      json: { success: true, message: 'checked by hand', output: { ok: 1 } },
+    });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('succeeded');
     expect(res.body.attempts[0]).toMatchObject({ state: 'CallbackSuccess', message: 'checked by hand', output: { ok: 1 }, endedAt: iso(T0 + 3_000) });

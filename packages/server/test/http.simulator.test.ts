@@ -51,14 +51,29 @@ describe('the built-in simulator', () => {
     const r = await finished(run.id);
     expect(r.status).toBe('succeeded');
     expect(r.attempts).toHaveLength(1);
-    expect(r.attempts[0]).toMatchObject({ state: 'CallbackSuccess', isSuccess: true, message: 'Simulated job for attempt 1 succeeded.', output: { simulated: true, attempt: 1 } });
+    expect(r.attempts[0]).toMatchObject({
+      state: 'CallbackSuccess',
+      isSuccess: true,
+      message: 'Simulated job for attempt 1 succeeded.',
+      output: { simulated: true, attempt: 1 },
+    });
     expect(r.attempts[0]!.triggeredAt).not.toBeNull();
-    expect(brief(await s.events(run.id))).toEqual(['run.created:recorded', 'run.start:applied', 'trigger.succeeded:applied', 'callback.received:applied:200']);
+    expect(brief(await s.events(run.id))).toEqual([
+      'run.created:recorded',
+      'run.start:applied',
+      'trigger.succeeded:applied',
+      'callback.received:applied:200',
+    ]);
 
     const jobs = await s.request<SimulatorJobList>('GET', '/simulator/jobs');
     const job = jobs.body.jobs.find((j) => j.runId === run.id)!;
     // What the webhook answered, as its status and verdict word only (never its body).
-    expect(job).toMatchObject({ attemptId: r.attempts[0]!.id, idempotencyKey: r.attempts[0]!.id, outcome: 'success', callbacks: [{ at: expect.any(String), status: 200, result: 'accepted' }] });
+    expect(job).toMatchObject({
+      attemptId: r.attempts[0]!.id,
+      idempotencyKey: r.attempts[0]!.id,
+      outcome: 'success',
+      callbacks: [{ at: expect.any(String), status: 200, result: 'accepted' }],
+    });
   });
 
   it('failure: calls back with failure; with no retries left the run fails', async () => {

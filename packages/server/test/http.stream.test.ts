@@ -67,20 +67,14 @@ describe('GET /api/stream', () => {
     await c.waitFor('the final state', (m) => updatesOf(m, run.id).some((r) => r.status === 'succeeded'));
 
     const states = updatesOf(c.messages, run.id).map((r) => `${r.state}#${r.attempts.length}`);
-    expect(states).toEqual([
-      'triggering#1',
-      'awaitingCallback#1',
-      'retrying#1',
-      'triggering#2',
-      'awaitingCallback#2',
-      'succeeded#2',
-    ]);
+    expect(states).toEqual(['triggering#1', 'awaitingCallback#1', 'retrying#1', 'triggering#2', 'awaitingCallback#2', 'succeeded#2']);
     // Each message carries the whole Run as committed; the last equals what the API returns now.
     expect(updatesOf(c.messages, run.id).at(-1)).toEqual(await s.run(run.id));
     // And the run's list line as the server projects it, so a list shows it as is: each summary is of its own run's
     // commit, and the last equals the one GET /api/runs lists now.
     const updated = c.messages.filter((x): x is Updated => x.type === 'run.updated' && x.run.id === run.id);
-    for (const m of updated) expect(m.summary).toMatchObject({ id: m.run.id, state: m.run.state, attempt: m.run.attempt, updatedAt: m.run.updatedAt });
+    for (const m of updated)
+      expect(m.summary).toMatchObject({ id: m.run.id, state: m.run.state, attempt: m.run.attempt, updatedAt: m.run.updatedAt });
     const listed = (await s.request<RunList>('GET', '/api/runs')).body.runs.find((r) => r.id === run.id);
     expect(updated.at(-1)!.summary).toEqual(listed);
     // Not subscribed to a run: no run.event messages.

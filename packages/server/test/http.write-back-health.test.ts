@@ -88,7 +88,9 @@ describe('/healthz and the log report write-back failures', () => {
     const recovered = await health();
     expect(recovered.ok).toBe(true);
     expect(recovered.store.writeBack).toEqual({ ok: true, consecutiveFailures: 0, lastSuccessAt: new Date(clock.now()).toISOString() });
-    expect(writeBackLines().slice(1)).toEqual([expect.objectContaining({ level: 30, msg: 'write-back recovered after 3 failed attempt(s)', failures: 3 })]);
+    expect(writeBackLines().slice(1)).toEqual([
+      expect.objectContaining({ level: 30, msg: 'write-back recovered after 3 failed attempt(s)', failures: 3 }),
+    ]);
     expect((JSON.parse(await readFile(runFile, 'utf8')) as RunDoc).id).toBe(id);
   });
 });

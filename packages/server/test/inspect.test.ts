@@ -241,7 +241,10 @@ describe('Stately inspector (TETHER_INSPECT)', () => {
     await engine.idle();
     expect(await post(t2.body.heartbeatUrl, { progress: { pct: 50, note: `using ${t2.body.heartbeatUrl} and ${HEADERS.Authorization}` } })).toBe(200);
     const sig2 = sigOf(t2.body.callbackUrl);
-    const success = { success: true, message: `done; called back on ${t2.body.callbackUrl} (signature ${sig2}) with ${HEADERS.Authorization} / ${HEADER_KEY}` };
+    const success = {
+      success: true,
+      message: `done; called back on ${t2.body.callbackUrl} (signature ${sig2}) with ${HEADERS.Authorization} / ${HEADER_KEY}`,
+    };
     expect(await post(t2.body.callbackUrl, success)).toBe(200);
     expect(await post(t1.body.callbackUrl, { success: true })).toBe(410);
     expect(await post(t2.body.callbackUrl, success)).toBe(200);
@@ -249,7 +252,12 @@ describe('Stately inspector (TETHER_INSPECT)', () => {
     expect(await post(t2.body.callbackUrl.replace(/sig=[^&]+/, 'sig=forged'), { success: true })).toBe(401);
 
     // A second run, cancelled by an operator who pastes the API token into the reason.
-    const other = await api<Run>(s, 'POST', '/api/runs', { name: 'other', target: { url: ext.url, headers: HEADERS }, timeoutSeconds: 30, retryLimit: 0 });
+    const other = await api<Run>(s, 'POST', '/api/runs', {
+      name: 'other',
+      target: { url: ext.url, headers: HEADERS },
+      timeoutSeconds: 30,
+      retryLimit: 0,
+    });
     await ext.waitFor(3);
     await engine.idle();
     expect((await api<Run>(s, 'POST', `/api/runs/${other.body.id}/cancel`, { reason: `ops, token ${API_TOKEN}` })).status).toBe(200);
@@ -311,10 +319,20 @@ describe('Stately inspector (TETHER_INSPECT)', () => {
     const first = await startServer(dataDir, clock);
     server = first;
     let engine = first.app.tether.engine;
-    const open = await api<Run>(first, 'POST', '/api/runs', { name: 'open', target: { url: ext.url, headers: HEADERS }, timeoutSeconds: 60, retryLimit: 1 });
+    const open = await api<Run>(first, 'POST', '/api/runs', {
+      name: 'open',
+      target: { url: ext.url, headers: HEADERS },
+      timeoutSeconds: 60,
+      retryLimit: 1,
+    });
     await ext.waitFor(1);
     await engine.idle();
-    const done = await api<Run>(first, 'POST', '/api/runs', { name: 'done', target: { url: ext.url, headers: HEADERS }, timeoutSeconds: 60, retryLimit: 0 });
+    const done = await api<Run>(first, 'POST', '/api/runs', {
+      name: 'done',
+      target: { url: ext.url, headers: HEADERS },
+      timeoutSeconds: 60,
+      retryLimit: 0,
+    });
     const t = await ext.waitFor(2);
     await engine.idle();
     expect(await post(t.body.callbackUrl, { success: true })).toBe(200);
@@ -366,7 +384,10 @@ describe('Stately inspector (TETHER_INSPECT)', () => {
     expectSession(messages, doc, after, lastSeqBefore);
     expect(leafState(doc.snapshot.value)).toBe('succeeded');
 
-    expectNoSecrets(frames, ext.received.flatMap((r) => [sigOf(r.body.callbackUrl), sigOf(r.body.heartbeatUrl)]));
+    expectNoSecrets(
+      frames,
+      ext.received.flatMap((r) => [sigOf(r.body.callbackUrl), sigOf(r.body.heartbeatUrl)]),
+    );
   });
 
   it('costs nothing when off: no relay, no inspector decoration', async () => {
@@ -386,7 +407,10 @@ describe('Stately inspector (TETHER_INSPECT)', () => {
     await new Promise<void>((resolve) => blocker.listen(0, resolve));
     const { port } = blocker.address() as AddressInfo;
     try {
-      const settings = loadSettings({ TETHER_SECRET: HMAC_SECRET, TETHER_INSPECT: '1', TETHER_INSPECT_PORT: String(port) }, { port: 0, dataDir, dashboardDir: '/nonexistent' });
+      const settings = loadSettings(
+        { TETHER_SECRET: HMAC_SECRET, TETHER_INSPECT: '1', TETHER_INSPECT_PORT: String(port) },
+        { port: 0, dataDir, dashboardDir: '/nonexistent' },
+      );
       await expect(buildApp({ settings, clock })).rejects.toThrow(new RegExp(`TETHER_INSPECT_PORT ${port}: .*EADDRINUSE`));
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
@@ -448,7 +472,10 @@ describe('the inspector relay listens on HOST', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
   const build = async (env: Record<string, string> = {}) => {
-    const settings = loadSettings({ TETHER_SECRET: HMAC_SECRET, TETHER_INSPECT: '1', TETHER_INSPECT_PORT: '0', ...env }, { port: 0, dataDir, dashboardDir: '/nonexistent' });
+    const settings = loadSettings(
+      { TETHER_SECRET: HMAC_SECRET, TETHER_INSPECT: '1', TETHER_INSPECT_PORT: '0', ...env },
+      { port: 0, dataDir, dashboardDir: '/nonexistent' },
+    );
     app = await buildApp({ settings, clock: new ManualClock() });
     return app;
   };

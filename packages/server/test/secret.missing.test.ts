@@ -113,7 +113,11 @@ describe('a real server on a data directory that lost its secret', () => {
       try {
         await p.start();
         const { pathname, search } = new URL(trigger.body.callbackUrl);
-        const cb = await fetch(`${p.base}${pathname}${search}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ success: true }) });
+        const cb = await fetch(`${p.base}${pathname}${search}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ success: true }),
+        });
         expect(cb.status).toBe(200);
         expect(((await cb.json()) as { result: string }).result).toBe('accepted');
         const after = (await (await fetch(`${p.base}/api/runs/${run.id}`)).json()) as Run;

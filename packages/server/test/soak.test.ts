@@ -48,7 +48,15 @@ describe('the soak checks', () => {
     ev.records[0]!.script.outcomes = ['success', 'success'];
     expect(only(ev)).toEqual({ script: 1 });
     const start = Date.parse(theRun(ev).run.attempts[0]!.started);
-    ev.boots.unshift({ n: 0, pid: 0, spawnedAt: start - 9000, upAt: start - 8000, killedAt: start + 500, exit: { code: null, signal: 'SIGKILL', at: start + 501 }, expected: true });
+    ev.boots.unshift({
+      n: 0,
+      pid: 0,
+      spawnedAt: start - 9000,
+      upAt: start - 8000,
+      killedAt: start + 500,
+      exit: { code: null, signal: 'SIGKILL', at: start + 501 },
+      expected: true,
+    });
     expect(only(ev)).toEqual({});
   });
 
@@ -68,7 +76,16 @@ describe('the soak checks', () => {
     const timeout = events.find((e) => e.source === 'timer')!;
     const a1 = run.attempts[0]!;
     // The late answer, stamped at the deadline, committed one seq before the timer's own entry.
-    events.splice(events.indexOf(timeout), 0, { ...timeout, type: 'callback.received', source: 'callback', verdict: 'late', httpStatus: 410, attemptId: a1.id, at: a1.timeoutDue, detail: 'late' });
+    events.splice(events.indexOf(timeout), 0, {
+      ...timeout,
+      type: 'callback.received',
+      source: 'callback',
+      verdict: 'late',
+      httpStatus: 410,
+      attemptId: a1.id,
+      at: a1.timeoutDue,
+      detail: 'late',
+    });
     events.forEach((e, i) => (e.seq = i));
     expect(only(ev)).toEqual({});
     // Before the deadline it is no excuse.
@@ -109,7 +126,10 @@ describe('the soak checks', () => {
   it('catch an acknowledged callback missing from the log, and a lost duplicate answer', () => {
     const ev = cleanEvidence();
     const { events } = theRun(ev);
-    events.splice(events.findIndex((e) => e.type === 'callback.received'), 1);
+    events.splice(
+      events.findIndex((e) => e.type === 'callback.received'),
+      1,
+    );
     expect(only(ev).ackMissing).toBe(1);
 
     const ev2 = cleanEvidence();
@@ -159,46 +179,48 @@ describe('the soak checks', () => {
 });
 
 describe('pnpm soak --quick', () => {
-  it(
-    'launches 40 runs, SIGKILLs the server 3 times, and every check passes',
-    async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'tether-soak-test-'));
-      const json = join(dir, 'soak.json');
-      try {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/soak.ts', '--quick', '--json', json], {
-          cwd: SERVER_PACKAGE_DIR,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let output = '';
-        child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
-        child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
-        const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-        expect(code, output).toBe(0);
-        const result = JSON.parse(await readFile(json, 'utf8')) as {
-          passed: boolean;
-          kills: number;
-          launched: number;
-          created: number;
-          ambiguous: number;
-          ambiguousFound: number;
-          counts: Record<string, number>;
-          extra: Record<string, number>;
-          figures: { runs: number; replayed: number; attempts: number; timerFires: number };
-        };
-        expect(result.passed).toBe(true);
-        expect(result.kills).toBeGreaterThanOrEqual(3);
-        // 40 answered 201; every other launch lost its answer to a kill (then it may or may not exist).
-        expect(result.created).toBe(40);
-        expect(result.launched).toBe(result.created + result.ambiguous);
-        expect(result.figures.runs).toBe(result.created + result.ambiguousFound);
-        expect(result.figures.replayed).toBe(result.figures.runs);
-        expect(result.figures.timerFires).toBeGreaterThan(0);
-        expect(Object.values(result.counts).every((n) => n === 0), JSON.stringify(result.counts)).toBe(true);
-        expect(Object.values(result.extra).every((n) => n === 0), JSON.stringify(result.extra)).toBe(true);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    },
-    150_000,
-  );
+  it('launches 40 runs, SIGKILLs the server 3 times, and every check passes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tether-soak-test-'));
+    const json = join(dir, 'soak.json');
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/soak.ts', '--quick', '--json', json], {
+        cwd: SERVER_PACKAGE_DIR,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      expect(code, output).toBe(0);
+      const result = JSON.parse(await readFile(json, 'utf8')) as {
+        passed: boolean;
+        kills: number;
+        launched: number;
+        created: number;
+        ambiguous: number;
+        ambiguousFound: number;
+        counts: Record<string, number>;
+        extra: Record<string, number>;
+        figures: { runs: number; replayed: number; attempts: number; timerFires: number };
+      };
+      expect(result.passed).toBe(true);
+      expect(result.kills).toBeGreaterThanOrEqual(3);
+      // 40 answered 201; every other launch lost its answer to a kill (then it may or may not exist).
+      expect(result.created).toBe(40);
+      expect(result.launched).toBe(result.created + result.ambiguous);
+      expect(result.figures.runs).toBe(result.created + result.ambiguousFound);
+      expect(result.figures.replayed).toBe(result.figures.runs);
+      expect(result.figures.timerFires).toBeGreaterThan(0);
+      expect(
+        Object.values(result.counts).every((n) => n === 0),
+        JSON.stringify(result.counts),
+      ).toBe(true);
+      expect(
+        Object.values(result.extra).every((n) => n === 0),
+        JSON.stringify(result.extra),
+      ).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });

@@ -17,7 +17,11 @@ import { ManualClock } from './helpers/manual-clock.ts';
 import { deferred } from './helpers/async.ts';
 import { expectEveryRunReplays } from './helpers/replay-check.ts';
 
-const exists = (f: string) => stat(f).then(() => true, () => false);
+const exists = (f: string) =>
+  stat(f).then(
+    () => true,
+    () => false,
+  );
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);
 
 describe('clean-shutdown checkpoint', () => {

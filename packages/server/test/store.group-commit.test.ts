@@ -90,7 +90,12 @@ describe('LowdbRunStore journal: group commit', () => {
 
     const loaded = await open();
     const want = docs.map((d) => (d.id === last.id ? last : d));
-    expect(loaded.active.map((d) => d.id).sort()).toEqual(want.filter((d) => summaryOf(d).status === 'running').map((d) => d.id).sort());
+    expect(loaded.active.map((d) => d.id).sort()).toEqual(
+      want
+        .filter((d) => summaryOf(d).status === 'running')
+        .map((d) => d.id)
+        .sort(),
+    );
     expect(loaded.summaries.map((s) => [s.id, s.state]).sort()).toEqual(want.map((d) => [d.id, summaryOf(d).state]).sort());
     for (const d of want) {
       expect(await store.read(d.id)).toEqual(d);
@@ -172,7 +177,10 @@ describe('LowdbRunStore journal: group commit', () => {
       const loaded = await next.load();
       expect(loaded.active).toEqual([orphan]);
       expect(Object.fromEntries(loaded.summaries.map((s) => [s.id, s.state]))).toEqual({ [waiting.id]: 'succeeded', [orphan.id]: 'triggering' });
-      const index = (await readFile(join(crashed.dir, 'index.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; state: string });
+      const index = (await readFile(join(crashed.dir, 'index.jsonl'), 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { id: string; state: string });
       expect(index.map((l) => [l.id, l.state])).toEqual([
         [waiting.id, 'succeeded'],
         [orphan.id, 'triggering'],
@@ -187,32 +195,35 @@ describe('LowdbRunStore journal: group commit', () => {
     ['invalid JSON', (l) => l.slice(0, 40), /line 2: invalid JSON/],
     ['not a run document', (l) => JSON.stringify({ ...(JSON.parse(l) as RunDoc), v: 9 }), /line 2.*unknown version 9/],
   ];
-  it.each(damages)('a damaged line in the middle of a segment (%s) stops start-up with CorruptRunFileError naming the segment and the line', async (_name, damage, reason) => {
-    await open();
-    for (let i = 0; i < 3; i++) {
-      const d = makeDoc(runIdFor(i), 'awaitingCallback');
-      await store.commit(d, summaryOf(d));
-    }
-    const crashed = await crashCopy(tmp.dir);
-    try {
-      const [segment] = await segments(crashed.dir);
-      const lines = segment!.text.split('\n');
-      lines[1] = damage(lines[1]!);
-      const bad = lines.join('\n');
-      await writeFile(segment!.file, bad);
-      const err = await new LowdbRunStore({ dir: crashed.dir, writeBackIntervalMs: 0 }).load().then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(CorruptRunFileError);
-      expect((err as Error).message).toContain(segment!.file);
-      expect((err as Error).message).toMatch(reason);
-      // Left as it was, for someone to look at; no new segment, no run file written.
-      expect(await readFile(segment!.file, 'utf8')).toBe(bad);
-      expect(await readdir(journalDir(crashed.dir))).toEqual([segment!.file.split('/').at(-1)]);
-      expect(await readdir(join(crashed.dir, 'runs'))).toEqual([]);
-    } finally {
-      await crashed.cleanup();
-    }
-  });
+  it.each(damages)(
+    'a damaged line in the middle of a segment (%s) stops start-up with CorruptRunFileError naming the segment and the line',
+    async (_name, damage, reason) => {
+      await open();
+      for (let i = 0; i < 3; i++) {
+        const d = makeDoc(runIdFor(i), 'awaitingCallback');
+        await store.commit(d, summaryOf(d));
+      }
+      const crashed = await crashCopy(tmp.dir);
+      try {
+        const [segment] = await segments(crashed.dir);
+        const lines = segment!.text.split('\n');
+        lines[1] = damage(lines[1]!);
+        const bad = lines.join('\n');
+        await writeFile(segment!.file, bad);
+        const err = await new LowdbRunStore({ dir: crashed.dir, writeBackIntervalMs: 0 }).load().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(CorruptRunFileError);
+        expect((err as Error).message).toContain(segment!.file);
+        expect((err as Error).message).toMatch(reason);
+        // Left as it was, for someone to look at; no new segment, no run file written.
+        expect(await readFile(segment!.file, 'utf8')).toBe(bad);
+        expect(await readdir(journalDir(crashed.dir))).toEqual([segment!.file.split('/').at(-1)]);
+        expect(await readdir(join(crashed.dir, 'runs'))).toEqual([]);
+      } finally {
+        await crashed.cleanup();
+      }
+    },
+  );
 });

@@ -14,7 +14,11 @@ import { crashCopy, linesOf, segments } from './helpers/durable.ts';
 import { withFileSizeLimit } from './helpers/file-size-limit.ts';
 
 const indexLines = async (dir: string) => (await readFile(join(dir, 'index.jsonl'), 'utf8')).split('\n').filter(Boolean);
-const exists = (f: string) => stat(f).then(() => true, () => false);
+const exists = (f: string) =>
+  stat(f).then(
+    () => true,
+    () => false,
+  );
 const listTemp = async (dir: string) => {
   const all = [...(await readdir(dir)), ...(await readdir(join(dir, 'runs'))).map((n) => `runs/${n}`)];
   return all.filter((n) => n.includes('.tmp-'));
@@ -100,7 +104,8 @@ describe('LowdbRunStore: one document per run, an append-only index', () => {
     await store.writeBack();
     expect(await listTemp(tmp.dir)).toEqual([]);
     expect((await readdir(join(tmp.dir, 'runs'))).sort()).toEqual(ids.map((id) => `${id}.json`).sort());
-    for (const id of ids) expect((JSON.parse(await readFile(join(tmp.dir, 'runs', `${id}.json`), 'utf8')) as RunDoc).snapshot.value).toBe('succeeded');
+    for (const id of ids)
+      expect((JSON.parse(await readFile(join(tmp.dir, 'runs', `${id}.json`), 'utf8')) as RunDoc).snapshot.value).toBe('succeeded');
 
     await store.close();
     expect(await readdir(journalDir(tmp.dir)), 'a clean close leaves no journal').toEqual([]);
@@ -291,7 +296,11 @@ describe('a damaged run file is quarantined: the start goes on, the file is left
     const bytes = await readFile(file);
     const st = await stat(file, { bigint: true });
 
-    const engine = await Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir: tmp.dir })), signer: testSigner(), clock: new ManualClock() });
+    const engine = await Engine.start({
+      store: new FileRunStore(new LowdbRunStore({ dir: tmp.dir })),
+      signer: testSigner(),
+      clock: new ManualClock(),
+    });
     const damaged = engine.damagedRuns();
     expect(damaged.map((d) => [d.runId, d.file])).toEqual([[bad.id, file]]);
     expect(damaged[0]!.reason).toMatch(reason);
@@ -303,7 +312,12 @@ describe('a damaged run file is quarantined: the start goes on, the file is left
     expect((err as Error).message).toContain(file);
     // The other run is served, and the damaged one is still listed with its last known summary.
     expect((await engine.getRun(ok.id))!.id).toBe(ok.id);
-    expect(engine.listRuns().runs.map((r) => r.id).sort()).toEqual([ok.id, bad.id].sort());
+    expect(
+      engine
+        .listRuns()
+        .runs.map((r) => r.id)
+        .sort(),
+    ).toEqual([ok.id, bad.id].sort());
     await engine.stop(); // a clean shutdown writes back every run file it holds: never this one
 
     expect(await readFile(file)).toEqual(bytes);

@@ -16,7 +16,11 @@ import { tempDir } from './helpers/engine.ts';
 import { deferred, turns } from './helpers/async.ts';
 import { crashCopy, linesOf, segments, until } from './helpers/durable.ts';
 
-const exists = (f: string) => stat(f).then(() => true, () => false);
+const exists = (f: string) =>
+  stat(f).then(
+    () => true,
+    () => false,
+  );
 
 describe('LowdbRunStore write-back', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -244,7 +248,10 @@ describe('LowdbRunStore write-back', () => {
           lastSuccessAt: firstSuccess,
         });
       }
-      expect(logged.map((l) => l.level), 'three failures, one line').toEqual(['error']);
+      expect(
+        logged.map((l) => l.level),
+        'three failures, one line',
+      ).toEqual(['error']);
       expect(logged[0]!.obj).toMatchObject({ files: [runFile(b.id)], fileCount: 1 });
       expect(logged[0]!.msg).toMatch(/^write-back failed/);
 
@@ -254,7 +261,11 @@ describe('LowdbRunStore write-back', () => {
       expect(store.writeBackHealth).toEqual({ lastError: null, consecutiveFailures: 0, lastSuccessAt: now });
       expect(await inRunFile(b.id)).toEqual(b2);
       expect(logged.slice(1)).toEqual([
-        { level: 'info', obj: { failures: 3, failingSince: new Date(firstSuccess + 30_000).toISOString() }, msg: 'write-back recovered after 3 failed attempt(s)' },
+        {
+          level: 'info',
+          obj: { failures: 3, failingSince: new Date(firstSuccess + 30_000).toISOString() },
+          msg: 'write-back recovered after 3 failed attempt(s)',
+        },
       ]);
 
       // A new streak is news again.

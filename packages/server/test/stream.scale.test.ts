@@ -83,20 +83,33 @@ async function startServer(): Promise<{ pid: number; base: string }> {
   dataDir = await mkdtemp(join(tmpdir(), 'tether-scale-'));
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TETHER_') && k !== 'PORT' && k !== 'HOST'));
   // `exec` keeps the pid: the pid we spawn is the server's, so its /proc entries are the server's alone.
-  child = spawn('sh', ['-c', 'ulimit -S -n "$1" 2>/dev/null || ulimit -S -n "$(ulimit -H -n)" 2>/dev/null; shift; exec "$@"', 'sh', String(NOFILE), process.execPath, '--import', 'tsx', 'src/server.ts'], {
-    cwd: SERVER_PACKAGE_DIR,
-    env: {
-      ...inherited,
-      NODE_OPTIONS: '',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      TETHER_DATA_DIR: dataDir,
-      TETHER_LOG_LEVEL: 'warn',
-      TETHER_DASHBOARD_DIR: join(dataDir, 'no-dashboard'),
-      TETHER_SECRET: 'scale-test-secret-scale-test-secret-0',
+  child = spawn(
+    'sh',
+    [
+      '-c',
+      'ulimit -S -n "$1" 2>/dev/null || ulimit -S -n "$(ulimit -H -n)" 2>/dev/null; shift; exec "$@"',
+      'sh',
+      String(NOFILE),
+      process.execPath,
+      '--import',
+      'tsx',
+      'src/server.ts',
+    ],
+    {
+      cwd: SERVER_PACKAGE_DIR,
+      env: {
+        ...inherited,
+        NODE_OPTIONS: '',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        TETHER_DATA_DIR: dataDir,
+        TETHER_LOG_LEVEL: 'warn',
+        TETHER_DASHBOARD_DIR: join(dataDir, 'no-dashboard'),
+        TETHER_SECRET: 'scale-test-secret-scale-test-secret-0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let output = '';
   child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
   const base = await within(
@@ -134,7 +147,7 @@ async function waitingRuns(base: string, n: number): Promise<string[]> {
     ids.push(r.body.id);
   }
   for (const id of ids) {
-    for (const end = Date.now() + 10_000; ; ) {
+    for (const end = Date.now() + 10_000; ;) {
       const run = (await (await fetch(`${base}/api/runs/${id}`)).json()) as Run;
       if (run.state === 'awaitingCallback') break;
       if (Date.now() > end) throw new Error(`run ${id} is still ${run.state}`);
@@ -199,7 +212,8 @@ function idleClient(base: string, onFrame: () => void): Promise<Socket> {
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
-      if (!head.subarray(0, 12).toString('latin1').startsWith('HTTP/1.1 101')) return reject(new Error(`upgrade refused: ${head.subarray(0, end).toString('latin1')}`));
+      if (!head.subarray(0, 12).toString('latin1').startsWith('HTTP/1.1 101'))
+        return reject(new Error(`upgrade refused: ${head.subarray(0, end).toString('latin1')}`));
       upgraded = true;
       frames(head.subarray(end + 4));
     });

@@ -18,7 +18,10 @@ describe('TimerService: one min-heap, one setTimeout', () => {
   it('fires many random timers exactly once, in due order, each stamped at its due time, with one setTimeout armed at most', () => {
     type Cmd = { op: 'arm'; run: number; key: number; offset: number } | { op: 'disarm'; run: number; key: number } | { op: 'advance'; ms: number };
     const cmd = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ op: fc.constant('arm' as const), run: fc.nat(30), key: fc.nat(2), offset: fc.integer({ min: -5_000, max: 120_000 }) }) },
+      {
+        weight: 6,
+        arbitrary: fc.record({ op: fc.constant('arm' as const), run: fc.nat(30), key: fc.nat(2), offset: fc.integer({ min: -5_000, max: 120_000 }) }),
+      },
       { weight: 1, arbitrary: fc.record({ op: fc.constant('disarm' as const), run: fc.nat(30), key: fc.nat(2) }) },
       { weight: 2, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.nat(40_000) }) },
     );
@@ -64,7 +67,8 @@ describe('TimerService: one min-heap, one setTimeout', () => {
           expect(b.firedAt > a.firedAt || (b.firedAt === a.firedAt && b.dueAt >= a.dueAt)).toBe(true);
         }
         for (const f of fired) expect(f.firedAt).toBeGreaterThanOrEqual(f.dueAt);
-        const order = (x: Fired, y: Fired) => x.firedAt - y.firedAt || x.dueAt - y.dueAt || x.runId.localeCompare(y.runId) || x.key.localeCompare(y.key);
+        const order = (x: Fired, y: Fired) =>
+          x.firedAt - y.firedAt || x.dueAt - y.dueAt || x.runId.localeCompare(y.runId) || x.key.localeCompare(y.key);
         expect([...fired].sort(order)).toEqual([...expected].sort(order));
         expect(clock.maxArmed).toBeLessThanOrEqual(1);
         expect(clock.armedCount).toBe(0);
@@ -220,7 +224,12 @@ describe('TimerService: one min-heap, one setTimeout', () => {
       { logger: { error: (obj) => errors.push(obj) } },
     );
     const t0 = clock.now();
-    for (const [runId, at] of [['run_a', 10], ['run_bad', 10], ['run_b', 10], ['run_c', 50]] as const)
+    for (const [runId, at] of [
+      ['run_a', 10],
+      ['run_bad', 10],
+      ['run_b', 10],
+      ['run_c', 50],
+    ] as const)
       timers.arm({ runId, key: 'k', dueAt: t0 + at, eventType: 'ev' });
     clock.advance(10);
     expect(fired).toEqual(['run_a', 'run_b']);

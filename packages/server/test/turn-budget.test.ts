@@ -49,7 +49,7 @@ describe('TurnBudget', () => {
   });
 
   it('a release called twice hands the token on once; a waiter is never skipped', async () => {
-    let now = 0;
+    const now = 0;
     const b = new TurnBudget(4, () => now);
     const first = await b.acquire();
     const got: number[] = [];

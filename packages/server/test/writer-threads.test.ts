@@ -46,7 +46,15 @@ async function startServer(args: string[]): Promise<{ base: string; output: () =
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TETHER_') && k !== 'PORT' && k !== 'HOST'));
   const proc = spawn(process.execPath, args, {
     cwd: SERVER_PACKAGE_DIR,
-    env: { ...inherited, NODE_OPTIONS: '', HOST: '127.0.0.1', PORT: '0', TETHER_DATA_DIR: tmp.dir, TETHER_LOG_LEVEL: 'warn', TETHER_DASHBOARD_DIR: join(tmp.dir, 'no-dashboard') },
+    env: {
+      ...inherited,
+      NODE_OPTIONS: '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      TETHER_DATA_DIR: tmp.dir,
+      TETHER_LOG_LEVEL: 'warn',
+      TETHER_DASHBOARD_DIR: join(tmp.dir, 'no-dashboard'),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child = proc;

@@ -28,7 +28,10 @@ describe('ForecastTable', () => {
 
   it('says when the run deadline, not the retry limit, stops it', () => {
     const start = Date.parse('2026-03-02T12:00:00.000Z');
-    const f = forecast({ target: { url: 'http://x' }, timeoutSeconds: 10, retryLimit: 5, backoff: { initialSeconds: 2 }, deadlineSeconds: 30 }, { startAt: start });
+    const f = forecast(
+      { target: { url: 'http://x' }, timeoutSeconds: 10, retryLimit: 5, backoff: { initialSeconds: 2 }, deadlineSeconds: 30 },
+      { startAt: start },
+    );
     render(<ForecastTable forecast={f} origin={start} caption="Forecast" />);
     // Attempt 3 starts at +26 s and is cut short by the deadline at +30 s; attempt 4 would start after it.
     expect(rows().map((r) => r[3])).toEqual(['12:00:10 +10.0 s', '12:00:22 +22.0 s', '12:00:30 +30.0 s']);

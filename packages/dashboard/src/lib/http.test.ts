@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, api } from './http.ts';
 
-const answer = (status: number, body: unknown) => vi.fn(async () => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } }));
+const answer = (status: number, body: unknown) =>
+  vi.fn(async () => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } }));
 
 describe('api: errors', () => {
   afterEach(() => vi.unstubAllGlobals());
@@ -12,7 +13,10 @@ describe('api: errors', () => {
       { path: 'target.headers.X-Key', message: 'is not a valid header name' },
       { path: 'timout', message: 'is not a known field' },
     ];
-    vi.stubGlobal('fetch', answer(400, { error: { code: 'TETHER_VALIDATION', message: 'backoff.maxSeconds must be >= backoff.initialSeconds; and 2 more', fields } }));
+    vi.stubGlobal(
+      'fetch',
+      answer(400, { error: { code: 'TETHER_VALIDATION', message: 'backoff.maxSeconds must be >= backoff.initialSeconds; and 2 more', fields } }),
+    );
     const err = await api('/api/runs', { method: 'POST', body: {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ status: 400, code: 'TETHER_VALIDATION', fields });

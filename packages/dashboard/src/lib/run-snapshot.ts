@@ -15,7 +15,6 @@ import {
   toRun,
   type AttemptRecord,
   type RunContext,
-  type RunEvent,
   type RunMachineEvent,
   type RunSnapshot,
 } from '@tether/machine';
@@ -52,8 +51,7 @@ export function contextFromRun(run: Run): RunContext {
       lastHeartbeatAt: msOrNull(a.lastHeartbeatAt),
       timerLatenessMs: a.timerLatenessMs,
       retryable: a.retryable,
-      callback:
-        a.state === 'CallbackSuccess' || a.state === 'CallbackFailure' ? { success: a.isSuccess, message: a.message } : null,
+      callback: a.state === 'CallbackSuccess' || a.state === 'CallbackFailure' ? { success: a.isSuccess, message: a.message } : null,
     };
     if (a.progress !== undefined) record.progress = a.progress;
     if (a.output !== undefined) record.output = a.output;
@@ -104,7 +102,11 @@ export function snapshotFromRun(run: Run): RunSnapshot {
  * The run rebuilt by replaying its log through the shared machine, up to and including entry `uptoSeq`: the applied
  * entries' exact events, in order, from the run's input (id, config, creation time). What time travel will scrub.
  */
-export function replayRun(run: Pick<Run, 'id' | 'config' | 'createdAt'>, events: readonly RunEventEntry[], uptoSeq = Number.POSITIVE_INFINITY): RunSnapshot {
+export function replayRun(
+  run: Pick<Run, 'id' | 'config' | 'createdAt'>,
+  events: readonly RunEventEntry[],
+  uptoSeq = Number.POSITIVE_INFINITY,
+): RunSnapshot {
   // The machine package's one replay (the server's and the inspector's too), from the run's input.
   return replayMachineRun({ runId: run.id, config: run.config, at: Date.parse(run.createdAt) }, events, uptoSeq);
 }
@@ -122,7 +124,11 @@ export interface RunAtEntry {
 }
 
 /** The run right after log entry `seq`, rebuilt by replaying the log through the shared machine; null if no such entry. */
-export function runAtEntry(run: Pick<Run, 'id' | 'config' | 'createdAt' | 'rerunOf'>, events: readonly RunEventEntry[], seq: number): RunAtEntry | null {
+export function runAtEntry(
+  run: Pick<Run, 'id' | 'config' | 'createdAt' | 'rerunOf'>,
+  events: readonly RunEventEntry[],
+  seq: number,
+): RunAtEntry | null {
   const index = events.findIndex((e) => e.seq === seq);
   const entry = events[index];
   if (!entry) return null;

@@ -37,7 +37,8 @@ function load(json: FixtureJson): RunFixture {
     ...schemaErrors(RunSummary, json.summary).map((e) => ({ ...e, field: `summary.${e.field}` })),
     ...json.events.flatMap((ev, i) => schemaErrors(RunEventEntry, ev).map((e) => ({ ...e, field: `events[${i}].${e.field}` }))),
   ];
-  if (errors.length) throw new Error(`fixture ${json.fixture} does not match the wire schemas: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`);
+  if (errors.length)
+    throw new Error(`fixture ${json.fixture} does not match the wire schemas: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`);
   return {
     name: json.fixture,
     description: json.description,

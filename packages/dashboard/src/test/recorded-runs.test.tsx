@@ -10,7 +10,10 @@ import { MachineDiagram } from '../features/run-detail/components/MachineDiagram
 import { replayRun, snapshotFromRun } from '../lib/run-snapshot.ts';
 import { allFixtures, serverFixtures } from './fixtures.ts';
 
-const stripUrls = (run: ReturnType<typeof toRun>) => ({ ...run, attempts: run.attempts.map((a) => ({ ...a, callbackUrl: null, heartbeatUrl: null })) });
+const stripUrls = (run: ReturnType<typeof toRun>) => ({
+  ...run,
+  attempts: run.attempts.map((a) => ({ ...a, callbackUrl: null, heartbeatUrl: null })),
+});
 /** Target header values come back redacted from the API; replay sees the same redacted config. */
 const cases = [...serverFixtures, ...allFixtures].map((f) => [f.name, f] as const);
 
@@ -33,8 +36,12 @@ describe('recorded runs', () => {
     const pending = f.run.state === 'retrying' ? 1 : 0;
     expect(rows).toHaveLength(f.run.attempts.length + pending);
     expect(rows.slice(0, f.run.attempts.length).map((r) => r.dataset.state)).toEqual(f.run.attempts.map((a) => a.state));
-    const callbacks = f.events.filter((e) => (e.type === 'callback.received' || e.type === 'heartbeat.received') && (e.source === 'callback' || e.source === 'operator'));
-    const marks = within(screen.getByRole('list', { name: 'Callback lane' })).queryAllByRole('listitem').filter((li) => li.dataset.verdict);
+    const callbacks = f.events.filter(
+      (e) => (e.type === 'callback.received' || e.type === 'heartbeat.received') && (e.source === 'callback' || e.source === 'operator'),
+    );
+    const marks = within(screen.getByRole('list', { name: 'Callback lane' }))
+      .queryAllByRole('listitem')
+      .filter((li) => li.dataset.verdict);
     expect(marks.map((m) => m.dataset.verdict)).toEqual(callbacks.map((e) => e.verdict));
   });
 

@@ -22,14 +22,16 @@ export const CallbackPayload = Type.Object(
 );
 export type CallbackPayload = Static<typeof CallbackPayload>;
 
-export const CallbackBody = Type.Union(
-  [CallbackPayload, Type.Boolean({ description: "The seed's typed-bool callback: bare `true` or `false`." })],
-  { description: 'What the external system POSTs to its callback URL.' },
-);
+export const CallbackBody = Type.Union([CallbackPayload, Type.Boolean({ description: "The seed's typed-bool callback: bare `true` or `false`." })], {
+  description: 'What the external system POSTs to its callback URL.',
+});
 export type CallbackBody = Static<typeof CallbackBody>;
 
 export const HeartbeatBody = Type.Union([
-  Type.Object({ progress: Type.Optional(Type.Unknown({ description: 'Any JSON progress, e.g. { percent: 40 }.' })) }, { additionalProperties: false }),
+  Type.Object(
+    { progress: Type.Optional(Type.Unknown({ description: 'Any JSON progress, e.g. { percent: 40 }.' })) },
+    { additionalProperties: false },
+  ),
   Type.Null(),
 ]);
 export type HeartbeatBody = Static<typeof HeartbeatBody>;

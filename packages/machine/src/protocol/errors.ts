@@ -4,8 +4,7 @@ import Type, { type Static } from 'typebox';
 /** One field a request gets wrong. */
 export const ErrorField = Type.Object({
   path: Type.String({
-    description:
-      'Dotted path of the field: `backoff.maxSeconds`, `target.headers.X-Foo`, `query.limit`; `(body)` for the body as a whole.',
+    description: 'Dotted path of the field: `backoff.maxSeconds`, `target.headers.X-Foo`, `query.limit`; `(body)` for the body as a whole.',
   }),
   message: Type.String({ description: 'The rule it breaks, e.g. `must be >= 1`, `is required`, `is not a known field`.' }),
 });

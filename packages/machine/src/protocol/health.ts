@@ -13,7 +13,9 @@ export type DamagedRun = Static<typeof DamagedRun>;
 export const WriteBackFailure = Type.Object({
   at: IsoTime('When it failed.'),
   message: Type.String(),
-  files: Type.Array(Type.String(), { description: 'The files it could not write (at most 10), or the journal segment it could not start or remove.' }),
+  files: Type.Array(Type.String(), {
+    description: 'The files it could not write (at most 10), or the journal segment it could not start or remove.',
+  }),
   fileCount: Type.Integer({ description: 'How many files failed in all.' }),
 });
 export type WriteBackFailure = Static<typeof WriteBackFailure>;

@@ -31,17 +31,7 @@ export type RestingState = (typeof RESTING_STATES)[number];
 export const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
 
 export const EVENT_SOURCES = ['api', 'callback', 'timer', 'trigger', 'operator', 'server'] as const;
-export const EVENT_VERDICTS = [
-  'applied',
-  'rejected',
-  'duplicate',
-  'conflict',
-  'late',
-  'unauthorized',
-  'not_found',
-  'invalid',
-  'recorded',
-] as const;
+export const EVENT_VERDICTS = ['applied', 'rejected', 'duplicate', 'conflict', 'late', 'unauthorized', 'not_found', 'invalid', 'recorded'] as const;
 
 /** Derived list states: the filters people ask for (Temporal ui#884). */
 export const DERIVED_FILTERS = ['retrying', 'inBackoff', 'overdue', 'exhausted'] as const;
@@ -64,8 +54,7 @@ export const isRetrying = (r: DerivableRun): boolean => r.attempt > 1 && !isFina
 export const isInBackoff = (r: DerivableRun): boolean => r.state === 'retrying' && !isFinalRunStatus(r.status);
 export const isOverdue = (r: DerivableRun, nowMs: number): boolean =>
   !isFinalRunStatus(r.status) && r.nextDueAt !== null && nowMs > Date.parse(r.nextDueAt) + OVERDUE_GRACE_MS;
-export const isExhausted = (r: DerivableRun): boolean =>
-  r.status === 'failed' && (r.exhausted ?? r.attempt >= r.maxAttempts);
+export const isExhausted = (r: DerivableRun): boolean => r.status === 'failed' && (r.exhausted ?? r.attempt >= r.maxAttempts);
 
 export const DERIVED_PREDICATES: Record<DerivedFilter, (r: DerivableRun, nowMs: number) => boolean> = {
   retrying: isRetrying,

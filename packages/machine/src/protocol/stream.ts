@@ -11,11 +11,14 @@ export const StreamMessage = Type.Union([
     startedAt: IsoTime('When this server process started.'),
     runs: Type.Array(RunSummary),
   }),
-  Type.Object({
-    type: Type.Literal('run.updated'),
-    run: Run,
-    summary: RunSummary,
-  }, { description: 'After every commit of a run: the run as committed and its list line, so a list never derives one from the other.' }),
+  Type.Object(
+    {
+      type: Type.Literal('run.updated'),
+      run: Run,
+      summary: RunSummary,
+    },
+    { description: 'After every commit of a run: the run as committed and its list line, so a list never derives one from the other.' },
+  ),
   Type.Object({ type: Type.Literal('run.event'), runId: Type.String(), event: RunEventEntry }),
   Type.Object({ type: Type.Literal('ping'), at: IsoTime('Server time.') }),
 ]);

@@ -40,10 +40,13 @@ export class JumpClock implements Clock {
   }
 
   private arm(p: Pending, ms: number): ReturnType<typeof setTimeout> {
-    const t = setTimeout(() => {
-      this.pending.delete(p);
-      p.fn();
-    }, Math.min(ms, 2 ** 31 - 1));
+    const t = setTimeout(
+      () => {
+        this.pending.delete(p);
+        p.fn();
+      },
+      Math.min(ms, 2 ** 31 - 1),
+    );
     t.unref();
     return t;
   }

@@ -68,7 +68,14 @@ ${BEGIN}
 ${END}
 `;
 
-export async function writeReport(opts: { md: string; json: string; rows: Row[]; machine: Machine; command: string; errors: string[] }): Promise<void> {
+export async function writeReport(opts: {
+  md: string;
+  json: string;
+  rows: Row[];
+  machine: Machine;
+  command: string;
+  errors: string[];
+}): Promise<void> {
   await mkdir(dirname(opts.md), { recursive: true });
   await writeFile(opts.json, `${JSON.stringify({ command: opts.command, machine: opts.machine, rows: opts.rows, errors: opts.errors }, null, 2)}\n`);
   let md: string;

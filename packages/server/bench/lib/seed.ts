@@ -6,7 +6,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initialTransition, transition } from 'xstate';
-import { attemptIdFor, leafState, parseRunConfig, runMachine, toRunSummary, type ResolvedRunConfig, type RunEvent, type RunEventEntry } from '@tether/machine';
+import {
+  attemptIdFor,
+  leafState,
+  parseRunConfig,
+  runMachine,
+  toRunSummary,
+  type ResolvedRunConfig,
+  type RunEvent,
+  type RunEventEntry,
+} from '@tether/machine';
 import { Signer } from '../../src/engine/signer.ts';
 import type { PersistedRunSnapshot, RunDoc } from '../../src/store/types.ts';
 
@@ -40,7 +49,15 @@ function buildDoc(runId: string, config: ResolvedRunConfig, at: number, stage: S
   const input = { runId, config, at };
   let [snap] = initialTransition(runMachine, input);
   const events: RunEventEntry[] = [
-    { seq: 0, at: new Date(at).toISOString(), type: 'run.created', source: 'api', verdict: 'recorded', detail: 'Created.', stateAfter: leafState(snap.value) },
+    {
+      seq: 0,
+      at: new Date(at).toISOString(),
+      type: 'run.created',
+      source: 'api',
+      verdict: 'recorded',
+      detail: 'Created.',
+      stateAfter: leafState(snap.value),
+    },
   ];
   const attemptId = attemptIdFor(runId, 1);
   const script: RunEvent[] = [
@@ -51,7 +68,15 @@ function buildDoc(runId: string, config: ResolvedRunConfig, at: number, stage: S
   let actions: ReadonlyArray<{ type: string; params?: unknown }> = [];
   for (const event of script) {
     [snap, actions] = transition(runMachine, snap, event);
-    events.push({ seq: events.length, at: new Date(event.at).toISOString(), type: event.type, source: 'api', verdict: 'applied', stateAfter: leafState(snap.value), event });
+    events.push({
+      seq: events.length,
+      at: new Date(event.at).toISOString(),
+      type: event.type,
+      source: 'api',
+      verdict: 'applied',
+      stateAfter: leafState(snap.value),
+      event,
+    });
   }
   const snapshot = JSON.parse(JSON.stringify(runMachine.getPersistedSnapshot(snap))) as PersistedRunSnapshot;
   const timers: RunDoc['timers'] = [];

@@ -76,6 +76,16 @@ export async function runLoad(workDir: string, spec: LoadSpec): Promise<LoadResu
   const pathsFile = join(workDir, `paths-${n}.txt`);
   await writeFile(pathsFile, spec.paths.join('\n'));
   const specFile = join(workDir, `load-${n}.json`);
-  await writeFile(specFile, JSON.stringify({ base: spec.base, method: spec.method, body: spec.body, connections: spec.connections, durationSec: spec.durationSec, paths: pathsFile }));
+  await writeFile(
+    specFile,
+    JSON.stringify({
+      base: spec.base,
+      method: spec.method,
+      body: spec.body,
+      connections: spec.connections,
+      durationSec: spec.durationSec,
+      paths: pathsFile,
+    }),
+  );
   return runChild<LoadResult>('bench/procs/load.ts', { name: 'load generator', args: [specFile], timeoutMs: (spec.durationSec + 60) * 1000 });
 }

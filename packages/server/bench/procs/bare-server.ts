@@ -29,7 +29,11 @@ app.post('/jobs', async (_req, reply) => {
 });
 app.get('/__bench/stats', async () => {
   const cpu = process.cpuUsage(cpuFrom);
-  return { received, eld: { maxMs: eld.max / 1e6, p99Ms: eld.percentile(99) / 1e6 }, cpuShare: (cpu.user + cpu.system) / 1000 / (performance.now() - wallFrom) };
+  return {
+    received,
+    eld: { maxMs: eld.max / 1e6, p99Ms: eld.percentile(99) / 1e6 },
+    cpuShare: (cpu.user + cpu.system) / 1000 / (performance.now() - wallFrom),
+  };
 });
 app.post('/__bench/reset', async () => {
   eld.reset();

@@ -60,8 +60,14 @@ const okFetch = (async () => new Response('{"accepted":true}', { status: 202 }))
 const dir = await mkdtemp(join(process.argv[4] ?? tmpdir(), 'tether-bench-timers-'));
 const HOUR = 3_600_000;
 try {
-  const engine = await Engine.start({ store: new FileRunStore(new LowdbRunStore({ dir })), signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'), clock, fetch: okFetch });
-  const cfgFor = (timeoutMs: number) => benchConfig('http://127.0.0.1:9/jobs', { timeoutSeconds: timeoutMs / 1000, heartbeatTimeoutSeconds: undefined, retryLimit: 0 });
+  const engine = await Engine.start({
+    store: new FileRunStore(new LowdbRunStore({ dir })),
+    signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'),
+    clock,
+    fetch: okFetch,
+  });
+  const cfgFor = (timeoutMs: number) =>
+    benchConfig('http://127.0.0.1:9/jobs', { timeoutSeconds: timeoutMs / 1000, heartbeatTimeoutSeconds: undefined, retryLimit: 0 });
   // Warm every code path once so compiled code is not counted as per-run cost.
   for (let i = 0; i < 50; i++) await engine.createRun(cfgFor(HOUR));
   await engine.idle();
@@ -83,7 +89,8 @@ try {
   const createSec = (performance.now() - t0) / 1000;
   const after = await heap();
   const waiting = engine.listRuns({ limit: 500 }).runs.filter((s) => s.state === 'awaitingCallback').length;
-  if (engine.timerCount !== n + warm || waiting !== Math.min(500, n + warm)) throw new Error(`expected ${n + warm} waiting runs with one timer each, got ${engine.timerCount} timers`);
+  if (engine.timerCount !== n + warm || waiting !== Math.min(500, n + warm))
+    throw new Error(`expected ${n + warm} waiting runs with one timer each, got ${engine.timerCount} timers`);
   const heapPerRun = (after - before) / n;
   say(`B3: ${Math.round(heapPerRun)} B per waiting run; now firing ${n} timeouts over ${windowMs} ms`);
 

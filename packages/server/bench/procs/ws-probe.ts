@@ -69,7 +69,11 @@ async function round(runs: Spec['runs']): Promise<void> {
   for (const r of runs) {
     sentAt.set(r.runId, performance.now());
     posts.push(
-      fetch(`${spec.base}${callbackPath(r.runId, r.attemptId)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"success":true,"message":"done"}' }).then(async (res) => {
+      fetch(`${spec.base}${callbackPath(r.runId, r.attemptId)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"success":true,"message":"done"}',
+      }).then(async (res) => {
         if (res.status !== 200) throw new Error(`callback ${r.runId}: ${res.status} ${await res.text()}`);
       }),
     );
@@ -86,4 +90,13 @@ eld.reset();
 await round(spec.runs.slice(spec.warmup));
 for (const ws of sockets) ws.close();
 eld.disable();
-console.log(JSON.stringify({ clients: spec.clients, callbacks: spec.runs.length - spec.warmup, expected, received, latencyMs: summarize(samples), probeEventLoopMaxMs: eld.max / 1e6 }));
+console.log(
+  JSON.stringify({
+    clients: spec.clients,
+    callbacks: spec.runs.length - spec.warmup,
+    expected,
+    received,
+    latencyMs: summarize(samples),
+    probeEventLoopMaxMs: eld.max / 1e6,
+  }),
+);

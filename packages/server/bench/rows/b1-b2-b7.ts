@@ -32,14 +32,17 @@ async function measure(work: string, s: Server, paths: string[], durationSec: nu
   const st = await stats(s);
   const ok = r.statuses['200'] ?? 0;
   samples.push({ server: s.name, rps: r.rps, p99Ms: r.latency.p99, eldMaxMs: st.eld.maxMs, ok, total: r.total, cpuShare: st.cpuShare });
-  progress(`${s.name}: ${Math.round(r.rps)} req/s (p99 ${r.latency.p99} ms, ${r.total - ok} not 200, event-loop max ${round(st.eld.maxMs)} ms, server CPU ${round(st.cpuShare ?? 0)} cores)`);
+  progress(
+    `${s.name}: ${Math.round(r.rps)} req/s (p99 ${r.latency.p99} ms, ${r.total - ok} not 200, event-loop max ${round(st.eld.maxMs)} ms, server CPU ${round(st.cpuShare ?? 0)} cores)`,
+  );
   if (r.errors || r.total === 0 || ok < r.total * 0.999) throw new Error(`${s.name}: ${r.errors} errors, statuses ${JSON.stringify(r.statuses)}`);
   return r;
 }
 
 /** An unmeasured load first: JIT, serializer compilation and page cache are start-up, not throughput. */
 async function warmUp(work: string, servers: Server[], paths: (s: Server) => string[], connections: number): Promise<void> {
-  for (const s of servers) await runLoad(work, { base: s.base, method: 'POST', body: BODY, connections, durationSec: QUICK ? 1 : 2, paths: paths(s) });
+  for (const s of servers)
+    await runLoad(work, { base: s.base, method: 'POST', body: BODY, connections, durationSec: QUICK ? 1 : 2, paths: paths(s) });
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

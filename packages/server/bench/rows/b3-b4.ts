@@ -36,7 +36,9 @@ export async function benchTimersAndHeap(): Promise<Row[]> {
   // Due evenly over the window: 2,000 timeouts a second, each fire a full commit (attempt timed out → run failed).
   const windowMs = QUICK ? 1_000 : Math.round(n / 2);
   const base = existsSync('/dev/shm') ? '/dev/shm' : undefined;
-  progress(`B3/B4: creating ${n} waiting runs in-process (data dir on ${base ?? 'the default tmpdir'}), then firing their timeouts over ${windowMs / 1000} s`);
+  progress(
+    `B3/B4: creating ${n} waiting runs in-process (data dir on ${base ?? 'the default tmpdir'}), then firing their timeouts over ${windowMs / 1000} s`,
+  );
   const r = await runChild<Result>('bench/procs/timers-heap.ts', {
     name: 'B3/B4 engine',
     nodeArgs: ['--expose-gc'],

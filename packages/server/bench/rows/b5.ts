@@ -49,12 +49,24 @@ async function freePort(): Promise<number> {
  * Spawns the real server and returns ms until /healthz reports `expect` runs with all their timers armed; then stops
  * it with SIGTERM (a clean shutdown) and waits for it to exit.
  */
-async function timeToServing(dataDir: string, expect: number, runner = BUNDLE_RUNNER): Promise<{ ms: number; health: Health; exitCode: number | null }> {
+async function timeToServing(
+  dataDir: string,
+  expect: number,
+  runner = BUNDLE_RUNNER,
+): Promise<{ ms: number; health: Health; exitCode: number | null }> {
   const port = await freePort();
   const t0 = performance.now();
   const proc = spawn(process.execPath, runner, {
     cwd: SERVER_DIR,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TETHER_DATA_DIR: dataDir, TETHER_SECRET: BENCH_SECRET, TETHER_LOG_LEVEL: 'warn', TETHER_SIMULATOR: 'off' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TETHER_DATA_DIR: dataDir,
+      TETHER_SECRET: BENCH_SECRET,
+      TETHER_LOG_LEVEL: 'warn',
+      TETHER_SIMULATOR: 'off',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
@@ -102,7 +114,9 @@ export async function benchRestart(work: string, targetUrl: string): Promise<Row
   const bareTsx = await timeToServing(join(work, 'b5-empty-tsx'), 0, TSX_RUNNER);
   progress(`B5: the same under tsx from source: ${Math.round(bareTsx.ms)} ms`);
   const crash = await timeToServing(dir, n);
-  progress(`B5: after a crash (no checkpoint): ${n} active runs serving after ${Math.round(crash.ms)} ms; stopped with SIGTERM (exit ${crash.exitCode})`);
+  progress(
+    `B5: after a crash (no checkpoint): ${n} active runs serving after ${Math.round(crash.ms)} ms; stopped with SIGTERM (exit ${crash.exitCode})`,
+  );
   const checkpointed = existsSync(join(dir, 'checkpoint.json'));
   const clean = await timeToServing(dir, n);
   progress(`B5: after a clean shutdown (checkpoint ${checkpointed ? 'written' : 'MISSING'}): serving after ${Math.round(clean.ms)} ms`);
@@ -113,7 +127,16 @@ export async function benchRestart(work: string, targetUrl: string): Promise<Row
       figure: `${round(clean.ms / 1000, 2)} s after a clean shutdown; ${round(crash.ms / 1000, 2)} s after a crash (empty data dir: ${round(bare.ms / 1000, 2)} s; ${round(bareTsx.ms / 1000, 2)} s under tsx)`,
       goal: '≤ 3 s',
       pass: checkpointed && clean.ms <= 3000,
-      details: { activeRuns: n, runner: `node ${BUNDLE_RUNNER.join(' ')}`, cleanMs: clean.ms, crashMs: crash.ms, emptyDirMs: bare.ms, emptyDirTsxMs: bareTsx.ms, checkpointed, health: clean.health },
+      details: {
+        activeRuns: n,
+        runner: `node ${BUNDLE_RUNNER.join(' ')}`,
+        cleanMs: clean.ms,
+        crashMs: crash.ms,
+        emptyDirMs: bare.ms,
+        emptyDirTsxMs: bareTsx.ms,
+        checkpointed,
+        health: clean.health,
+      },
     },
   ];
 }

@@ -48,10 +48,14 @@ export async function benchLaunches(work: string): Promise<Row[]> {
         // runs are the truth. Each must have reached the external system; nothing may have been refused.
         const refused = Object.entries(res.statuses).filter(([code]) => code !== '201');
         if (refused.length || res.errors || created < (res.statuses['201'] ?? 0) || triggered < created)
-          throw new Error(`B8: statuses ${JSON.stringify(res.statuses)}, ${res.errors} errors, ${created} runs stored, ${triggered} triggers received`);
+          throw new Error(
+            `B8: statuses ${JSON.stringify(res.statuses)}, ${res.errors} errors, ${created} runs stored, ${triggered} triggers received`,
+          );
         const perSec = created / sec;
         samples.push({ server: s.name, perSec, created, sec, drainSec: (performance.now() - loadEnd) / 1000 });
-        progress(`tether: ${created} launches triggered in ${round(sec, 1)} s = ${Math.round(perSec)}/s (drain ${round((performance.now() - loadEnd) / 1000, 1)} s)`);
+        progress(
+          `tether: ${created} launches triggered in ${round(sec, 1)} s = ${Math.round(perSec)}/s (drain ${round((performance.now() - loadEnd) / 1000, 1)} s)`,
+        );
       }
     }
   } finally {

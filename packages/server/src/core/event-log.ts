@@ -12,7 +12,11 @@ export interface LogChange {
   replacedLast: boolean;
 }
 
-const append = (events: readonly RunEventEntry[], entry: RunEventEntry): LogChange => ({ events: [...events, entry], stored: entry, replacedLast: false });
+const append = (events: readonly RunEventEntry[], entry: RunEventEntry): LogChange => ({
+  events: [...events, entry],
+  stored: entry,
+  replacedLast: false,
+});
 
 /**
  * An accepted heartbeat right after an accepted heartbeat to the same attempt replaces it (same seq, `repeats` + 1)

@@ -16,7 +16,11 @@ export function recoveredOutbox(doc: Pick<RunDoc, 'snapshot' | 'timers' | 'outbo
   return { resend, dropped: doc.outbox.filter((o) => !resend.includes(o)) };
 }
 
-export function recoveryDetail(m: RecoveryMarker, resend: readonly Pick<OutboxEntry, 'id' | 'number'>[], dropped: readonly Pick<OutboxEntry, 'number'>[]): string {
+export function recoveryDetail(
+  m: RecoveryMarker,
+  resend: readonly Pick<OutboxEntry, 'id' | 'number'>[],
+  dropped: readonly Pick<OutboxEntry, 'number'>[],
+): string {
   const parts: string[] = [];
   for (const t of m.timers) {
     const left = t.dueAt - m.at;

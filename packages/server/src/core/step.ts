@@ -108,7 +108,8 @@ export function applyEvent(
     timers = applyTimerEffects(doc.timers, effects);
     for (const e of effects) {
       // sends: 1 — this commit precedes exactly one send; each restart that re-sends it adds one in its recovery commit.
-      if (e.type === 'sendTrigger') created.push({ id: e.attemptId, kind: 'trigger', attemptId: e.attemptId, number: e.number, createdAt: event.at, sends: 1 });
+      if (e.type === 'sendTrigger')
+        created.push({ id: e.attemptId, kind: 'trigger', attemptId: e.attemptId, number: e.number, createdAt: event.at, sends: 1 });
     }
   }
   const persisted = accepted ? persist(next) : doc.snapshot;
@@ -153,7 +154,15 @@ export function applyEvent(
  */
 export function recordEntry(
   doc: RunDoc,
-  e: { type: string; at: number; attemptId?: string; verdict: RunEventEntry['verdict']; httpStatus?: number; detail: string; source: EventSourceName },
+  e: {
+    type: string;
+    at: number;
+    attemptId?: string;
+    verdict: RunEventEntry['verdict'];
+    httpStatus?: number;
+    detail: string;
+    source: EventSourceName;
+  },
   policy: LogPolicy,
   resent: readonly string[] = [],
 ): StepResult {
@@ -182,14 +191,24 @@ export function recordEntry(
 }
 
 /** A callback's verdict and its step: applied if the machine takes it, otherwise recorded with its verdict. */
-export function callbackStep(doc: RunDoc, event: CallbackReceivedEvent, source: EventSourceName, policy: LogPolicy): { verdict: Verdict; step: StepResult } {
+export function callbackStep(
+  doc: RunDoc,
+  event: CallbackReceivedEvent,
+  source: EventSourceName,
+  policy: LogPolicy,
+): { verdict: Verdict; step: StepResult } {
   const snapshot = hydrate(doc.snapshot);
   const verdict = callbackVerdict(snapshot, event);
   return { verdict, step: verdictStep(doc, snapshot, event, source, verdict, policy) };
 }
 
 /** A heartbeat's verdict and its step. */
-export function heartbeatStep(doc: RunDoc, event: HeartbeatReceivedEvent, source: EventSourceName, policy: LogPolicy): { verdict: Verdict; step: StepResult } {
+export function heartbeatStep(
+  doc: RunDoc,
+  event: HeartbeatReceivedEvent,
+  source: EventSourceName,
+  policy: LogPolicy,
+): { verdict: Verdict; step: StepResult } {
   const snapshot = hydrate(doc.snapshot);
   const verdict = heartbeatVerdict(snapshot, event);
   return { verdict, step: verdictStep(doc, snapshot, event, source, verdict, policy) };
@@ -198,5 +217,9 @@ export function heartbeatStep(doc: RunDoc, event: HeartbeatReceivedEvent, source
 function verdictStep(doc: RunDoc, snapshot: RunSnapshot, event: RunEvent, source: EventSourceName, v: Verdict, policy: LogPolicy): StepResult {
   if (v.result === 'accepted') return applyEvent(doc, snapshot, event, { source, httpStatus: v.httpStatus, detail: v.detail }, policy);
   const attemptId = (event as { attemptId: string }).attemptId;
-  return recordEntry(doc, { type: event.type, at: event.at, attemptId, verdict: v.logVerdict, httpStatus: v.httpStatus, detail: v.detail, source }, policy);
+  return recordEntry(
+    doc,
+    { type: event.type, at: event.at, attemptId, verdict: v.logVerdict, httpStatus: v.httpStatus, detail: v.detail, source },
+    policy,
+  );
 }

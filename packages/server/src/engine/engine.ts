@@ -22,7 +22,17 @@ import {
   type TimerEvent,
   type Verdict,
 } from '@tether/machine';
-import { applyEvent, callbackStep, createRun, heartbeatStep, hydrate, recordEntry, type EventSourceName, type LogPolicy, type MachineEvent, type StepResult } from '../core/step.ts';
+import {
+  applyEvent,
+  callbackStep,
+  createRun,
+  heartbeatStep,
+  hydrate,
+  recordEntry,
+  type EventSourceName,
+  type LogPolicy,
+  type StepResult,
+} from '../core/step.ts';
 import { newRunId } from '../core/ids.ts';
 import { resendable } from '../core/outbox.ts';
 import { RunTooLargeError, type OutboxEntry, type RunDoc } from '../store/types.ts';
@@ -126,8 +136,15 @@ export class Engine {
     this.maxRunBytes = opts.maxRunBytes ?? 8 * 1024 * 1024;
     this.startedAt = this.clock.now();
     this.turns = new TurnBudget(opts.turnBudgetMs ?? 4);
-    this.docs = new RunDocuments(this.store, opts.docCacheSize ?? 1000, () => this.clock.now(), (d) =>
-      this.log.error({ runId: d.runId, file: d.file, reason: d.reason }, 'run damaged: quarantined until its file is repaired and Tether restarted'),
+    this.docs = new RunDocuments(
+      this.store,
+      opts.docCacheSize ?? 1000,
+      () => this.clock.now(),
+      (d) =>
+        this.log.error(
+          { runId: d.runId, file: d.file, reason: d.reason },
+          'run damaged: quarantined until its file is repaired and Tether restarted',
+        ),
     );
     // Held until resume(): recovery arms every timer here at once, and nothing fires before the server listens.
     this.scheduler = new TimerService(this.clock, (entry, firedAt) => this.onTimer(entry, firedAt), { paused: true, logger: this.log });
@@ -269,7 +286,10 @@ export class Engine {
     return this.withRun(runId, async (doc) => {
       if (!doc) return { result: 'not_found', httpStatus: 404, message: `Run ${runId} does not exist.` };
       const at = this.clock.now();
-      const event = progress === undefined ? { type: 'heartbeat.received' as const, attemptId, at } : { type: 'heartbeat.received' as const, attemptId, progress, at };
+      const event =
+        progress === undefined
+          ? { type: 'heartbeat.received' as const, attemptId, at }
+          : { type: 'heartbeat.received' as const, attemptId, progress, at };
       const { verdict, step } = heartbeatStep(doc, event, source, this.policy);
       return (await this.commitVerdict(doc, step, attemptId)) ?? this.answer(verdict, attemptId);
     });
@@ -306,7 +326,14 @@ export class Engine {
     } catch (e) {
       if (!(e instanceof RunTooLargeError)) throw e;
       const type = step.entry.type;
-      await this.commit(doc, recordEntry(doc, { type, at: this.clock.now(), attemptId, verdict: 'invalid', httpStatus: 413, detail: e.message, source: 'callback' }, this.policy));
+      await this.commit(
+        doc,
+        recordEntry(
+          doc,
+          { type, at: this.clock.now(), attemptId, verdict: 'invalid', httpStatus: 413, detail: e.message, source: 'callback' },
+          this.policy,
+        ),
+      );
       return { result: 'invalid', httpStatus: 413, attemptId, message: e.message };
     }
   }
@@ -363,7 +390,12 @@ export class Engine {
       outbox: doc.outbox,
     };
     try {
-      const landed = this.store.commit(doc.id, (doc.version ?? 1) - 1, change, opts.limited && result.accepted ? { maxBytes: this.maxRunBytes } : undefined);
+      const landed = this.store.commit(
+        doc.id,
+        (doc.version ?? 1) - 1,
+        change,
+        opts.limited && result.accepted ? { maxBytes: this.maxRunBytes } : undefined,
+      );
       // The CPU part of this step is done; the next run's step may start while the journal writes this one.
       const release = this.heldTurn;
       this.heldTurn = null;
@@ -405,7 +437,16 @@ export class Engine {
       const committed = doc?.timers.find((t) => t.key === entry.key);
       if (!doc || !committed || committed.dueAt > firedAt) return;
       const detail = `Timer due ${iso(committed.dueAt)} fired ${firedAt - committed.dueAt} ms late.`;
-      await this.commit(doc, applyEvent(doc, hydrate(doc.snapshot), { type: committed.eventType as TimerEvent['type'], at: firedAt }, { source: 'timer', detail }, this.policy));
+      await this.commit(
+        doc,
+        applyEvent(
+          doc,
+          hydrate(doc.snapshot),
+          { type: committed.eventType as TimerEvent['type'], at: firedAt },
+          { source: 'timer', detail },
+          this.policy,
+        ),
+      );
     }).catch((e) => {
       // A damaged run waits for its file to be repaired and a restart (which re-arms its timers from the file).
       if (e instanceof RunDamagedError) return;
@@ -435,7 +476,10 @@ export class Engine {
         // The entry is gone when its attempt ended meanwhile (an early callback, its timeout, a cancel): that commit
         // abandoned this request, and an outcome for an attempt that is over has nothing left to decide.
         if (!doc || !doc.outbox.some((x) => x.id === o.id)) return;
-        await this.commit(doc, applyEvent(doc, hydrate(doc.snapshot), event, { source: 'trigger', removeOutbox: o.id, detail: outcome.detail }, this.policy));
+        await this.commit(
+          doc,
+          applyEvent(doc, hydrate(doc.snapshot), event, { source: 'trigger', removeOutbox: o.id, detail: outcome.detail }, this.policy),
+        );
       });
     } catch (e) {
       this.log.error({ runId, err: errText(e) }, 'trigger outcome commit failed; re-sending in 1 s');
@@ -485,7 +529,8 @@ export class Engine {
     const withOutbox = new Set((await this.store.outbox(Number.POSITIVE_INFINITY)).map((o) => o.runId));
     for (const runId of withOutbox) if (!byRun.has(runId)) byRun.set(runId, { attempt: this.readModel.get(runId)?.attempt ?? 0, timers: [] });
     // A trigger is re-sent on resume only if its run's timer was not already due (resume checks the document again).
-    for (const [runId, { attempt, timers }] of byRun) this.recovery.add(runId, timers, attempt, withOutbox.has(runId) && !timers.some((t) => t.dueAt <= at));
+    for (const [runId, { attempt, timers }] of byRun)
+      this.recovery.add(runId, timers, attempt, withOutbox.has(runId) && !timers.some((t) => t.dueAt <= at));
     // The markers are committed in the background, a few at a time, so a restart with 100k waiting runs serves at once.
     this.recovery.drain();
     this.log.info({ runs: this.readModel.count, active: byRun.size, timers: this.scheduler.size }, 'engine recovered');

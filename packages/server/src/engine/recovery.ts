@@ -44,7 +44,9 @@ export class Recovery {
   }
 
   /** The marker still owed to this run, as a log entry plus the outbox entries it counts as re-sent; null if none. */
-  markerFor(doc: RunDoc): { entry: { type: string; at: number; verdict: RunEventEntry['verdict']; detail: string; source: 'server' }; resent: string[] } | null {
+  markerFor(
+    doc: RunDoc,
+  ): { entry: { type: string; at: number; verdict: RunEventEntry['verdict']; detail: string; source: 'server' }; resent: string[] } | null {
     const m = this.markers.get(doc.id);
     if (!m) return null;
     const { resend, dropped } = recoveredOutbox(doc, m.at);
@@ -66,7 +68,8 @@ export class Recovery {
         const runId = queue.pop()!;
         if (!this.markers.has(runId)) continue;
         await this.opts.touch(runId).catch((e: unknown) => {
-          if ((e as Error)?.name !== 'RunDamagedError') this.opts.log.error({ runId, err: (e as Error)?.message ?? String(e) }, 'could not record recovery');
+          if ((e as Error)?.name !== 'RunDamagedError')
+            this.opts.log.error({ runId, err: (e as Error)?.message ?? String(e) }, 'could not record recovery');
         });
       }
     };

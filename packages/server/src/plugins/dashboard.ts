@@ -18,7 +18,9 @@ export default fp(async function dashboard(app: FastifyInstance, opts: { dir: st
     app.get('/', { schema: { hide: true } }, async (_req, reply) =>
       reply
         .type('text/html')
-        .send('<!doctype html><title>Tether</title><p>The dashboard is not built. Run <code>pnpm build</code>, or use <code>pnpm start</code>, which builds it.</p><p>API: <a href="/api/docs">/api/docs</a></p>'),
+        .send(
+          '<!doctype html><title>Tether</title><p>The dashboard is not built. Run <code>pnpm build</code>, or use <code>pnpm start</code>, which builds it.</p><p>API: <a href="/api/docs">/api/docs</a></p>',
+        ),
     );
   }
   app.setNotFoundHandler((req, reply) => {

@@ -114,6 +114,7 @@ function fastifyCode(code: string | undefined, status: number): string {
 
 function friendly(err: FastifyError): string {
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'body is larger than the limit';
-  if (err.statusCode === 400 && !err.message.startsWith('body is not valid JSON') && /JSON|Unexpected|prototype/i.test(err.message)) return `body is not valid JSON: ${err.message}`;
+  if (err.statusCode === 400 && !err.message.startsWith('body is not valid JSON') && /JSON|Unexpected|prototype/i.test(err.message))
+    return `body is not valid JSON: ${err.message}`;
   return err.message;
 }

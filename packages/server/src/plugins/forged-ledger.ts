@@ -118,7 +118,16 @@ export class ForgedLedger {
     let run = this.runs.get(key);
     const first = run === undefined;
     if (!run) {
-      run = { start: now, timer: null, seen: 0, recordedFirst: false, callbacks: 0, heartbeats: 0, limited: 0, last: { type: r.type, attemptId: r.attemptId, status: 401 } };
+      run = {
+        start: now,
+        timer: null,
+        seen: 0,
+        recordedFirst: false,
+        callbacks: 0,
+        heartbeats: 0,
+        limited: 0,
+        last: { type: r.type, attemptId: r.attemptId, status: 401 },
+      };
       this.runs.set(key, run);
       const w = run;
       if (!this.closed) w.timer = this.opts.clock.setTimer(() => this.flush(key, w), intervalMs);
@@ -141,7 +150,14 @@ export class ForgedLedger {
     if (first && key !== OVERFLOW) {
       run.recordedFirst = true;
       try {
-        await this.opts.record(r.runId, { type: r.type, attemptId: r.attemptId, verdict: 'unauthorized', httpStatus: 401, detail: r.detail, source: 'callback' });
+        await this.opts.record(r.runId, {
+          type: r.type,
+          attemptId: r.attemptId,
+          verdict: 'unauthorized',
+          httpStatus: 401,
+          detail: r.detail,
+          source: 'callback',
+        });
       } catch (e) {
         // Not recorded (storage unavailable): the summary will count it instead.
         run.recordedFirst = false;
@@ -202,7 +218,8 @@ export class ForgedLedger {
     const n = w.callbacks + w.heartbeats;
     if (n === 0) return;
     const one = n === 1;
-    const noun = w.heartbeats === 0 ? (one ? 'callback' : 'callbacks') : w.callbacks === 0 ? (one ? 'heartbeat' : 'heartbeats') : 'callbacks and heartbeats';
+    const noun =
+      w.heartbeats === 0 ? (one ? 'callback' : 'callbacks') : w.callbacks === 0 ? (one ? 'heartbeat' : 'heartbeats') : 'callbacks and heartbeats';
     const what = `${n} ${w.recordedFirst ? 'more ' : ''}${noun}`;
     const elapsed = formatSeconds(Math.max(0, this.opts.clock.now() - w.start) / 1000);
     const refused = w.limited ? ` (${w.limited} of them refused with 429 rate_limited)` : '';

@@ -190,7 +190,8 @@ async function startRelay(host: string, port: number, onError: (e: Error) => voi
   // Attached once listening: ws re-emits the HTTP server's errors on itself, and a listen error has been dealt with above.
   const wss = new WebSocketServer({
     server: http,
-    verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }) => relayClientAllowed(origin || undefined, req.headers.host, host),
+    verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }) =>
+      relayClientAllowed(origin || undefined, req.headers.host, host),
   });
   wss.on('error', onError);
   const buffer: string[] = [];

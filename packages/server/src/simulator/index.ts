@@ -29,7 +29,14 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { SIMULATOR_OUTCOMES, SimulatorJobList, TriggerBody, type SimulateSpec, type SimulatorJob, type SimulatorOutcome } from '@tether/machine/protocol';
+import {
+  SIMULATOR_OUTCOMES,
+  SimulatorJobList,
+  TriggerBody,
+  type SimulateSpec,
+  type SimulatorJob,
+  type SimulatorOutcome,
+} from '@tether/machine/protocol';
 import type { Signer } from '../engine/signer.ts';
 import { requestToken, requireToken, tokenMatches } from '../plugins/auth.ts';
 import { toErrorBody } from '../plugins/errors.ts';
@@ -70,12 +77,15 @@ export function checkCallbackUrl(signer: Signer, runId: string, attemptId: strin
     return { ok: false, reason: 'callbackUrl is not a URL' };
   }
   const expected = new URL(signer.callbackUrl(runId, attemptId));
-  if (u.origin !== expected.origin) return { ok: false, reason: `callbackUrl must point at this server (${expected.origin}); the simulator calls back nowhere else` };
+  if (u.origin !== expected.origin)
+    return { ok: false, reason: `callbackUrl must point at this server (${expected.origin}); the simulator calls back nowhere else` };
   if (u.username || u.password || u.hash) return { ok: false, reason: 'callbackUrl must not carry credentials or a fragment' };
-  if (u.pathname !== expected.pathname) return { ok: false, reason: 'callbackUrl must be this server\'s callback URL for the body\'s runId and attemptId' };
+  if (u.pathname !== expected.pathname)
+    return { ok: false, reason: "callbackUrl must be this server's callback URL for the body's runId and attemptId" };
   const params = [...u.searchParams.keys()];
   if (params.length !== 1 || params[0] !== 'sig') return { ok: false, reason: 'callbackUrl must carry exactly one query parameter, sig' };
-  if (!signer.verify(runId, attemptId, u.searchParams.get('sig'))) return { ok: false, reason: 'callbackUrl is not signed by this server for the body\'s runId and attemptId' };
+  if (!signer.verify(runId, attemptId, u.searchParams.get('sig')))
+    return { ok: false, reason: "callbackUrl is not signed by this server for the body's runId and attemptId" };
   return { ok: true };
 }
 
@@ -115,13 +125,22 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
     pending.set(handle, p);
   };
 
-  const success = (attempt: number) => ({ success: true, message: `Simulated job for attempt ${attempt} succeeded.`, output: { simulated: true, attempt } });
+  const success = (attempt: number) => ({
+    success: true,
+    message: `Simulated job for attempt ${attempt} succeeded.`,
+    output: { simulated: true, attempt },
+  });
 
   /** Posts to our own webhook for the attempt, at the URL the Signer builds; records status and verdict only. */
   const callBack = async (job: Job, body: unknown) => {
     const url = signer.callbackUrl(job.runId, job.attemptId);
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), redirect: 'manual' });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        redirect: 'manual',
+      });
       const answer = (await res.json().catch(() => null)) as { result?: unknown } | null;
       const result = typeof answer?.result === 'string' && RESULT_WORD.test(answer.result) ? answer.result : null;
       job.callbacks.push({ at: iso(), status: res.status, result });
@@ -136,7 +155,11 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
       case 'late':
         return callBack(p.job, success(p.attempt));
       case 'failure':
-        return callBack(p.job, { success: false, message: `Simulated job for attempt ${p.attempt} failed.`, ...(p.retryable ? {} : { retryable: false }) });
+        return callBack(p.job, {
+          success: false,
+          message: `Simulated job for attempt ${p.attempt} failed.`,
+          ...(p.retryable ? {} : { retryable: false }),
+        });
       case 'duplicate':
         await callBack(p.job, success(p.attempt));
         return callBack(p.job, success(p.attempt));
@@ -154,7 +177,14 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
       preValidation: async (req, reply) => {
         if (token === null || tokenMatches(token, requestToken(req))) return;
         const b = req.body as { runId?: unknown; attemptId?: unknown; callbackUrl?: unknown } | null | undefined;
-        if (b && typeof b === 'object' && typeof b.runId === 'string' && typeof b.attemptId === 'string' && checkCallbackUrl(signer, b.runId, b.attemptId, b.callbackUrl).ok) return;
+        if (
+          b &&
+          typeof b === 'object' &&
+          typeof b.runId === 'string' &&
+          typeof b.attemptId === 'string' &&
+          checkCallbackUrl(signer, b.runId, b.attemptId, b.callbackUrl).ok
+        )
+          return;
         return tokenGate(req, reply);
       },
     },
@@ -167,7 +197,9 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
       const outcome: unknown = outcomeFor(spec, b.attempt);
       // The payload is the run creator's, unchecked until here: only known outcomes and sane delays go any further.
       if (!isOutcome(outcome)) {
-        return reply.code(400).send(toErrorBody('TETHER_VALIDATION', `payload.simulate outcome must be one of ${SIMULATOR_OUTCOMES.map((o) => `"${o}"`).join(', ')}`));
+        return reply
+          .code(400)
+          .send(toErrorBody('TETHER_VALIDATION', `payload.simulate outcome must be one of ${SIMULATOR_OUTCOMES.map((o) => `"${o}"`).join(', ')}`));
       }
       const d = spec?.delaySeconds;
       const delayMs = Math.round((typeof d === 'number' && Number.isFinite(d) && d >= 0 ? Math.min(d, 3600) : 1) * 1000);
@@ -176,7 +208,12 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
         return reply
           .code(429)
           .header('retry-after', '1')
-          .send(toErrorBody('TETHER_SIMULATOR_BUSY', `The simulator already holds ${pending.size} delayed callbacks, its cap (TETHER_SIMULATOR_MAX_PENDING=${maxPending}); retry later.`));
+          .send(
+            toErrorBody(
+              'TETHER_SIMULATOR_BUSY',
+              `The simulator already holds ${pending.size} delayed callbacks, its cap (TETHER_SIMULATOR_MAX_PENDING=${maxPending}); retry later.`,
+            ),
+          );
       }
 
       const key = req.headers['idempotency-key'];
@@ -207,7 +244,10 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
           const attempt = run?.attempts.find((a) => a.id === b.attemptId);
           const now = clock.now();
           const due = attempt ? Date.parse(attempt.timeoutDue) : now;
-          later({ runId: b.runId, attemptId: b.attemptId, attempt: b.attempt, outcome, delayMs, retryable: true, job }, Math.max(0, due - now) + delayMs);
+          later(
+            { runId: b.runId, attemptId: b.attemptId, attempt: b.attempt, outcome, delayMs, retryable: true, job },
+            Math.max(0, due - now) + delayMs,
+          );
           break;
         }
         case 'early':
@@ -221,7 +261,10 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/jobs',
-    { onRequest: tokenGate, schema: { summary: `What the simulator received (newest last, at most ${MAX_JOBS})`, tags: ['simulator'], response: { 200: SimulatorJobList } } },
+    {
+      onRequest: tokenGate,
+      schema: { summary: `What the simulator received (newest last, at most ${MAX_JOBS})`, tags: ['simulator'], response: { 200: SimulatorJobList } },
+    },
     async () => ({ jobs }),
   );
 };

@@ -110,7 +110,9 @@ export class VersionConflictError extends Error {
     readonly expected: number,
     readonly actual: number | null,
   ) {
-    super(`Run ${runId}: commit from version ${expected}, but the store has ${actual === null ? 'no such run' : `version ${actual}`}; nothing was written.`);
+    super(
+      `Run ${runId}: commit from version ${expected}, but the store has ${actual === null ? 'no such run' : `version ${actual}`}; nothing was written.`,
+    );
     this.name = 'VersionConflictError';
   }
 }

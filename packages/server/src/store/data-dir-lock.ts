@@ -13,7 +13,9 @@ export class DataDirLockedError extends Error {
     readonly file: string,
     readonly pid: number,
   ) {
-    super(`${file}: the data directory is in use by another Tether server (pid ${pid}). Stop it, or give this one its own TETHER_DATA_DIR. If no such process is a Tether server, delete the file.`);
+    super(
+      `${file}: the data directory is in use by another Tether server (pid ${pid}). Stop it, or give this one its own TETHER_DATA_DIR. If no such process is a Tether server, delete the file.`,
+    );
     this.name = 'DataDirLockedError';
   }
 }

@@ -40,7 +40,16 @@ import { JournalWriter } from './journal.ts';
 import { checkDoc, journalDir, readJournal, segmentFile } from './journal-files.ts';
 import { RunFileWriter } from './run-file-writer.ts';
 import { silentStoreLogger, WriteBackError, WriteBackMonitor, type StoreLogger, type WriteBackHealth } from './write-back-health.ts';
-import { CorruptRunFileError, RunTooLargeError, type CommitOptions, type DamagedRun, type LoadedStore, type PendingRun, type RunDoc, type RunFiles } from './types.ts';
+import {
+  CorruptRunFileError,
+  RunTooLargeError,
+  type CommitOptions,
+  type DamagedRun,
+  type LoadedStore,
+  type PendingRun,
+  type RunDoc,
+  type RunFiles,
+} from './types.ts';
 
 /**
  * Compact on purpose (100k waiting runs → a few MB, parsed in tens of ms): timer keys and event types are a handful
@@ -410,7 +419,10 @@ export class LowdbRunStore implements RunFiles {
     if (this.fsync) await fsyncDir(this.dir);
     try {
       const c = JSON.parse(text) as Checkpoint;
-      const indexBytes = await stat(this.indexFile).then((s) => s.size, () => -1);
+      const indexBytes = await stat(this.indexFile).then(
+        (s) => s.size,
+        () => -1,
+      );
       if (c.v !== 2 || !Array.isArray(c.runs) || !Array.isArray(c.names) || c.indexBytes !== indexBytes) return none;
       return decodeCheckpoint(c);
     } catch {

@@ -48,8 +48,7 @@ export interface RunFileWrite {
 
 export type RunFileRequest =
   /** Writes each file atomically (temp → fsync? → rename), then fsyncs each directory once (with `fsync`). */
-  | { type: 'files'; fsync: boolean; files: RunFileWrite[] }
-  | { type: 'noop' };
+  { type: 'files'; fsync: boolean; files: RunFileWrite[] } | { type: 'noop' };
 
 export interface RunFileReply {
   /** Per file of the request, in order: null, or the error that write hit (that file is untouched). */

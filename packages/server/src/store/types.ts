@@ -66,7 +66,6 @@ export interface LoadedStore {
   warnings?: string[];
 }
 
-
 /** What recovery needs of a waiting run without reading its document: its committed timers and current attempt. */
 export interface PendingRun {
   id: string;
@@ -95,7 +94,6 @@ export interface RunFiles {
   close(): Promise<void>;
   readonly dir: string;
 }
-
 
 /** A commit refused because the run's document would exceed its size cap: nothing was written. */
 export class RunTooLargeError extends Error {

@@ -3,7 +3,10 @@ import type { CallbackPayload, ResolvedRunConfig, Run, RunEvent, RunEventEntry }
 import type { LowdbStoreOptions } from '../../src/store/lowdb-store.ts';
 
 /** How the child builds its store, and where it kills itself (SIGKILL, from inside: a crash at an exact point). */
-export interface ChildStoreOptions extends Pick<LowdbStoreOptions, 'dirtyBudgetBytes' | 'journalBudgetBytes' | 'writeBackIntervalMs' | 'writeBackBatch'> {
+export interface ChildStoreOptions extends Pick<
+  LowdbStoreOptions,
+  'dirtyBudgetBytes' | 'journalBudgetBytes' | 'writeBackIntervalMs' | 'writeBackBatch'
+> {
   /** Die once this many batches of run files of write-backs are in place: after the renames, before the old segments go. */
   dieAfterRunFileBatches?: number;
 }

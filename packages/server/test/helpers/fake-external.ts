@@ -27,7 +27,11 @@ export class FakeExternalSystem {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', async () => {
-        const t: ReceivedTrigger = { method: req.method ?? '', headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') };
+        const t: ReceivedTrigger = {
+          method: req.method ?? '',
+          headers: req.headers,
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null'),
+        };
         this.received.push(t);
         res.on('close', () => {
           if (!res.writableFinished) {

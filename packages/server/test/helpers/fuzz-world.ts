@@ -17,7 +17,8 @@ export const FUZZ_TIMEOUT_MS = Math.max(30_000, FUZZ_RUNS * 100);
 
 /** With FUZZ_REPORT=1, each fuzz file prints how many requests it sent and how they were answered (docs/reliability.md). */
 export function report(file: string, w: World): void {
-  if (process.env.FUZZ_REPORT) console.info(`${file}: ${w.s.sent.total} requests, FUZZ_RUNS=${FUZZ_RUNS}, answers ${JSON.stringify(w.s.sent.byClass)}`);
+  if (process.env.FUZZ_REPORT)
+    console.info(`${file}: ${w.s.sent.total} requests, FUZZ_RUNS=${FUZZ_RUNS}, answers ${JSON.stringify(w.s.sent.byClass)}`);
 }
 
 const deepJson = (depth: number, leaf = '1') => `${'['.repeat(depth)}${leaf}${']'.repeat(depth)}`;
@@ -152,10 +153,31 @@ export const contentType: fc.Arbitrary<string | undefined> = fc.constantFrom(
 
 /** Path segments a caller may put where an id goes. */
 export const hostileId: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('run_', 'run_0', 'att_x_1', '..', '%2e%2e', '%00', '%FF', 'run_%20x', 'run_../x', 'RUN_abc', 'run_abc?x=1', 'run_' + 'a'.repeat(64), 'run_' + 'a'.repeat(200), 'constructor', '__proto__', 'é', '💥'),
+  fc.constantFrom(
+    'run_',
+    'run_0',
+    'att_x_1',
+    '..',
+    '%2e%2e',
+    '%00',
+    '%FF',
+    'run_%20x',
+    'run_../x',
+    'RUN_abc',
+    'run_abc?x=1',
+    'run_' + 'a'.repeat(64),
+    'run_' + 'a'.repeat(200),
+    'constructor',
+    '__proto__',
+    'é',
+    '💥',
+  ),
   // A generated `.` or `..` is a dot segment, not an id: the client's URL parser resolves it before sending
   // (`/api/runs/.` asks for the list, a 200). The constants cover dot segments (`..`, and `%2e%2e` sent as an id).
-  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).map((s) => encodeURIComponent(s)).filter((s) => s !== '.' && s !== '..'),
+  fc
+    .string({ unit: 'grapheme', minLength: 1, maxLength: 30 })
+    .map((s) => encodeURIComponent(s))
+    .filter((s) => s !== '.' && s !== '..'),
   fc.stringMatching(/^run_[A-Za-z0-9_-]{1,20}$/),
 );
 
@@ -165,7 +187,9 @@ export function expectClear4xx(a: Answer, what: string): void {
   expect(a.status, `${what} → ${a.status} ${a.text.slice(0, 300)}`).toBeLessThan(500);
   const body = a.json as { error?: { code?: unknown; message?: unknown }; message?: unknown } | undefined;
   const message = body?.error?.message ?? body?.message;
-  expect(typeof message === 'string' && message.trim().length >= 5, `${what} → ${a.status} without a clear message: ${a.text.slice(0, 300)}`).toBe(true);
+  expect(typeof message === 'string' && message.trim().length >= 5, `${what} → ${a.status} without a clear message: ${a.text.slice(0, 300)}`).toBe(
+    true,
+  );
   if (body?.error) expect(String(body.error.code), `${what}: coded error`).toMatch(/^TETHER_[A-Z_]+$/);
 }
 
@@ -211,7 +235,12 @@ export async function buildWorld(): Promise<World> {
     succeeded: await s.run(succeeded.id),
     cancelled: await s.run(cancelled.id),
   };
-  expect([runs.awaiting.state, runs.backoff.state, runs.succeeded.state, runs.cancelled.state]).toEqual(['awaitingCallback', 'retrying', 'succeeded', 'cancelled']);
+  expect([runs.awaiting.state, runs.backoff.state, runs.succeeded.state, runs.cancelled.state]).toEqual([
+    'awaitingCallback',
+    'retrying',
+    'succeeded',
+    'cancelled',
+  ]);
   return {
     s,
     ext,

@@ -103,7 +103,10 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     request: (method, path, o) => send(method, `${base}${path}`, o),
     post: (urlOrPath, o) => send('POST', urlOrPath.startsWith('http') ? urlOrPath : `${base}${urlOrPath}`, o),
     async createRun(config, headers) {
-      const r = await send<Run>('POST', `${base}/api/runs`, { json: { timeoutSeconds: 60, retryLimit: 4, ...config }, ...(headers ? { headers } : {}) });
+      const r = await send<Run>('POST', `${base}/api/runs`, {
+        json: { timeoutSeconds: 60, retryLimit: 4, ...config },
+        ...(headers ? { headers } : {}),
+      });
       if (r.status !== 201) throw new Error(`createRun: ${r.status} ${r.text}`);
       return r.body;
     },

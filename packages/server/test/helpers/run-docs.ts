@@ -40,7 +40,13 @@ export function makeDoc(runId: string, stage: DocStage = 'awaitingCallback', at 
   const timers =
     stage === 'succeeded'
       ? []
-      : [{ key: `xstate.after.attemptTimeout.run.attempt.${stage}`, dueAt: snapshot.context.attempts[0]!.timeoutDue, eventType: `xstate.after.attemptTimeout.run.attempt.${stage}` }];
+      : [
+          {
+            key: `xstate.after.attemptTimeout.run.attempt.${stage}`,
+            dueAt: snapshot.context.attempts[0]!.timeoutDue,
+            eventType: `xstate.after.attemptTimeout.run.attempt.${stage}`,
+          },
+        ];
   const outbox = stage === 'triggering' ? [{ id: attemptId, kind: 'trigger' as const, attemptId, number: 1, createdAt: at, sends: 0 }] : [];
   return { v: 1, id: runId, input, rerunOf: null, snapshot, timers, outbox, events };
 }

@@ -144,7 +144,8 @@ function settledAt(events: RunEventEntry[]): Map<number, number> {
     if (e.type === 'run.start' || ((isRetryTimer(e.type) || e.type === 'run.retryNow') && e.stateAfter === 'triggering')) current++;
     else if (isAttemptTimer(e.type) || ['callback.received', 'trigger.failed', 'attempt.forceTimeout'].includes(e.type)) {
       if (!out.has(current)) out.set(current, e.seq);
-    } else if (e.type === 'run.cancel' && (prevState === 'triggering' || prevState === 'awaitingCallback') && !out.has(current)) out.set(current, e.seq);
+    } else if (e.type === 'run.cancel' && (prevState === 'triggering' || prevState === 'awaitingCallback') && !out.has(current))
+      out.set(current, e.seq);
     prevState = e.stateAfter ?? prevState;
   }
   return out;
@@ -203,26 +204,38 @@ function checkScript(rec: RunRecord, run: Run, events: RunEventEntry[], ev: Soak
     ) {
       stats.slowExternal++;
       asScripted = false;
-    } else if (a.state === 'TimedOut' && settled.has(n) && /had no answer yet: abandoned/.test(events.find((e) => e.seq === settled.get(n))?.detail ?? '')) {
+    } else if (
+      a.state === 'TimedOut' &&
+      settled.has(n) &&
+      /had no answer yet: abandoned/.test(events.find((e) => e.seq === settled.get(n))?.detail ?? '')
+    ) {
       // The attempt timed out before its trigger was even answered (the timeout's own entry says the request was
       // abandoned): the host was slower than the timeout, so the external side's scripted answer never counted.
       stats.slowExternal++;
       asScripted = false;
-    } else if (outcomeOf(rec.script, n) === 'late' && a.state === 'CallbackSuccess' && a.endedAt !== null && Date.parse(a.endedAt) - Date.parse(a.timeoutDue) <= ev.timerToleranceMs) {
+    } else if (
+      outcomeOf(rec.script, n) === 'late' &&
+      a.state === 'CallbackSuccess' &&
+      a.endedAt !== null &&
+      Date.parse(a.endedAt) - Date.parse(a.timeoutDue) <= ev.timerToleranceMs
+    ) {
       stats.lateBeatLaggingTimer++;
       asScripted = false;
-    } else v(`attempt ${n} (${outcomeOf(rec.script, n)}) ended ${a.state}, expected ${[...allowed].join(' or ')}${killed ? ' (a kill fell in it)' : ''}`);
+    } else
+      v(`attempt ${n} (${outcomeOf(rec.script, n)}) ended ${a.state}, expected ${[...allowed].join(' or ')}${killed ? ' (a kill fell in it)' : ''}`);
     if (!last && !FAILED_ATTEMPT_STATES.includes(a.state)) v(`attempt ${n} ended ${a.state} and yet attempt ${n + 1} started`);
   });
   const lastAttempt = attempts[attempts.length - 1];
   if (lastAttempt && run.status !== 'running') {
     const dc = rec.script.driverCallbacks.find((d) => d.attempt === lastAttempt.number);
-    const notRetryable = lastAttempt.state === 'CallbackFailure' && dc !== undefined && !dc.retryable && outcomeOf(rec.script, lastAttempt.number) === 'never';
+    const notRetryable =
+      lastAttempt.state === 'CallbackFailure' && dc !== undefined && !dc.retryable && outcomeOf(rec.script, lastAttempt.number) === 'never';
     if (run.status === 'succeeded' && lastAttempt.state !== 'CallbackSuccess') v(`succeeded, but its last attempt ended ${lastAttempt.state}`);
     if (run.status !== 'succeeded' && lastAttempt.state === 'CallbackSuccess') v(`${run.status}, but its last attempt ended CallbackSuccess`);
     if (run.status === 'failed') {
       if (!FAILED_ATTEMPT_STATES.includes(lastAttempt.state)) v(`failed, but its last attempt ended ${lastAttempt.state}`);
-      else if (attempts.length < 1 + rec.script.retryLimit && !notRetryable) v(`failed after ${attempts.length} of ${1 + rec.script.retryLimit} attempts`);
+      else if (attempts.length < 1 + rec.script.retryLimit && !notRetryable)
+        v(`failed after ${attempts.length} of ${1 + rec.script.retryLimit} attempts`);
     }
   }
   // Every attempt as scripted and no cancel: the script alone decides how the run ends and after how many attempts.
@@ -289,7 +302,8 @@ export function judgeSoak(ev: SoakEvidence): SoakVerdict {
     const { run, events } = served;
     byStatus[run.status] = (byStatus[run.status] ?? 0) + 1;
     attempts += run.attempts.length;
-    if (run.status === 'running') out.push({ check: 'notFinal', runId: run.id, detail: `${rec.script.name}: still ${run.state} (${run.overallState})` });
+    if (run.status === 'running')
+      out.push({ check: 'notFinal', runId: run.id, detail: `${rec.script.name}: still ${run.state} (${run.overallState})` });
     if (run.attempts.length > 1 + rec.script.retryLimit)
       out.push({ check: 'beyondRetryLimit', runId: run.id, detail: `${run.attempts.length} attempts with retryLimit ${rec.script.retryLimit}` });
     if (checkScript(rec, run, events, ev, stats, out)) disturbed++;
@@ -321,18 +335,25 @@ export function judgeSoak(ev: SoakEvidence): SoakVerdict {
         continue;
       }
       timerFires++;
-      if (Date.parse(e.at) < Date.parse(due)) out.push({ check: 'timerLate', runId: run.id, detail: `${e.type} #${e.seq} fired before its due time ${due}` });
+      if (Date.parse(e.at) < Date.parse(due))
+        out.push({ check: 'timerLate', runId: run.id, detail: `${e.type} #${e.seq} fired before its due time ${due}` });
       const late = lateness(Date.parse(due), Date.parse(e.at));
       maxLate = Math.max(maxLate, late);
-      if (tooLate(Date.parse(e.at), late)) out.push({ check: 'timerLate', runId: run.id, detail: `${e.type} #${e.seq} fired ${late} ms ${TOLERANCE_NOTE}` });
+      if (tooLate(Date.parse(e.at), late))
+        out.push({ check: 'timerLate', runId: run.id, detail: `${e.type} #${e.seq} fired ${late} ms ${TOLERANCE_NOTE}` });
     }
     for (const a of run.attempts) {
       if (a.timerLatenessMs === null) continue;
       const due = Math.min(Date.parse(a.timeoutDue), ms(a.heartbeatDue) ?? Number.POSITIVE_INFINITY);
       const late = lateness(due, due + a.timerLatenessMs);
       maxLate = Math.max(maxLate, late);
-      if (tooLate(due + a.timerLatenessMs, late, false)) // the same firing as its timer event: counted once
-        out.push({ check: 'timerLate', runId: run.id, detail: `attempt ${a.number} timed out ${late} ms ${TOLERANCE_NOTE} (timerLatenessMs ${a.timerLatenessMs})` });
+      if (tooLate(due + a.timerLatenessMs, late, false))
+        // the same firing as its timer event: counted once
+        out.push({
+          check: 'timerLate',
+          runId: run.id,
+          detail: `attempt ${a.number} timed out ${late} ms ${TOLERANCE_NOTE} (timerLatenessMs ${a.timerLatenessMs})`,
+        });
     }
 
     // Every answer the soak or the simulator got is in the log, with the same verdict and status.
@@ -347,7 +368,11 @@ export function judgeSoak(ev: SoakEvidence): SoakVerdict {
       const need = seen.get(key)!;
       if (logged(a.attemptId, verdict, a.status) < need) {
         const check: CheckName = a.result === 'accepted' ? 'ackMissing' : 'answerMissing';
-        out.push({ check, runId: run.id, detail: `${a.by} callback answered ${a.status} ${a.result} for ${a.attemptId}, but the log has ${logged(a.attemptId, verdict, a.status)} such entries` });
+        out.push({
+          check,
+          runId: run.id,
+          detail: `${a.by} callback answered ${a.status} ${a.result} for ${a.attemptId}, but the log has ${logged(a.attemptId, verdict, a.status)} such entries`,
+        });
       }
       if (a.result === 'accepted' && need > 1)
         out.push({ check: 'appliedTwice', runId: run.id, detail: `${need} callbacks answered 200 accepted for ${a.attemptId}` });
@@ -358,19 +383,31 @@ export function judgeSoak(ev: SoakEvidence): SoakVerdict {
     const seqsOk = doc.events.every((e, i) => e.seq === i);
     const replayed = replayRun(doc);
     if (!seqsOk || !isDeepStrictEqual(replayed, JSON.parse(JSON.stringify(doc.snapshot))))
-      out.push({ check: 'replay', runId: id, detail: seqsOk ? 'replaying its applied events does not give its stored snapshot' : 'its log seq numbers are not 0..n-1' });
+      out.push({
+        check: 'replay',
+        runId: id,
+        detail: seqsOk ? 'replaying its applied events does not give its stored snapshot' : 'its log seq numbers are not 0..n-1',
+      });
   }
-  for (const rec of ev.records) if (ev.served.get(rec.runId) && !ev.files.has(rec.runId)) out.push({ check: 'lost', runId: rec.runId, detail: 'served, but no run file' });
+  for (const rec of ev.records)
+    if (ev.served.get(rec.runId) && !ev.files.has(rec.runId)) out.push({ check: 'lost', runId: rec.runId, detail: 'served, but no run file' });
 
   for (const t of ev.triggers)
-    if (t.idempotencyKey !== t.attemptId) out.push({ check: 'idempotencyKey', runId: t.runId, detail: `trigger for ${t.attemptId} carried Idempotency-Key ${t.idempotencyKey}` });
+    if (t.idempotencyKey !== t.attemptId)
+      out.push({ check: 'idempotencyKey', runId: t.runId, detail: `trigger for ${t.attemptId} carried Idempotency-Key ${t.idempotencyKey}` });
   // Re-sends as the server recorded them on recovery (the simulator's own record dies with each killed boot).
   let resent = 0;
   for (const served of ev.served.values())
-    for (const e of served?.events ?? []) if (e.type === 'server.recovered') resent += (e.detail ?? '').match(/trigger for attempt \d+ re-sent/g)?.length ?? 0;
+    for (const e of served?.events ?? [])
+      if (e.type === 'server.recovered') resent += (e.detail ?? '').match(/trigger for attempt \d+ re-sent/g)?.length ?? 0;
 
   for (const b of ev.boots)
-    if (b.exit && !b.expected) out.push({ check: 'crashed', runId: null, detail: `boot ${b.n} (pid ${b.pid}) exited by itself: code ${b.exit.code}, signal ${b.exit.signal}` });
+    if (b.exit && !b.expected)
+      out.push({
+        check: 'crashed',
+        runId: null,
+        detail: `boot ${b.n} (pid ${b.pid}) exited by itself: code ${b.exit.code}, signal ${b.exit.signal}`,
+      });
 
   const counts = Object.fromEntries(Object.keys(CHECK_LABELS).map((k) => [k, 0])) as Record<CheckName, number>;
   // Runs for the per-run checks (one bad run counts once), occurrences for the rest.
@@ -390,7 +427,10 @@ export function judgeSoak(ev: SoakEvidence): SoakVerdict {
       attempts,
       timerFires,
       maxTimerLatenessMs: maxLate,
-      acknowledged: { driver: acknowledged.filter((a) => a.by === 'driver').length, simulator: acknowledged.filter((a) => a.by === 'simulator').length },
+      acknowledged: {
+        driver: acknowledged.filter((a) => a.by === 'driver').length,
+        simulator: acknowledged.filter((a) => a.by === 'simulator').length,
+      },
       otherAnswers: ev.answers.length - acknowledged.length,
       triggers: ev.triggers.length,
       resentTriggers: resent,

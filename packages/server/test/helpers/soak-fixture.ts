@@ -30,15 +30,28 @@ export function cleanEvidence(): SoakEvidence {
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const input = { runId, config: parsed.value, at: T0 };
   let [snap] = initialTransition(runMachine, input);
-  const events: RunEventEntry[] = [{ seq: 0, at: iso(T0), type: 'run.created', source: 'api', verdict: 'recorded', detail: 'Created.', stateAfter: 'idle' }];
+  const events: RunEventEntry[] = [
+    { seq: 0, at: iso(T0), type: 'run.created', source: 'api', verdict: 'recorded', detail: 'Created.', stateAfter: 'idle' },
+  ];
   const a1 = attemptIdFor(runId, 1);
   const a2 = attemptIdFor(runId, 2);
   const apply = (event: RunEvent | TimerEvent, source: RunEventEntry['source'], extra: Partial<RunEventEntry> = {}) => {
     [snap] = transition(runMachine, snap, event as RunEvent);
     const attemptId = (event as { attemptId?: string }).attemptId;
-    events.push({ seq: events.length, at: iso(event.at), type: event.type, source, verdict: 'applied', ...(attemptId ? { attemptId } : {}), stateAfter: leafState(snap.value), event, ...extra });
+    events.push({
+      seq: events.length,
+      at: iso(event.at),
+      type: event.type,
+      source,
+      verdict: 'applied',
+      ...(attemptId ? { attemptId } : {}),
+      stateAfter: leafState(snap.value),
+      event,
+      ...extra,
+    });
   };
-  const timer = (type: string, due: number, late: number) => apply({ type, at: due + late } as TimerEvent, 'timer', { detail: `Timer due ${iso(due)} fired ${late} ms late.` });
+  const timer = (type: string, due: number, late: number) =>
+    apply({ type, at: due + late } as TimerEvent, 'timer', { detail: `Timer due ${iso(due)} fired ${late} ms late.` });
   apply({ type: 'run.start', at: T0 }, 'api');
   apply({ type: 'trigger.succeeded', attemptId: a1, at: T0 + 20 }, 'trigger');
   timer('xstate.after.attemptTimeout.run.attempt.awaitingCallback', T0 + 1000, 12);
@@ -47,7 +60,9 @@ export function cleanEvidence(): SoakEvidence {
   apply({ type: 'callback.received', attemptId: a2, success: true, at: T0 + 1350 }, 'callback', { httpStatus: 200, detail: 'Success accepted.' });
   const snapshot = JSON.parse(JSON.stringify(runMachine.getPersistedSnapshot(snap))) as PersistedRunSnapshot;
   const doc: RunDoc = { v: 1, id: runId, input, rerunOf: null, snapshot, timers: [], outbox: [], events };
-  const boots: Boot[] = [{ n: 1, pid: 1, spawnedAt: T0 - 3000, upAt: T0 - 1000, killedAt: null, exit: { code: 0, signal: null, at: T0 + 5000 }, expected: true }];
+  const boots: Boot[] = [
+    { n: 1, pid: 1, spawnedAt: T0 - 3000, upAt: T0 - 1000, killedAt: null, exit: { code: 0, signal: null, at: T0 + 5000 }, expected: true },
+  ];
   return {
     records: [{ script: structuredClone(fixtureScript), runId, driverAnswers: new Map(), cancel: null }],
     served: new Map([[runId, { run: toRun(snapshot), events: structuredClone(events) }]]),

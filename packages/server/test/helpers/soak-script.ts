@@ -134,7 +134,10 @@ export function undisturbedState(script: SoakScript, attempt: number, driver: Dr
 export const FAILED_ATTEMPT_STATES: readonly AttemptStateName[] = ['CallbackFailure', 'TriggerFailed', 'TimedOut', 'HeartbeatTimedOut'];
 
 /** The run's final status and attempt count from the script alone, when nothing disturbs it and nobody cancels. */
-export function scriptedFinal(script: SoakScript, driver: (attempt: number) => DriverAnswer | undefined): { status: 'succeeded' | 'failed'; attempts: number } | null {
+export function scriptedFinal(
+  script: SoakScript,
+  driver: (attempt: number) => DriverAnswer | undefined,
+): { status: 'succeeded' | 'failed'; attempts: number } | null {
   for (let n = 1; n <= 1 + script.retryLimit; n++) {
     const state = undisturbedState(script, n, driver(n));
     if (state === 'either') return null;

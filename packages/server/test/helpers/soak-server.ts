@@ -81,7 +81,15 @@ export class ServerProcess {
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const boot: Boot = { n: this.boots.length + 1, pid: child.pid ?? -1, spawnedAt: Date.now(), upAt: null, killedAt: null, exit: null, expected: false };
+    const boot: Boot = {
+      n: this.boots.length + 1,
+      pid: child.pid ?? -1,
+      spawnedAt: Date.now(),
+      upAt: null,
+      killedAt: null,
+      exit: null,
+      expected: false,
+    };
     this.boots.push(boot);
     this.child = child;
     this.current = boot;

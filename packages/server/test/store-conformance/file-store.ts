@@ -21,7 +21,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const serverDir = resolve(here, '../..');
 export const FILE_STORE_CHILD = join(here, 'file-store-child.ts');
 
-const sizeOf = (file: string) => stat(file).then((s) => s.size, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 0 : Promise.reject(e)));
+const sizeOf = (file: string) =>
+  stat(file).then(
+    (s) => s.size,
+    (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 0 : Promise.reject(e)),
+  );
 
 export interface FileStoreOptions {
   /** The store over the file layer (default FileRunStore): for checking the suite against a variant. */

@@ -69,7 +69,10 @@ export const next = {
   triggered(prev: RunDoc, dt = 10): Step {
     const attemptId = currentAttemptId(prev);
     const at = lastAt(prev) + dt;
-    return toStep(applyEvent(prev, hydrate(prev.snapshot), { type: 'trigger.succeeded', attemptId, at }, { source: 'trigger', removeOutbox: attemptId }, policy), false);
+    return toStep(
+      applyEvent(prev, hydrate(prev.snapshot), { type: 'trigger.succeeded', attemptId, at }, { source: 'trigger', removeOutbox: attemptId }, policy),
+      false,
+    );
   },
   /** The trigger failed: `retrying`, outbox empty, one backoff timer. */
   triggerFailed(prev: RunDoc, dt = 10): Step {
@@ -89,7 +92,10 @@ export const next = {
   heartbeat(prev: RunDoc, progress?: unknown, dt = 10): Step {
     const attemptId = currentAttemptId(prev);
     const at = lastAt(prev) + dt;
-    const event = progress === undefined ? { type: 'heartbeat.received' as const, attemptId, at } : { type: 'heartbeat.received' as const, attemptId, progress, at };
+    const event =
+      progress === undefined
+        ? { type: 'heartbeat.received' as const, attemptId, at }
+        : { type: 'heartbeat.received' as const, attemptId, progress, at };
     return toStep(heartbeatStep(prev, event, 'callback', policy).step, false);
   },
   /** The success callback: `succeeded`, final, no timers, no outbox. */
@@ -99,7 +105,10 @@ export const next = {
   },
   /** Cancelled by the API: `cancelled`, final. */
   cancelled(prev: RunDoc, dt = 10): Step {
-    return toStep(applyEvent(prev, hydrate(prev.snapshot), { type: 'run.cancel', reason: 'test', at: lastAt(prev) + dt }, { source: 'api' }, policy), false);
+    return toStep(
+      applyEvent(prev, hydrate(prev.snapshot), { type: 'run.cancel', reason: 'test', at: lastAt(prev) + dt }, { source: 'api' }, policy),
+      false,
+    );
   },
 };
 

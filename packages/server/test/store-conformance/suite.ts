@@ -10,7 +10,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { isFinalRunStatus, toRunSummary, type RunSummary } from '@tether/machine';
-import { VersionConflictError, type CommitOptions, type DueTimer, type ListQuery, type OutboxRow, type ReadModel, type RunStore } from '../../src/store/contract.ts';
+import {
+  VersionConflictError,
+  type CommitOptions,
+  type DueTimer,
+  type ListQuery,
+  type OutboxRow,
+  type ReadModel,
+  type RunStore,
+} from '../../src/store/contract.ts';
 import type { RunDoc } from '../../src/store/types.ts';
 import { within } from '../helpers/async.ts';
 import type { OpenStore, StoreFactory, StoreStorage } from './harness.ts';
@@ -71,9 +79,7 @@ async function checkDueTimers(store: RunStore, all: DueTimer[], upTo: number, li
   for (let i = 1; i < got.length; i++) expect(got[i]!.dueAt, `${what}: earliest first`).toBeGreaterThanOrEqual(got[i - 1]!.dueAt);
   expect(got.length, `${what}: how many`).toBe(Math.min(limit, due.length));
   // Every returned timer is one of the due ones, each once; and none left out was due before the last returned.
-  expect([...got].sort(byTimer), `${what}: which`).toEqual(
-    due.filter((t) => got.some((g) => g.runId === t.runId && g.key === t.key)).sort(byTimer),
-  );
+  expect([...got].sort(byTimer), `${what}: which`).toEqual(due.filter((t) => got.some((g) => g.runId === t.runId && g.key === t.key)).sort(byTimer));
   const cut = got.length ? got[got.length - 1]!.dueAt : -Infinity;
   const skipped = due.filter((t) => !got.some((g) => g.runId === t.runId && g.key === t.key));
   for (const t of skipped) expect(t.dueAt, `${what}: ${t.runId} ${t.key} left out though due before one returned`).toBeGreaterThanOrEqual(cut);
@@ -87,7 +93,10 @@ async function checkOutbox(store: RunStore, all: OutboxRow[], when: string): Pro
 }
 
 /** Every page of `q` (following nextCursor), each non-empty but the first, until nextCursor is null. */
-async function allPages(list: (q: ListQuery) => Promise<{ runs: RunSummary[]; nextCursor: string | null }> | { runs: RunSummary[]; nextCursor: string | null }, q: ListQuery): Promise<RunSummary[][]> {
+async function allPages(
+  list: (q: ListQuery) => Promise<{ runs: RunSummary[]; nextCursor: string | null }> | { runs: RunSummary[]; nextCursor: string | null },
+  q: ListQuery,
+): Promise<RunSummary[][]> {
   const pages: RunSummary[][] = [];
   let cursor: string | undefined;
   for (let guard = 0; guard < 1000; guard++) {
@@ -145,9 +154,6 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       return o;
     };
     const commit = (store: RunStore, step: Step, opts?: CommitOptions) => store.commit(step.doc.id, step.expectedVersion, step.change, opts);
-    const commitAll = async (store: RunStore, steps: Step[]) => {
-      for (const s of steps) await commit(store, s);
-    };
     /** Run n's steps `make(created(n))`, committed in order; the last step is returned. */
     const runThrough = async (store: RunStore, first: Step, ...then: Array<(prev: RunDoc) => Step>): Promise<Step> => {
       let last = first;
@@ -219,7 +225,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
           expect(await store.get(a.doc.id), `get() after the refused commits ${when}`).toEqual(b.doc);
           expect(await store.get(other.doc.id), `another run after the refused commits ${when}`).toEqual(other.doc);
           expect((await store.list({ limit: 500 })).runs, `list() after the refused commits ${when}`).toEqual(listed);
-          expect([...(await store.dueTimers(Infinity, ALL))].sort(byTimer), `dueTimers after the refused commits ${when}`).toEqual([...due].sort(byTimer));
+          expect([...(await store.dueTimers(Infinity, ALL))].sort(byTimer), `dueTimers after the refused commits ${when}`).toEqual(
+            [...due].sort(byTimer),
+          );
           expect([...(await store.outbox(ALL))].sort(byOutbox), `outbox after the refused commits ${when}`).toEqual([...outbox].sort(byOutbox));
         };
         await check('in the session');
@@ -299,7 +307,12 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
           const after = Array.from({ length: 8 }, () => store.get(step.doc.id));
           const [reads] = await Promise.all([Promise.all([...before, ...after]), landed]);
           for (const r of reads) expect([last.doc, step.doc], `round ${round}: a racing read is one of the two documents`).toContainEqual(r);
-          await expectConflict(commit(store, next.triggerFailed(last.doc)), `round ${round}: a commit from the version before the race`, step.doc.id, last.doc.version!);
+          await expectConflict(
+            commit(store, next.triggerFailed(last.doc)),
+            `round ${round}: a commit from the version before the race`,
+            step.doc.id,
+            last.doc.version!,
+          );
           last = step;
         }
         const done = next.succeeded(last.doc);
@@ -329,11 +342,16 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         // A new run refused as too large does not exist.
         const fat = created(2);
         expect(JSON.stringify(fat.doc).length, 'the script: a new run is over 1 000 bytes').toBeGreaterThan(1_000);
-        expect(((await rejection(commit(store, fat, { maxBytes: 1_000 }), 'a create over maxBytes')) as { code?: string }).code).toBe('TETHER_RUN_TOO_LARGE');
+        expect(((await rejection(commit(store, fat, { maxBytes: 1_000 }), 'a create over maxBytes')) as { code?: string }).code).toBe(
+          'TETHER_RUN_TOO_LARGE',
+        );
         expect([await store.exists(fat.doc.id), await store.get(fat.doc.id)], 'a create refused as too large leaves no run').toEqual([false, null]);
         ({ store } = await reopen(store));
         expect(await store.get(b.doc.id), 'after a reopen').toEqual(small.doc);
-        expect([await store.exists(fat.doc.id), (await store.list({})).runs.map((s) => s.id)], 'after a reopen, no trace of the refused create').toEqual([false, [b.doc.id]]);
+        expect(
+          [await store.exists(fat.doc.id), (await store.list({})).runs.map((s) => s.id)],
+          'after a reopen, no trace of the refused create',
+        ).toEqual([false, [b.doc.id]]);
       });
 
       it('a commit that fails on a real write error (faults.whileWritesFail) leaves the previous document and version intact, in the session and after a reopen; a retry from the same version lands', async (ctx) => {
@@ -344,10 +362,20 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         const b = await runThrough(store, created(2), next.triggered);
         const done = next.succeeded(b.doc);
         const fresh = created(3);
-        const failed = await faults.whileWritesFail(store, () => commit(store, done).then(() => null, (e: unknown) => e));
+        const failed = await faults.whileWritesFail(store, () =>
+          commit(store, done).then(
+            () => null,
+            (e: unknown) => e,
+          ),
+        );
         expect(failed, 'the commit under a write fault must reject').not.toBeNull();
         expect(failed, 'a write failure is not a version conflict').not.toBeInstanceOf(VersionConflictError);
-        const createFailed = await faults.whileWritesFail(store, () => commit(store, fresh).then(() => null, (e: unknown) => e));
+        const createFailed = await faults.whileWritesFail(store, () =>
+          commit(store, fresh).then(
+            () => null,
+            (e: unknown) => e,
+          ),
+        );
         expect(createFailed, 'a create under a write fault must reject').not.toBeNull();
 
         const intact = async (when: string) => {
@@ -386,19 +414,32 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         add((d) => next.heartbeat(d, { pct: 20 }));
         add((d) => next.heartbeat(d, { pct: 30 }));
         add(next.succeeded);
-        expect(steps.map((s) => s.change.replacedLast), 'the script: two folded heartbeats').toEqual([false, false, false, true, true, false]);
+        expect(
+          steps.map((s) => s.change.replacedLast),
+          'the script: two folded heartbeats',
+        ).toEqual([false, false, false, true, true, false]);
         for (const s of steps) {
           await commit(store, s);
           const events = (await store.get(s.doc.id))!.events;
           expect(events, `the log after version ${s.doc.version}`).toEqual(s.doc.events);
-          expect(events.map((e) => e.seq), `seq after version ${s.doc.version}`).toEqual(events.map((_, i) => i));
+          expect(
+            events.map((e) => e.seq),
+            `seq after version ${s.doc.version}`,
+          ).toEqual(events.map((_, i) => i));
         }
         const final = steps[steps.length - 1]!.doc;
         const types = ['run.created', 'run.start', 'trigger.succeeded', 'heartbeat.received', 'callback.received'];
         for (const when of ['in the session', 'after a reopen']) {
           const events = (await store.get(final.id))!.events;
-          expect(events.map((e) => e.type), `entry types, in order, ${when}`).toEqual(types);
-          expect(events[3], `the folded heartbeat is the last one (3 in a row, 30%) ${when}`).toMatchObject({ seq: 3, repeats: 3, event: { progress: { pct: 30 } } });
+          expect(
+            events.map((e) => e.type),
+            `entry types, in order, ${when}`,
+          ).toEqual(types);
+          expect(events[3], `the folded heartbeat is the last one (3 in a row, 30%) ${when}`).toMatchObject({
+            seq: 3,
+            repeats: 3,
+            event: { progress: { pct: 30 } },
+          });
           expect(events, `the whole log ${when}`).toEqual(final.events);
           if (when === 'in the session') ({ store } = await reopen(store));
         }
@@ -444,7 +485,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
           await checkDueTimers(store, open3, Infinity, ALL, when);
           await checkDueTimers(store, open3, Infinity, 1, `${when} (limit 1)`);
           await checkOutbox(store, outboxOf(last.values()), when);
-          expect((await store.outbox(ALL)).map((o) => o.runId), `${when}: only run 3's trigger is still in the outbox`).toEqual([runIdFor(3)]);
+          expect(
+            (await store.outbox(ALL)).map((o) => o.runId),
+            `${when}: only run 3's trigger is still in the outbox`,
+          ).toEqual([runIdFor(3)]);
           const t1 = (await store.dueTimers(Infinity, ALL)).find((t) => t.runId === runIdFor(1));
           expect(t1?.key, `${when}: run 1's timer as its last commit left it`).toMatch(/awaitingCallback/);
         };
@@ -508,9 +552,11 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
               const ids = pages.flat().map((s) => s.id);
               expect(new Set(ids).size, `list(${JSON.stringify({ ...q, limit })}) ${when}: no run twice`).toBe(ids.length);
               expect(pages.flat(), `list(${JSON.stringify({ ...q, limit })}) ${when}: every matching run once, newest first`).toEqual(want);
-              if (want.length) expect(pages.map((p) => p.length), `list(${JSON.stringify({ ...q, limit })}) ${when}: full pages but the last`).toEqual(
-                Array.from({ length: Math.ceil(want.length / limit) }, (_, i) => Math.min(limit, want.length - i * limit)),
-              );
+              if (want.length)
+                expect(
+                  pages.map((p) => p.length),
+                  `list(${JSON.stringify({ ...q, limit })}) ${when}: full pages but the last`,
+                ).toEqual(Array.from({ length: Math.ceil(want.length / limit) }, (_, i) => Math.min(limit, want.length - i * limit)));
             }
           }
           if (when === 'in the session') ({ store } = await reopen(store));
@@ -522,7 +568,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         const summaries = await seed(store);
         const agree = async (rm: ReadModel, when: string) => {
           for (const q of [{}, { limit: 4 }, { status: 'running', limit: 3 }, { name: 'export' }] as ListQuery[]) {
-            expect(await allPages((x) => rm.list(x), q), `readModel.list(${JSON.stringify(q)}) ${when}`).toEqual(await allPages((x) => store.list(x), q));
+            expect(await allPages((x) => rm.list(x), q), `readModel.list(${JSON.stringify(q)}) ${when}`).toEqual(
+              await allPages((x) => store.list(x), q),
+            );
           }
           expect(rm.all(), `readModel.all() ${when}: every summary, newest first`).toEqual(newestFirst(summaries));
           for (const [id, s] of summaries) expect(rm.get(id), `readModel.get(${id}) ${when}`).toEqual(s);
@@ -573,9 +621,18 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
           acked.push(...lines.filter(Boolean));
           if (acked.length >= KILL_AFTER) reached();
         });
-        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+          child.once('exit', (code, signal) => r({ code, signal })),
+        );
         const stdoutDone = new Promise<void>((r) => child.stdout!.once('close', () => r()));
-        await within(Promise.race([enough, exited.then((x) => Promise.reject(new Error(`the crash child exited (${x.signal ?? x.code}) after ${acked.length} ids`)))]), 60_000, `${KILL_AFTER} acknowledged ids from the crash child`);
+        await within(
+          Promise.race([
+            enough,
+            exited.then((x) => Promise.reject(new Error(`the crash child exited (${x.signal ?? x.code}) after ${acked.length} ids`))),
+          ]),
+          60_000,
+          `${KILL_AFTER} acknowledged ids from the crash child`,
+        );
         child.kill('SIGKILL');
         const { signal } = await exited;
         await stdoutDone;
@@ -608,7 +665,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
             expect(await store.exists(id), `unacknowledged run ${id}: no document, so it must not exist`).toBe(false);
             continue;
           }
-          expect(steps.map((s) => s.doc), `unacknowledged run ${id}: a whole committed version, not a mix`).toContainEqual(got);
+          expect(
+            steps.map((s) => s.doc),
+            `unacknowledged run ${id}: a whole committed version, not a mix`,
+          ).toContainEqual(got);
           present.set(id, got);
         }
         // Every run found, and nothing else: listed with its summary, its timers due, its outbox.
@@ -666,7 +726,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
           const a = median(at100[kind]);
           const b = median(at3000[kind]);
           expect(a, `${kind}: bytes per commit measured (${at100[kind].join(', ')})`).toBeGreaterThan(0);
-          expect(Math.abs(b - a) / a, `${kind} commit: ${a} bytes with 100 runs stored, ${b} with 3,000 (${at3000[kind].join(', ')})`).toBeLessThanOrEqual(0.1);
+          expect(
+            Math.abs(b - a) / a,
+            `${kind} commit: ${a} bytes with 100 runs stored, ${b} with 3,000 (${at3000[kind].join(', ')})`,
+          ).toBeLessThanOrEqual(0.1);
         }
       });
     });

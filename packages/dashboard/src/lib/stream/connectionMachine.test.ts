@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromCallback } from 'xstate';
-import { connectionMachine, connectionStatus, reconnectDelayMs, SILENCE_LIMIT_MS, type ConnectionEvent, type SocketInput } from './connectionMachine.ts';
+import {
+  connectionMachine,
+  connectionStatus,
+  reconnectDelayMs,
+  SILENCE_LIMIT_MS,
+  type ConnectionEvent,
+  type SocketInput,
+} from './connectionMachine.ts';
 
 /** A socket actor the test drives: `sockets` holds one sender per socket the machine opened. */
 function harness() {

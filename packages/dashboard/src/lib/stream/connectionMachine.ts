@@ -14,8 +14,7 @@ export const RECONNECT_MAX_MS = 15_000;
 export const SILENCE_LIMIT_MS = 50_000;
 
 /** 0.5 s, 1 s, 2 s, 4 s … capped at 15 s. */
-export const reconnectDelayMs = (failures: number): number =>
-  Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.max(0, failures - 1));
+export const reconnectDelayMs = (failures: number): number => Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.max(0, failures - 1));
 
 export interface SocketInput {
   url: string;
@@ -48,8 +47,7 @@ export interface ConnectionContext extends SocketInput {
   lastClose: string | null;
 }
 
-const isStreamMessage = (v: unknown): v is StreamMessage =>
-  typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
+const isStreamMessage = (v: unknown): v is StreamMessage => typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
 
 /** A real browser WebSocket, reporting open, close and snapshots to the machine and every message to `onMessage`. */
 export const browserSocket = fromCallback<ConnectionEvent, SocketInput>(({ sendBack, input }) => {
@@ -156,7 +154,10 @@ export const connectionMachine = setup({
 export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting';
 
 /** What the indicator shows: never "connecting" again once we have been live — then it is "reconnecting". */
-export function connectionStatus(snapshot: { matches: (v: 'waiting' | { socket: 'live' }) => boolean; context: ConnectionContext }): ConnectionStatus {
+export function connectionStatus(snapshot: {
+  matches: (v: 'waiting' | { socket: 'live' }) => boolean;
+  context: ConnectionContext;
+}): ConnectionStatus {
   if (snapshot.matches({ socket: 'live' })) return 'live';
   if (snapshot.context.everConnected || snapshot.context.failures > 0) return 'reconnecting';
   return 'connecting';

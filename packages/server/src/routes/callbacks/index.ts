@@ -58,7 +58,10 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
       // Counted, not one durable write each: the first of an interval is recorded at once, the rest in one summary.
       const answer = await forged.refuse({ runId, attemptId, type, client: req.ip, detail: message });
       if (answer.status === 429) {
-        return reply.code(429).header('retry-after', String(answer.retryAfterSeconds)).send({ result: 'rate_limited', attemptId, message: answer.message });
+        return reply
+          .code(429)
+          .header('retry-after', String(answer.retryAfterSeconds))
+          .send({ result: 'rate_limited', attemptId, message: answer.message });
       }
       return reply.code(401).send({ result: 'unauthorized', attemptId, message });
     }
@@ -72,12 +75,17 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
     const status = cut ? 408 : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (err.name === 'RunDamagedError') {
       // Retryable for the sender: once the file is repaired and Tether restarted, the same callback lands.
-      return reply.code(503).header('retry-after', '60').send({ result: 'invalid', ...(attemptId ? { attemptId } : {}), message: `${err.message} Callback not recorded; retry later.` });
+      return reply
+        .code(503)
+        .header('retry-after', '60')
+        .send({ result: 'invalid', ...(attemptId ? { attemptId } : {}), message: `${err.message} Callback not recorded; retry later.` });
     }
     if (status >= 500) {
       req.log.error({ err }, 'callback failed');
       const unavailable = err.name === 'CommitError';
-      return reply.code(unavailable ? 503 : 500).send({ result: 'invalid', message: unavailable ? 'Storage unavailable; callback not recorded. Retry.' : 'Internal error.' });
+      return reply
+        .code(unavailable ? 503 : 500)
+        .send({ result: 'invalid', message: unavailable ? 'Storage unavailable; callback not recorded. Retry.' : 'Internal error.' });
     }
     const validation = err.code === 'TETHER_VALIDATION';
     const message =
@@ -101,7 +109,13 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
    * A validly signed request with a body the protocol refuses: recorded on the run (its sender is authenticated), and
    * answered with what is wrong, field by field when the refusal is about fields.
    */
-  const invalid = async (req: FastifyRequest, reply: FastifyReply, type: string, why: { message: string; fields?: ErrorField[] }, status: 400 | 413 = 400) => {
+  const invalid = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    type: string,
+    why: { message: string; fields?: ErrorField[] },
+    status: 400 | 413 = 400,
+  ) => {
     const { runId, attemptId } = req.params as { runId: string; attemptId: string };
     const { message, fields } = why;
     await engine.recordRejected(runId, { type, attemptId, verdict: 'invalid', httpStatus: status, detail: message, source: 'callback' });
@@ -126,7 +140,8 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       if (req.validationError) {
-        if (isMessageTooLong((req.validationError as { validation?: SchemaError[] }).validation)) return invalid(req, reply, 'callback.received', tooLargeAnswer(MESSAGE_TOO_LONG), 413);
+        if (isMessageTooLong((req.validationError as { validation?: SchemaError[] }).validation))
+          return invalid(req, reply, 'callback.received', tooLargeAnswer(MESSAGE_TOO_LONG), 413);
         return invalid(req, reply, 'callback.received', bodyErrors(req));
       }
       const b = req.body;

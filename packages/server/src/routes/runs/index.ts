@@ -3,7 +3,18 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { parseRunConfig, type ResolvedRunConfig, type SchemaError } from '@tether/machine';
-import { CancelBody, CompleteBody, ErrorBody, EventList, RerunBody, Run, RunConfig, RunList, RunListQuery, type ErrorField } from '@tether/machine/protocol';
+import {
+  CancelBody,
+  CompleteBody,
+  ErrorBody,
+  EventList,
+  RerunBody,
+  Run,
+  RunConfig,
+  RunList,
+  RunListQuery,
+  type ErrorField,
+} from '@tether/machine/protocol';
 import { Errors, invalidFields, summarize, toErrorField, withFields } from '../../plugins/errors.ts';
 import { requireToken } from '../../plugins/auth.ts';
 import { typeboxValidatorCompiler } from '../../plugins/validation.ts';
@@ -63,7 +74,12 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       const q = req.query;
       const limit = q.limit === undefined ? 50 : Number(q.limit);
       if (limit < 1 || limit > 500) throw invalidFields([{ path: 'query.limit', message: 'must be between 1 and 500' }]);
-      return engine.listRuns({ limit, ...(q.status ? { status: q.status } : {}), ...(q.name ? { name: q.name } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) });
+      return engine.listRuns({
+        limit,
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.name ? { name: q.name } : {}),
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
     },
   );
 

@@ -280,31 +280,27 @@ const stream: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.get(
-    '/',
-    { websocket: true, onRequest: requireToken(settings.apiToken), schema: { hide: true } },
-    (socket, req) => {
-      if (connected >= maxClients) {
-        req.log.warn({ connected, limit: maxClients }, 'stream client refused: TETHER_STREAM_MAX_CLIENTS reached');
-        closeSoon(socket, 1013, `stream full: ${maxClients} clients (TETHER_STREAM_MAX_CLIENTS); try again later`);
-        return;
-      }
-      const runId = (req.query as { runId?: unknown }).runId;
-      const client: Client = {
-        socket,
-        raw: rawOf(socket),
-        runId: typeof runId === 'string' ? runId : null,
-        backlog: new Map(),
-        backlogBytes: 0,
-        gone: false,
-      };
-      add(client);
-      socket.on('close', () => remove(client));
-      socket.on('error', () => remove(client));
-      // Clients only listen; anything they send is ignored.
-      client.raw.write(snapshotFor(client.runId));
-    },
-  );
+  app.get('/', { websocket: true, onRequest: requireToken(settings.apiToken), schema: { hide: true } }, (socket, req) => {
+    if (connected >= maxClients) {
+      req.log.warn({ connected, limit: maxClients }, 'stream client refused: TETHER_STREAM_MAX_CLIENTS reached');
+      closeSoon(socket, 1013, `stream full: ${maxClients} clients (TETHER_STREAM_MAX_CLIENTS); try again later`);
+      return;
+    }
+    const runId = (req.query as { runId?: unknown }).runId;
+    const client: Client = {
+      socket,
+      raw: rawOf(socket),
+      runId: typeof runId === 'string' ? runId : null,
+      backlog: new Map(),
+      backlogBytes: 0,
+      gone: false,
+    };
+    add(client);
+    socket.on('close', () => remove(client));
+    socket.on('error', () => remove(client));
+    // Clients only listen; anything they send is ignored.
+    client.raw.write(snapshotFor(client.runId));
+  });
 };
 
 export default stream;

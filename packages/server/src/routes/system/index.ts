@@ -29,7 +29,11 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
     };
   });
 
-  app.get('/api/machine', { schema: { summary: 'The run statechart as nodes and edges, for drawing', response: { 200: MachineGraph } } }, async () => graph);
+  app.get(
+    '/api/machine',
+    { schema: { summary: 'The run statechart as nodes and edges, for drawing', response: { 200: MachineGraph } } },
+    async () => graph,
+  );
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 };

@@ -94,7 +94,14 @@ describe('LaunchPage', () => {
       { path: 'timeoutSeconds', message: 'must be <= 60 on this server' },
     ];
     // The message names only the first: the form must read `fields`, not the message.
-    vi.stubGlobal('fetch', vi.fn(async () => json(400, { error: { code: 'TETHER_VALIDATION', message: 'target.url http://example.test is not in TETHER_ALLOWED_TARGETS; and 2 more', fields } })));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () =>
+        json(400, {
+          error: { code: 'TETHER_VALIDATION', message: 'target.url http://example.test is not in TETHER_ALLOWED_TARGETS; and 2 more', fields },
+        }),
+      ),
+    );
     render(<LaunchPage />);
     await act(async () => {
       fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
@@ -108,7 +115,8 @@ describe('LaunchPage', () => {
       ]),
     );
     expect(shown).toHaveLength(3);
-    for (const label of ['Target URL', 'Max delay (s)', 'Timeout per attempt (s)']) expect(screen.getByLabelText(label).getAttribute('aria-invalid'), label).toBe('true');
+    for (const label of ['Target URL', 'Max delay (s)', 'Timeout per attempt (s)'])
+      expect(screen.getByLabelText(label).getAttribute('aria-invalid'), label).toBe('true');
     // Nothing is left for the notice: each error has its control.
     expect(screen.queryByText('The server refused this run')).toBeNull();
   });
@@ -119,7 +127,12 @@ describe('LaunchPage', () => {
       { path: 'target.headers.X-B', message: 'is set by Tether and cannot be overridden' },
       { path: 'bogus', message: 'is not a known field' },
     ];
-    vi.stubGlobal('fetch', vi.fn(async () => json(400, { error: { code: 'TETHER_VALIDATION', message: 'target.headers.X-A is not a valid header name; and 2 more', fields } })));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () =>
+        json(400, { error: { code: 'TETHER_VALIDATION', message: 'target.headers.X-A is not a valid header name; and 2 more', fields } }),
+      ),
+    );
     render(<LaunchPage />);
     await act(async () => {
       fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
@@ -134,7 +147,10 @@ describe('LaunchPage', () => {
   });
 
   it('an answer without fields is shown as the server said it, not parsed for field names', async () => {
-    vi.stubGlobal('fetch', vi.fn(async () => json(400, { error: { code: 'TETHER_VALIDATION', message: 'timeoutSeconds must be > 0' } })));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => json(400, { error: { code: 'TETHER_VALIDATION', message: 'timeoutSeconds must be > 0' } })),
+    );
     render(<LaunchPage />);
     await act(async () => {
       fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));

@@ -9,7 +9,19 @@ import { createRun } from '../api/createRun.ts';
 import { buildConfig, errorsByControl, FIELD_PATHS, fromServer, valuesFromPreset, type LaunchValues } from '../hooks/launchForm.ts';
 import { PRESETS, presetById } from '../hooks/presets.ts';
 
-function Field({ id, label, hint, errors, children }: { id: string; label: string; hint?: string; errors?: readonly string[] | undefined; children: ReactNode }) {
+function Field({
+  id,
+  label,
+  hint,
+  errors,
+  children,
+}: {
+  id: string;
+  label: string;
+  hint?: string;
+  errors?: readonly string[] | undefined;
+  children: ReactNode;
+}) {
   return (
     <div className={`field${errors?.length ? ' field-invalid' : ''}`}>
       <label htmlFor={id}>{label}</label>
@@ -110,8 +122,7 @@ export function LaunchPage() {
         <div>
           <h1 id="launch-title">Launch a run</h1>
           <p className="muted">
-            Tether triggers the target, waits for its callback, times out and retries. The built-in simulator plays the external
-            system.
+            Tether triggers the target, waits for its callback, times out and retries. The built-in simulator plays the external system.
           </p>
         </div>
       </header>
@@ -173,19 +184,44 @@ export function LaunchPage() {
           <fieldset className="card">
             <legend>Timing and retries</legend>
             <div className="field-grid">
-              <Field id="launch-timeoutSeconds" label="Timeout per attempt (s)" hint="How long each attempt waits for its callback." errors={errorFor('timeoutSeconds')}>
+              <Field
+                id="launch-timeoutSeconds"
+                label="Timeout per attempt (s)"
+                hint="How long each attempt waits for its callback."
+                errors={errorFor('timeoutSeconds')}
+              >
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('timeoutSeconds')} />
               </Field>
-              <Field id="launch-retryLimit" label="Retry limit" hint="Retries after the first attempt (0 = one attempt)." errors={errorFor('retryLimit')}>
+              <Field
+                id="launch-retryLimit"
+                label="Retry limit"
+                hint="Retries after the first attempt (0 = one attempt)."
+                errors={errorFor('retryLimit')}
+              >
                 <input type="number" inputMode="numeric" min="0" step="1" {...control('retryLimit')} />
               </Field>
-              <Field id="launch-heartbeatTimeoutSeconds" label="Heartbeat timeout (s)" hint="Optional: time out an attempt that stops sending heartbeats." errors={errorFor('heartbeatTimeoutSeconds')}>
+              <Field
+                id="launch-heartbeatTimeoutSeconds"
+                label="Heartbeat timeout (s)"
+                hint="Optional: time out an attempt that stops sending heartbeats."
+                errors={errorFor('heartbeatTimeoutSeconds')}
+              >
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('heartbeatTimeoutSeconds')} />
               </Field>
-              <Field id="launch-deadlineSeconds" label="Run deadline (s)" hint="Optional overall budget from start." errors={errorFor('deadlineSeconds')}>
+              <Field
+                id="launch-deadlineSeconds"
+                label="Run deadline (s)"
+                hint="Optional overall budget from start."
+                errors={errorFor('deadlineSeconds')}
+              >
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('deadlineSeconds')} />
               </Field>
-              <Field id="launch-triggerTimeoutSeconds" label="Trigger timeout (s)" hint="How long the trigger request may take. Default 30." errors={errorFor('triggerTimeoutSeconds')}>
+              <Field
+                id="launch-triggerTimeoutSeconds"
+                label="Trigger timeout (s)"
+                hint="How long the trigger request may take. Default 30."
+                errors={errorFor('triggerTimeoutSeconds')}
+              >
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('triggerTimeoutSeconds')} />
               </Field>
             </div>
@@ -194,7 +230,12 @@ export function LaunchPage() {
           <fieldset className="card">
             <legend>Backoff between attempts</legend>
             <div className="field-grid">
-              <Field id="launch-initialSeconds" label="Initial delay (s)" hint="Before the first retry. Default 1." errors={errorFor('initialSeconds')}>
+              <Field
+                id="launch-initialSeconds"
+                label="Initial delay (s)"
+                hint="Before the first retry. Default 1."
+                errors={errorFor('initialSeconds')}
+              >
                 <input type="number" inputMode="decimal" min="0" step="any" {...control('initialSeconds')} />
               </Field>
               <Field id="launch-multiplier" label="Multiplier" hint="Applied after each retry. Default 2." errors={errorFor('multiplier')}>

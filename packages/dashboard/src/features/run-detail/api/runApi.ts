@@ -4,8 +4,7 @@ import { api } from '../../../lib/http.ts';
 const base = (id: string) => `/api/runs/${encodeURIComponent(id)}`;
 
 export const getRun = (id: string, signal?: AbortSignal) => api<Run>(base(id), signal ? { signal } : {});
-export const getEvents = (id: string, signal?: AbortSignal) =>
-  api<EventList>(`${base(id)}/events`, signal ? { signal } : {}).then((r) => r.events);
+export const getEvents = (id: string, signal?: AbortSignal) => api<EventList>(`${base(id)}/events`, signal ? { signal } : {}).then((r) => r.events);
 
 export const cancelRun = (id: string, reason?: string) =>
   api<Run>(`${base(id)}/cancel`, { method: 'POST', body: (reason ? { reason } : {}) satisfies CancelBody });

@@ -75,10 +75,20 @@ export function CallbackConsole({ run, onRun }: { run: Run; onRun: (run: Run) =>
       {current.callbackUrl ? (
         <>
           <div className="row-gap" role="group" aria-label="Send callbacks through the signed URL">
-            <button type="button" className="btn" disabled={action.pending !== null} onClick={() => send('POST success', current.callbackUrl!, body(true))}>
+            <button
+              type="button"
+              className="btn"
+              disabled={action.pending !== null}
+              onClick={() => send('POST success', current.callbackUrl!, body(true))}
+            >
               POST success
             </button>
-            <button type="button" className="btn" disabled={action.pending !== null} onClick={() => send('POST failure', current.callbackUrl!, body(false))}>
+            <button
+              type="button"
+              className="btn"
+              disabled={action.pending !== null}
+              onClick={() => send('POST failure', current.callbackUrl!, body(false))}
+            >
               POST failure
             </button>
             <button
@@ -90,7 +100,12 @@ export function CallbackConsole({ run, onRun }: { run: Run; onRun: (run: Run) =>
               Bad signature
             </button>
             {previous?.callbackUrl ? (
-              <button type="button" className="btn" disabled={action.pending !== null} onClick={() => send(`POST to attempt #${previous.number} (late)`, previous.callbackUrl!, body(true))}>
+              <button
+                type="button"
+                className="btn"
+                disabled={action.pending !== null}
+                onClick={() => send(`POST to attempt #${previous.number} (late)`, previous.callbackUrl!, body(true))}
+              >
                 Late, to attempt #{previous.number}
               </button>
             ) : null}
@@ -107,7 +122,10 @@ export function CallbackConsole({ run, onRun }: { run: Run; onRun: (run: Run) =>
               <>
                 <div className="curl-head">
                   <span className="small muted">Heartbeat:</span>
-                  <CopyButton text={curlFor(current.heartbeatUrl, { progress: { percent: 50 } })} label={`Copy curl command for attempt ${current.number}'s heartbeat`} />
+                  <CopyButton
+                    text={curlFor(current.heartbeatUrl, { progress: { percent: 50 } })}
+                    label={`Copy curl command for attempt ${current.number}'s heartbeat`}
+                  />
                 </div>
                 <pre className="mono small">{curlFor(current.heartbeatUrl, { progress: { percent: 50 } })}</pre>
               </>

@@ -67,7 +67,13 @@ export function EventLog({ run, events, viewingSeq = null, onTravel }: EventLogP
                 >
                   <td className="num">
                     {onTravel ? (
-                      <button type="button" className="btn-link-inline num" onClick={() => onTravel(e.seq)} aria-label={`View the run as it was after event ${e.seq}`} title="Time travel to right after this event">
+                      <button
+                        type="button"
+                        className="btn-link-inline num"
+                        onClick={() => onTravel(e.seq)}
+                        aria-label={`View the run as it was after event ${e.seq}`}
+                        title="Time travel to right after this event"
+                      >
                         {e.seq}
                       </button>
                     ) : (

@@ -82,7 +82,9 @@ describe('MachineDiagram', () => {
     // Nothing leaving a state the run is not in is lit.
     expect(liveFrom('triggering')).toEqual([]);
     expect(liveFrom('awaitingCallback')).toEqual([]);
-    expect([...container.querySelectorAll('[data-live="true"]')].every((e) => e.getAttribute('data-edge-source')!.split(' ').includes('retrying'))).toBe(true);
+    expect(
+      [...container.querySelectorAll('[data-live="true"]')].every((e) => e.getAttribute('data-edge-source')!.split(' ').includes('retrying')),
+    ).toBe(true);
   });
 
   it('while waiting, lights the timeout, the callbacks and the heartbeat loop; a final run lights nothing', () => {
@@ -90,7 +92,15 @@ describe('MachineDiagram', () => {
     const accepted = nextSteps(snapshotFromRun(run), now).steps.filter((s) => s.accepted);
     const { container, unmount } = render(<MachineDiagram activeState={run.state} accepted={accepted} />);
     const live = [...container.querySelectorAll<SVGElement>('[data-live="true"]')].map((e) => `${e.dataset.edgeSource}>${e.dataset.edgeTarget}`);
-    expect(live).toEqual(expect.arrayContaining(['awaitingCallback>timedOut', 'attempt>succeeded', 'attempt>errored', 'attempt>timedOut', 'awaitingCallback>awaitingCallback']));
+    expect(live).toEqual(
+      expect.arrayContaining([
+        'awaitingCallback>timedOut',
+        'attempt>succeeded',
+        'attempt>errored',
+        'attempt>timedOut',
+        'awaitingCallback>awaitingCallback',
+      ]),
+    );
     expect(live).not.toContain('triggering>awaitingCallback');
     expect(live).not.toContain('retrying>attempt');
     unmount();
@@ -105,7 +115,10 @@ describe('MachineDiagram', () => {
     const grown = {
       ...graph,
       nodes: [...graph.nodes, { id: 'paused', path: 'paused', parent: null, type: 'atomic' as const, initial: false, transient: false }],
-      edges: [...graph.edges, { id: 'retrying-on-run.pause-paused-99', source: 'retrying', target: 'paused', kind: 'on' as const, label: 'run.pause', guard: null }],
+      edges: [
+        ...graph.edges,
+        { id: 'retrying-on-run.pause-paused-99', source: 'retrying', target: 'paused', kind: 'on' as const, label: 'run.pause', guard: null },
+      ],
     };
     const { container } = render(<MachineDiagram activeState="paused" graph={grown} />);
     expect(container.querySelector<SVGElement>('[data-state-id="paused"]')?.dataset.active).toBe('true');
@@ -132,7 +145,9 @@ describe('diagram layout (the fixed drawing of this machine)', () => {
       expect(box.x >= 0 && box.y >= 0 && box.x + box.w <= layout.width && box.y + box.h <= layout.height, node.id).toBe(true);
       if (node.parent) {
         const parent = layout.boxOf.get(node.parent)!;
-        expect(box.x > parent.x && box.y > parent.y && box.x + box.w < parent.x + parent.w && box.y + box.h < parent.y + parent.h, node.id).toBe(true);
+        expect(box.x > parent.x && box.y > parent.y && box.x + box.w < parent.x + parent.w && box.y + box.h < parent.y + parent.h, node.id).toBe(
+          true,
+        );
       }
     }
     for (const a of boxes) for (const b of boxes) if (a !== b) expect(overlaps(a.box, b.box), `${a.node.id} / ${b.node.id}`).toBe(false);
@@ -140,7 +155,8 @@ describe('diagram layout (the fixed drawing of this machine)', () => {
 
   it('starts and ends each arrow on the border of its states', () => {
     const onBorder = (pt: { x: number; y: number }, b: Rect) =>
-      ((pt.x === b.x || pt.x === b.x + b.w) && pt.y >= b.y && pt.y <= b.y + b.h) || ((pt.y === b.y || pt.y === b.y + b.h) && pt.x >= b.x && pt.x <= b.x + b.w);
+      ((pt.x === b.x || pt.x === b.x + b.w) && pt.y >= b.y && pt.y <= b.y + b.h) ||
+      ((pt.y === b.y || pt.y === b.y + b.h) && pt.x >= b.x && pt.x <= b.x + b.w);
     for (const a of layout.arrows) {
       expect(onBorder(a.points[0]!, layout.boxOf.get(a.source)!), `${a.key} start`).toBe(true);
       if (!a.joins) expect(onBorder(a.points[a.points.length - 1]!, layout.boxOf.get(a.target)!), `${a.key} end`).toBe(true);

@@ -68,7 +68,8 @@ function Label({ label, className }: { label: EdgeLabel; className: string }) {
 
 /** A short line under the state's name: what kind of state it is, and whether the run is in it. */
 function subtitle(node: GraphNode, current: boolean, active: boolean): string {
-  const kind = node.type === 'final' ? 'final' : node.transient ? 'passes through' : node.initial ? 'initial' : node.id === 'retrying' ? 'backoff' : '';
+  const kind =
+    node.type === 'final' ? 'final' : node.transient ? 'passes through' : node.initial ? 'initial' : node.id === 'retrying' ? 'backoff' : '';
   const where = current ? 'current' : active ? 'active' : '';
   return [where, kind].filter(Boolean).join(' · ');
 }
@@ -89,13 +90,7 @@ function StateNode({ node, layout, active, leaf, accepted }: NodeProps) {
   const children = layout.childrenOf.get(node.id) ?? [];
   const loop = layout.loops.find((l) => l.node === node.id);
   const sub = subtitle(node, isCurrent, isActive);
-  const cls = [
-    'dg-node',
-    `dg-${node.type}`,
-    node.transient ? 'dg-transient' : '',
-    isActive ? 'dg-active' : '',
-    isCurrent ? 'dg-current' : '',
-  ]
+  const cls = ['dg-node', `dg-${node.type}`, node.transient ? 'dg-transient' : '', isActive ? 'dg-active' : '', isCurrent ? 'dg-current' : '']
     .filter(Boolean)
     .join(' ');
   const cx = box.x + box.w / 2;

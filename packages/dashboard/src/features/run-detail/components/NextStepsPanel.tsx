@@ -31,8 +31,8 @@ export function NextStepsPanel({ next, state, now }: { next: NextSteps; state: s
     return (
       <div className="next-steps" aria-label="What can happen next">
         <p>
-          The run is final (<span className="mono">{state}</span>): the machine accepts no more events. Callbacks now are answered
-          410 late and recorded. Use <strong>Rerun</strong> to start a new run with the same configuration.
+          The run is final (<span className="mono">{state}</span>): the machine accepts no more events. Callbacks now are answered 410 late and
+          recorded. Use <strong>Rerun</strong> to start a new run with the same configuration.
         </p>
       </div>
     );
@@ -70,8 +70,7 @@ export function NextStepsPanel({ next, state, now }: { next: NextSteps; state: s
         {events.map((s) => (
           <li key={s.key} className="ns-item" data-event-type={s.eventType} data-accepted="true">
             <div className="ns-head">
-              <strong>{s.label}</strong> <span className="muted small">from the {s.sender}</span>{' '}
-              <code className="small">{s.eventType}</code>
+              <strong>{s.label}</strong> <span className="muted small">from the {s.sender}</span> <code className="small">{s.eventType}</code>
               {s.guard ? <code className="small muted"> [{s.guard}]</code> : null}
             </div>
             <Outcome step={s} />

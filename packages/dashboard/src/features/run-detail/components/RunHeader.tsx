@@ -84,7 +84,9 @@ export function RunHeader({ run, events, now, onRun }: RunHeaderProps) {
         </div>
         <div>
           <dt>Next deadline</dt>
-          <dd className="fact-fixed">{run.nextDueAt ? <Countdown to={Date.parse(run.nextDueAt)} now={now} label="Next deadline" /> : <span className="muted">none</span>}</dd>
+          <dd className="fact-fixed">
+            {run.nextDueAt ? <Countdown to={Date.parse(run.nextDueAt)} now={now} label="Next deadline" /> : <span className="muted">none</span>}
+          </dd>
         </div>
         <div>
           <dt>Created</dt>
@@ -113,7 +115,13 @@ export function RunHeader({ run, events, now, onRun }: RunHeaderProps) {
       ) : null}
 
       <div className="run-actions" role="toolbar" aria-label="Run actions">
-        <button type="button" className="btn btn-danger" disabled={final || action.pending !== null} onClick={() => setPanel(panel === 'cancel' ? 'none' : 'cancel')} aria-expanded={panel === 'cancel'}>
+        <button
+          type="button"
+          className="btn btn-danger"
+          disabled={final || action.pending !== null}
+          onClick={() => setPanel(panel === 'cancel' ? 'none' : 'cancel')}
+          aria-expanded={panel === 'cancel'}
+        >
           Cancel run…
         </button>
         <button
@@ -125,10 +133,20 @@ export function RunHeader({ run, events, now, onRun }: RunHeaderProps) {
         >
           {action.pending === 'Retry now' ? 'Retrying…' : 'Retry now'}
         </button>
-        <button type="button" className="btn" disabled={action.pending !== null} onClick={() => setPanel(panel === 'rerun' ? 'none' : 'rerun')} aria-expanded={panel === 'rerun'}>
+        <button
+          type="button"
+          className="btn"
+          disabled={action.pending !== null}
+          onClick={() => setPanel(panel === 'rerun' ? 'none' : 'rerun')}
+          aria-expanded={panel === 'rerun'}
+        >
           Rerun…
         </button>
-        <button type="button" className="btn" onClick={() => downloadJson(`${run.id}.json`, { exportedAt: new Date(now).toISOString(), run, events })}>
+        <button
+          type="button"
+          className="btn"
+          onClick={() => downloadJson(`${run.id}.json`, { exportedAt: new Date(now).toISOString(), run, events })}
+        >
           Export JSON
         </button>
       </div>

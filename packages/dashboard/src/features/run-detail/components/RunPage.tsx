@@ -22,7 +22,19 @@ import { TimeTravel } from './TimeTravel.tsx';
 import { AttemptsTimeline } from './timeline/AttemptsTimeline.tsx';
 import type { RestartMark } from './timeline/layout.ts';
 
-function Section({ id, title, children, className, aside }: { id: string; title: string; children: ReactNode; className?: string; aside?: ReactNode }) {
+function Section({
+  id,
+  title,
+  children,
+  className,
+  aside,
+}: {
+  id: string;
+  title: string;
+  children: ReactNode;
+  className?: string;
+  aside?: ReactNode;
+}) {
   return (
     <section className={`card ${className ?? ''}`} aria-labelledby={id}>
       {aside ? (
@@ -38,7 +50,19 @@ function Section({ id, title, children, className, aside }: { id: string; title:
   );
 }
 
-export function RunView({ run, events, now, connection, onRun }: { run: Run; events: readonly RunEventEntry[]; now: number; connection: StreamConnection; onRun: (run: Run) => void }) {
+export function RunView({
+  run,
+  events,
+  now,
+  connection,
+  onRun,
+}: {
+  run: Run;
+  events: readonly RunEventEntry[];
+  now: number;
+  connection: StreamConnection;
+  onRun: (run: Run) => void;
+}) {
   const liveNext = useNextSteps(run, now);
   // Time travel: the log entry being looked at (null = live), and the run rebuilt from the log up to it.
   const [travelSeq, setTravelSeq] = useState<number | null>(null);

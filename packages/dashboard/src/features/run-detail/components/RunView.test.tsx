@@ -38,7 +38,10 @@ describe('RunView', () => {
   });
 
   it('shows the server’s refusal of an action', async () => {
-    vi.stubGlobal('fetch', vi.fn(async () => json(409, { error: { code: 'TETHER_RUN_FINAL', message: 'Run run_02live is already final.' } })));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => json(409, { error: { code: 'TETHER_RUN_FINAL', message: 'Run run_02live is already final.' } })),
+    );
     show(fixtures.waiting);
     fireEvent.click(screen.getByRole('button', { name: 'Cancel run…' }));
     fireEvent.change(screen.getByLabelText(/Reason/), { target: { value: 'wrong customer' } });

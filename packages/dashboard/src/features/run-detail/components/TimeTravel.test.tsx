@@ -13,7 +13,12 @@ function show(f: RunFixture) {
   const currentState = () => utils.container.querySelector<SVGElement>('[aria-current="step"][data-state-id]')?.dataset.stateId;
   const attemptStates = () => {
     const table = screen.queryByRole('table', { name: 'Attempts' });
-    return table ? within(table).getAllByRole('row').slice(1).map((r) => r.querySelector('td:nth-child(6)')!.textContent) : [];
+    return table
+      ? within(table)
+          .getAllByRole('row')
+          .slice(1)
+          .map((r) => r.querySelector('td:nth-child(6)')!.textContent)
+      : [];
   };
   const moveTo = (index: number) => fireEvent.change(slider, { target: { value: String(index) } });
   return { ...utils, slider, currentState, attemptStates, moveTo };
@@ -39,7 +44,9 @@ describe('time travel (the scrubber over the run’s event log)', () => {
     const { moveTo, currentState, attemptStates, container } = show(f);
     moveTo(index);
 
-    expect(banner()?.textContent).toBe(`Viewing history at ${formatClockMs(Date.parse(f.events[index]!.at))} (after event ${index + 1} of ${f.events.length}) — back to live`);
+    expect(banner()?.textContent).toBe(
+      `Viewing history at ${formatClockMs(Date.parse(f.events[index]!.at))} (after event ${index + 1} of ${f.events.length}) — back to live`,
+    );
     expect(banner()?.textContent).toContain('09:00:10.035');
     expect(container.querySelector('[data-viewing]')?.getAttribute('data-viewing')).toBe('history');
 

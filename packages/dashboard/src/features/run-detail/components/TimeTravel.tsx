@@ -29,7 +29,12 @@ export function TimeTravel({ events, seq, onSeq }: TimeTravelProps) {
   };
 
   return (
-    <div className={`time-travel${live ? '' : ' time-travel-history'}`} role="group" aria-labelledby="time-travel-title" data-viewing={live ? 'live' : 'history'}>
+    <div
+      className={`time-travel${live ? '' : ' time-travel-history'}`}
+      role="group"
+      aria-labelledby="time-travel-title"
+      data-viewing={live ? 'live' : 'history'}
+    >
       <div className="tt-controls">
         <h2 id="time-travel-title" className="tt-title">
           Time travel
@@ -64,7 +69,10 @@ export function TimeTravel({ events, seq, onSeq }: TimeTravelProps) {
           <strong>
             Viewing history at <span className="num">{formatClockMs(at)}</span>
           </strong>{' '}
-          <span className="small">(after event {index + 1} of {events.length})</span> —{' '}
+          <span className="small">
+            (after event {index + 1} of {events.length})
+          </span>{' '}
+          —{' '}
           <button type="button" className="btn-link-inline" onClick={() => onSeq(null)}>
             back to live
           </button>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { inspectorLoaded, loadInspector, openRunInInspector, type RunHistoryInspector } from '../../../lib/inspect-run.ts';
 
@@ -14,8 +14,11 @@ export interface RunInspectorState {
 /** The run's history in the Stately inspector, kept up to date with entries that arrive while it is open. */
 export function useRunInspector(run: Pick<Run, 'id' | 'config' | 'createdAt'>, events: readonly RunEventEntry[]): RunInspectorState {
   const current = useRef<RunHistoryInspector | null>(null);
+  // What a click opens: the latest run and events, kept after each render (a ref is not written during render).
   const latest = useRef({ run, events });
-  latest.current = { run, events };
+  useLayoutEffect(() => {
+    latest.current = { run, events };
+  });
   const [opened, setOpened] = useState(false);
   const [ready, setReady] = useState(inspectorLoaded);
   const [loadError, setLoadError] = useState<string | null>(null);

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { DERIVED_FILTERS, DERIVED_FILTER_LABELS, RUN_STATUSES, type DerivedFilter, type RunStatus } from '@tether/machine/protocol';
 import { derivedTone } from '../../../lib/tones.ts';
 import type { RunFilters as Filters } from '../hooks/runFilters.ts';
@@ -19,8 +19,13 @@ export interface RunFiltersProps {
 
 export function RunFilters({ filters, derivedCounts, statusCounts, onChange }: RunFiltersProps) {
   // The name box updates the URL as you type, without a history entry per keystroke.
+  // A change from elsewhere (back button, a link) resets the box: adjusted during render, not in an effect after it.
   const [name, setName] = useState(filters.name);
-  useEffect(() => setName(filters.name), [filters.name]);
+  const [urlName, setUrlName] = useState(filters.name);
+  if (filters.name !== urlName) {
+    setUrlName(filters.name);
+    setName(filters.name);
+  }
 
   return (
     <div className="filters" role="search" aria-label="Filter runs">

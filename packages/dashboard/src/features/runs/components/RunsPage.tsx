@@ -55,8 +55,7 @@ export function RunsPage() {
       ) : runs.length === 0 ? (
         <EmptyState title="No runs yet">
           <p>
-            Launch one against the built-in simulator: the <strong>seed scenario</strong> preset times out once and succeeds on
-            the second attempt.
+            Launch one against the built-in simulator: the <strong>seed scenario</strong> preset times out once and succeeds on the second attempt.
           </p>
           <Link to="/runs/new?preset=seed" className="btn btn-primary">
             Launch the seed scenario

@@ -10,13 +10,25 @@ export function RunsTable({ runs, now }: { runs: RunSummary[]; now: number }) {
     <table className="table runs-table" aria-label="Runs">
       <thead>
         <tr>
-          <th scope="col" className="col-status">Status</th>
-          <th scope="col" className="col-id">Run</th>
-          <th scope="col" className="col-attempt">Attempt</th>
-          <th scope="col" className="col-due">Next deadline</th>
+          <th scope="col" className="col-status">
+            Status
+          </th>
+          <th scope="col" className="col-id">
+            Run
+          </th>
+          <th scope="col" className="col-attempt">
+            Attempt
+          </th>
+          <th scope="col" className="col-due">
+            Next deadline
+          </th>
           <th scope="col">Last message</th>
-          <th scope="col" className="col-time">Started</th>
-          <th scope="col" className="col-duration">Duration</th>
+          <th scope="col" className="col-time">
+            Started
+          </th>
+          <th scope="col" className="col-duration">
+            Duration
+          </th>
         </tr>
       </thead>
       <tbody>
@@ -38,7 +50,13 @@ export function RunsTable({ runs, now }: { runs: RunSummary[]; now: number }) {
               <td className="num">
                 {r.attempt} / {r.maxAttempts}
               </td>
-              <td>{r.nextDueAt ? <Countdown to={Date.parse(r.nextDueAt)} now={now} label={`Next deadline of ${r.id}`} /> : <span className="muted">—</span>}</td>
+              <td>
+                {r.nextDueAt ? (
+                  <Countdown to={Date.parse(r.nextDueAt)} now={now} label={`Next deadline of ${r.id}`} />
+                ) : (
+                  <span className="muted">—</span>
+                )}
+              </td>
               <td className="cell-message" title={r.overallState}>
                 {r.lastMessage}
               </td>

@@ -38,7 +38,11 @@ describe('derived filters (shared predicates from @tether/machine)', () => {
   });
 
   it('reads filters from the URL and ignores values it does not know', () => {
-    expect(parseFilters(new URLSearchParams('status=failed&name=x&derived=exhausted'))).toEqual({ status: 'failed', name: 'x', derived: 'exhausted' });
+    expect(parseFilters(new URLSearchParams('status=failed&name=x&derived=exhausted'))).toEqual({
+      status: 'failed',
+      name: 'x',
+      derived: 'exhausted',
+    });
     expect(parseFilters(new URLSearchParams('status=bogus&derived=stuck'))).toEqual({ status: null, name: '', derived: null });
   });
 });
@@ -49,7 +53,9 @@ describe('exhaustion comes from the wire, not from attempt counts', () => {
     expect([...byReason.keys()].sort()).toEqual(['deadline', 'exhausted', 'notRetryable']);
     for (const [reason, summary] of byReason) {
       expect(summary.exhausted, String(reason)).toBe(reason === 'exhausted');
-      expect(applyFilters([summary], { status: null, name: '', derived: 'exhausted' }, NOW).length, String(reason)).toBe(reason === 'exhausted' ? 1 : 0);
+      expect(applyFilters([summary], { status: null, name: '', derived: 'exhausted' }, NOW).length, String(reason)).toBe(
+        reason === 'exhausted' ? 1 : 0,
+      );
     }
   });
 

@@ -24,10 +24,7 @@ const nameMatches = (run: RunSummary, name: string) => !name || run.name.toLower
 
 export function applyFilters(runs: readonly RunSummary[], f: RunFilters, now: number): RunSummary[] {
   return runs.filter(
-    (r) =>
-      (f.status === null || r.status === f.status) &&
-      nameMatches(r, f.name) &&
-      (f.derived === null || DERIVED_PREDICATES[f.derived](r, now)),
+    (r) => (f.status === null || r.status === f.status) && nameMatches(r, f.name) && (f.derived === null || DERIVED_PREDICATES[f.derived](r, now)),
   );
 }
 

@@ -87,7 +87,12 @@ function AttemptRow({ a, tl }: { a: AttemptLane; tl: Timeline }) {
         ) : null}
         <span className="tl-due" style={{ left: `${pct(a.dueAt, tl)}%` }} title={`Times out at ${formatClockMs(a.dueAt)}`} aria-hidden="true" />
         {!a.open && a.endedAt !== null ? (
-          <span className={`tl-outcome tone-${tone}`} style={{ left: `${pct(a.endedAt, tl)}%` }} title={`${a.state} at ${formatClockMs(a.endedAt)}`} aria-hidden="true">
+          <span
+            className={`tl-outcome tone-${tone}`}
+            style={{ left: `${pct(a.endedAt, tl)}%` }}
+            title={`${a.state} at ${formatClockMs(a.endedAt)}`}
+            aria-hidden="true"
+          >
             <OutcomeGlyph state={a.state} />
           </span>
         ) : null}
@@ -98,11 +103,7 @@ function AttemptRow({ a, tl }: { a: AttemptLane; tl: Timeline }) {
         ) : null}
       </div>
       <span className="tl-status">
-        {a.open ? (
-          <Countdown to={a.dueAt} now={tl.now} label={`Attempt ${a.number} times out`} />
-        ) : (
-          <AttemptStateBadge state={a.state} />
-        )}
+        {a.open ? <Countdown to={a.dueAt} now={tl.now} label={`Attempt ${a.number} times out`} /> : <AttemptStateBadge state={a.state} />}
       </span>
     </li>
   );
@@ -134,7 +135,11 @@ export function AttemptsTimeline({ run, events, now, seenRestarts = [], cursorAt
             <AttemptRow key={a.id} a={a} tl={tl} />
           ))}
           {tl.pending ? (
-            <li className="tl-row tl-pending" data-attempt={tl.pending.number} aria-label={`Attempt ${tl.pending.number} starts at ${formatClockMs(tl.pending.startsAt)}`}>
+            <li
+              className="tl-row tl-pending"
+              data-attempt={tl.pending.number}
+              aria-label={`Attempt ${tl.pending.number} starts at ${formatClockMs(tl.pending.startsAt)}`}
+            >
               <span className="tl-label">
                 <span className="num">#{tl.pending.number}</span>
               </span>

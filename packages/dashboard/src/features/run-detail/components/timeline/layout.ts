@@ -78,7 +78,10 @@ export interface Timeline {
 const ms = (iso: string): number => Date.parse(iso);
 const msOrNull = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
 
-const TICK_STEPS = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 43_200_000, 86_400_000];
+const TICK_STEPS = [
+  100, 250, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000,
+  43_200_000, 86_400_000,
+];
 const MAX_TICKS = 8;
 /** Marks closer than this share a level only if they do not overlap (percent of the axis). */
 const MARK_SPACING_PCT = 4.5;
@@ -211,5 +214,4 @@ export const pct = (t: number, tl: Pick<Timeline, 'start' | 'end'>): number =>
   Math.min(100, Math.max(0, ((t - tl.start) / (tl.end - tl.start)) * 100));
 
 /** Width of a span on the axis, in percent, at least a hair so a 5 ms trigger stays visible. */
-export const widthPct = (s: Span, tl: Pick<Timeline, 'start' | 'end'>, min = 0.4): number =>
-  Math.max(min, pct(s.to, tl) - pct(s.from, tl));
+export const widthPct = (s: Span, tl: Pick<Timeline, 'start' | 'end'>, min = 0.4): number => Math.max(min, pct(s.to, tl) - pct(s.from, tl));
