@@ -7,6 +7,7 @@ import { SecretMissingError } from './engine/signer.ts';
 import { DataDirLockedError } from './store/data-dir-lock.ts';
 import { startupFailure } from './startup-errors.ts';
 import { CorruptRunFileError } from './store/types.ts';
+import { StoreUnavailableError } from './store/pg/pg-run-store.ts';
 import type {} from './plugins/inspect.ts'; // types of `app.inspector` only; the plugin is loaded by app.ts when on
 
 let startedOn: string | null = null;
@@ -66,6 +67,11 @@ main().catch((e) => {
     // can tell a lost secret from a crash: restarting cannot fix it.
     console.error(`Tether: refusing to start. ${e.message}`);
     process.exit(5);
+  }
+  if (e instanceof StoreUnavailableError) {
+    // The message names the cause (connection refused, authentication failed…), never the URL: it may hold a password.
+    console.error(`Tether: cannot start: ${e.message}. Check TETHER_DATABASE_URL and that PostgreSQL is running.`);
+    process.exit(8);
   }
   const storage = startupFailure(e, dataDirOf());
   if (storage) {

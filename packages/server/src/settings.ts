@@ -1,6 +1,7 @@
 /**
  * Every setting, from the environment. Documented in the README's configuration table; keep them in step.
  */
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +18,12 @@ export interface Settings {
   secret: string | null;
   /** TETHER_API_TOKEN: when set, /api/runs*, /api/stream need `Authorization: Bearer <token>`. @default none */
   apiToken: string | null;
+  /** TETHER_STORE: `file` (embedded, one node) or `postgres` (one or several nodes on one database). @default file */
+  store: 'file' | 'postgres';
+  /** TETHER_DATABASE_URL (or DATABASE_URL): postgres://user:password@host:port/db; needed with TETHER_STORE=postgres. */
+  databaseUrl: string | null;
+  /** TETHER_NODE_ID: this node's name in claims, logs and /healthz. @default {hostname}:{pid} */
+  nodeId: string;
   /** TETHER_FSYNC=1: fsync file and directory before acknowledging a commit. @default off */
   fsync: boolean;
   /** TETHER_SIMULATOR=off disables the built-in simulator at /simulator/jobs. @default on */
@@ -117,6 +124,21 @@ function allowedTargets(v: string | undefined): string[] {
   });
 }
 
+function storeKind(v: string | undefined): Settings['store'] {
+  if (v === undefined || v === '' || v === 'file') return 'file';
+  if (v === 'postgres' || v === 'postgresql') return 'postgres';
+  throw new SettingsError(`TETHER_STORE must be "file" or "postgres", got "${v}"`);
+}
+
+function databaseUrl(env: NodeJS.ProcessEnv): string | null {
+  const url = env.TETHER_DATABASE_URL || env.DATABASE_URL || null;
+  const name = env.TETHER_DATABASE_URL ? 'TETHER_DATABASE_URL' : 'DATABASE_URL';
+  if (url && !/^postgres(ql)?:\/\//.test(url)) throw new SettingsError(`${name} must be a postgres:// URL`);
+  if (!url && storeKind(env.TETHER_STORE) === 'postgres')
+    throw new SettingsError('TETHER_STORE=postgres needs TETHER_DATABASE_URL (or DATABASE_URL)');
+  return url;
+}
+
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Settings> = {}): Settings {
   const named = (name: string, fn: () => boolean) => {
     try {
@@ -134,6 +156,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     publicUrl,
     secret: env.TETHER_SECRET || null,
     apiToken: env.TETHER_API_TOKEN || null,
+    store: storeKind(env.TETHER_STORE),
+    databaseUrl: databaseUrl(env),
+    nodeId: env.TETHER_NODE_ID || `${hostname()}:${process.pid}`,
     fsync: named('TETHER_FSYNC', () => flag(env.TETHER_FSYNC, false)),
     simulator: named('TETHER_SIMULATOR', () => flag(env.TETHER_SIMULATOR, true)),
     simulatorMaxPending: int('TETHER_SIMULATOR_MAX_PENDING', env.TETHER_SIMULATOR_MAX_PENDING, 1000, 1, 1_000_000),

@@ -45,6 +45,25 @@ export const Health = Type.Object({
     description:
       'Quarantined runs: every request about one answers TETHER_RUN_DAMAGED until its file is repaired or restored and Tether restarted. `ok` is false while any is listed.',
   }),
-  store: Type.Object({ writeBack: Type.Optional(WriteBackStatus) }, { description: 'The store. `ok` is false while write-backs fail.' }),
+  node: Type.String({ description: 'This node (TETHER_NODE_ID; default host:pid).' }),
+  store: Type.Object(
+    {
+      kind: Type.Union([Type.Literal('file'), Type.Literal('postgres')], { description: 'TETHER_STORE.' }),
+      writeBack: Type.Optional(WriteBackStatus),
+      reachable: Type.Optional(Type.Boolean({ description: 'postgres: whether the database answered just now. `ok` is false while not.' })),
+      listening: Type.Optional(
+        Type.Boolean({
+          description: "postgres: whether this node's LISTEN connection is up (if not, other nodes' changes arrive by the catch-up poll).",
+        }),
+      ),
+    },
+    { description: 'The store. `ok` is false while write-backs fail or the database is unreachable.' },
+  ),
 });
+export const Readiness = Type.Object({
+  ready: Type.Boolean(),
+  node: Type.String(),
+  reason: Type.Optional(Type.String({ description: 'Why not ready: recovery not finished, the store not writable, the database unreachable.' })),
+});
+export type Readiness = Static<typeof Readiness>;
 export type Health = Static<typeof Health>;

@@ -44,4 +44,4 @@ export { ErrorField, ErrorBody } from './errors.ts';
 export { RunListQuery, RunList, EventList } from './pages.ts';
 export { CancelBody, CompleteBody, RerunBody } from './actions.ts';
 export { GraphNode, GraphEdge, MachineGraph } from './graph.ts';
-export { DamagedRun, Health, WriteBackFailure, WriteBackStatus } from './health.ts';
+export { DamagedRun, Health, Readiness, WriteBackFailure, WriteBackStatus } from './health.ts';

@@ -29,6 +29,10 @@ export class DocCache {
     return this.map.get(runId);
   }
 
+  delete(runId: string): void {
+    this.map.delete(runId);
+  }
+
   set(runId: string, doc: RunDoc): void {
     if (this.capacity <= 0) return;
     this.map.delete(runId);

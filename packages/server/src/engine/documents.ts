@@ -42,6 +42,12 @@ export class RunDocuments {
     this.cache.set(doc.id, doc);
   }
 
+  /** Drops what is held of the run: another node committed it, so the store's copy is the one to read. */
+  forget(runId: string): void {
+    this.pinned.delete(runId);
+    this.cache.delete(runId);
+  }
+
   /** A commit of `runId` failed after the store may have written it: the next event starts from `acknowledged`. */
   pin(acknowledged: RunDoc): void {
     this.pinned.set(acknowledged.id, acknowledged);

@@ -36,7 +36,7 @@ import {
 import { newRunId } from '../core/ids.ts';
 import { resendable } from '../core/outbox.ts';
 import { RunTooLargeError, type OutboxEntry, type RunDoc } from '../store/types.ts';
-import type { RunStore } from '../store/contract.ts';
+import { VersionConflictError, type DueTimer, type RunStore } from '../store/contract.ts';
 import { MemoryReadModel } from '../store/memory-read-model.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { RunDocuments } from './documents.ts';
@@ -86,7 +86,18 @@ export interface EngineOptions {
    * @default 8 MiB
    */
   maxRunBytes?: number;
+  /**
+   * The store is shared with other nodes (PostgreSQL): a cached document may be stale, so reads go to the store, a
+   * commit refused for its version starts the step again from the store's document, a run unknown here is looked up
+   * there, and start-up arms nothing (each node fires the timers it committed; cluster.ts takes over a dead node's).
+   */
+  shared?: boolean;
+  /** This node's name in log entries it writes for other nodes' work (TETHER_NODE_ID). @default "this node" */
+  nodeId?: string;
 }
+
+/** Times a step is tried again after another node committed its run first (each try reads the run afresh). */
+const CONFLICT_RETRIES = 8;
 
 export interface Applied {
   accepted: boolean;
@@ -126,6 +137,12 @@ export class Engine {
   private readonly background = new Set<Promise<void>>();
   private stopping = false;
   private resumed = false;
+  private readonly shared: boolean;
+  private readonly nodeName: string;
+  /** Told of every commit this node makes (cluster.ts: the coalesced notification to the other nodes). */
+  private committedHook: ((runId: string, version: number) => void) | null = null;
+  /** Timers taken over from another node (cluster.ts): whose they were, for the log entry of their firing. */
+  private readonly takenOver = new Map<string, string>();
 
   private constructor(opts: EngineOptions) {
     this.store = opts.store;
@@ -135,6 +152,8 @@ export class Engine {
     this.policy = { maxRejected: opts.maxRejectedPerRun ?? 1000 };
     this.maxRunBytes = opts.maxRunBytes ?? 8 * 1024 * 1024;
     this.startedAt = this.clock.now();
+    this.shared = opts.shared ?? false;
+    this.nodeName = opts.nodeId ? `node ${opts.nodeId}` : 'this node';
     this.turns = new TurnBudget(opts.turnBudgetMs ?? 4);
     this.docs = new RunDocuments(
       this.store,
@@ -205,6 +224,7 @@ export class Engine {
 
   /** The committed document; null if the run does not exist; RunDamagedError if it cannot be read. */
   async getDoc(runId: string): Promise<RunDoc | null> {
+    if (this.shared) return this.store.get(runId);
     return this.known(runId) ? this.docs.peek(runId) : null;
   }
 
@@ -347,18 +367,31 @@ export class Engine {
   private withRun<T>(runId: string, task: (doc: RunDoc | null) => Promise<T>): Promise<T> {
     return this.lock.run(runId, () =>
       this.withTurn(async () => {
-        if (!this.known(runId)) return task(null);
-        let doc = await this.docs.load(runId);
-        const marker = this.recovery.markerFor(doc);
-        if (marker) {
-          const result = recordEntry(doc, marker.entry, this.policy, marker.resent);
-          await this.commit(doc, result);
-          this.recovery.recorded(runId);
-          doc = result.doc;
+        for (let tries = 1; ; tries++) {
+          try {
+            return await this.underLock(runId, task);
+          } catch (e) {
+            // Another node committed the run since this one read it: nothing was written; decide again from what it made.
+            if (!(e instanceof CommitError && e.cause instanceof VersionConflictError) || tries >= CONFLICT_RETRIES) throw e;
+            this.docs.forget(runId);
+          }
         }
-        return task(doc);
       }),
     );
+  }
+
+  private async underLock<T>(runId: string, task: (doc: RunDoc | null) => Promise<T>): Promise<T> {
+    // Shared: a run another node created may not have reached this node's read model yet.
+    if (!this.known(runId) && !(this.shared && (await this.store.exists(runId)))) return task(null);
+    let doc = await this.docs.load(runId);
+    const marker = this.recovery.markerFor(doc);
+    if (marker) {
+      const result = recordEntry(doc, marker.entry, this.policy, marker.resent);
+      await this.commit(doc, result);
+      this.recovery.recorded(runId);
+      doc = result.doc;
+    }
+    return task(doc);
   }
 
   /** A step's CPU part runs under the turn budget (turn-budget.ts): the token is handed on once its commit is with the store. */
@@ -403,11 +436,13 @@ export class Engine {
       await landed;
     } catch (e) {
       if (e instanceof RunTooLargeError) throw e; // refused before anything was written: nothing to undo
+      if (e instanceof VersionConflictError) throw new CommitError(doc.id, e); // another node's commit came first: withRun retries
       this.log.error({ runId: doc.id, err: errText(e) }, 'commit failed');
       if (!opts.creating) this.docs.pin(prev);
       throw new CommitError(doc.id, e);
     }
     this.docs.committed(doc);
+    this.committedHook?.(doc.id, doc.version ?? 0);
 
     const withRun = (t: RunDoc['timers'][number]): TimerEntry => ({ ...t, runId: doc.id });
     this.scheduler.sync(doc.id, prev.timers.map(withRun), doc.timers.map(withRun));
@@ -436,7 +471,10 @@ export class Engine {
       // rather than the armed dueAt, because a retry after a failed commit is armed later than the committed one.
       const committed = doc?.timers.find((t) => t.key === entry.key);
       if (!doc || !committed || committed.dueAt > firedAt) return;
-      const detail = `Timer due ${iso(committed.dueAt)} fired ${firedAt - committed.dueAt} ms late.`;
+      const from = this.takenOver.get(`${entry.runId}/${entry.key}`);
+      this.takenOver.delete(`${entry.runId}/${entry.key}`);
+      const late = `Timer due ${iso(committed.dueAt)} fired ${firedAt - committed.dueAt} ms late`;
+      const detail = from ? `${late}, by ${this.nodeName} after node ${from}'s claim expired.` : `${late}.`;
       await this.commit(
         doc,
         applyEvent(
@@ -509,6 +547,80 @@ export class Engine {
     void settled.finally(() => this.background.delete(settled));
   }
 
+  // ───────────────────────────── several nodes (cluster.ts) ─────────────────────────────
+
+  /** Called after every commit this node makes, with the run's new version. */
+  onCommitted(fn: ((runId: string, version: number) => void) | null): void {
+    this.committedHook = fn;
+  }
+
+  /**
+   * Another node committed `doc` (this node knew `knownVersion`): the cached copy goes, and subscribers here get the
+   * update as if it were local — with the log entries added since, as far as the version gap tells.
+   */
+  remoteCommitted(doc: RunDoc, knownVersion: number | undefined): void {
+    this.docs.forget(doc.id);
+    if (!this.notifier.listening) return;
+    const added = Math.max(1, Math.min(50, (doc.version ?? 0) - (knownVersion ?? 0)));
+    let run: Run | undefined;
+    const view = () => (run ??= this.view(doc));
+    this.notifier.publish({
+      get run() {
+        return view();
+      },
+      summary: toRunSummary(doc.snapshot),
+      events: doc.events.slice(-added),
+      doc,
+    });
+  }
+
+  /** Another node committed the run; nobody here listens: only the cached copy goes. */
+  remoteChanged(runId: string): void {
+    this.docs.forget(runId);
+  }
+
+  summaryOf(doc: RunDoc): RunSummary {
+    return toRunSummary(doc.snapshot);
+  }
+
+  /** Whether anyone here listens to commits (a remote one then needs its document read). */
+  get listening(): boolean {
+    return this.notifier.listening;
+  }
+
+  /** Arms a timer claimed from another node whose claim expired: it fires here (at once when overdue), fenced as any other. */
+  takeOverTimer(t: DueTimer, previousOwner: string): void {
+    if (this.stopping) return;
+    this.takenOver.set(`${t.runId}/${t.key}`, previousOwner);
+    this.scheduler.arm({ runId: t.runId, key: t.key, dueAt: t.dueAt, eventType: t.eventType });
+  }
+
+  /**
+   * Re-sends a trigger whose sender's lease expired (claimed by cluster.ts), with the same Idempotency-Key, after
+   * recording it on the run (its `sends` counted): "re-sent by node B after node A's lease expired".
+   */
+  async takeOverTrigger(runId: string, entryId: string, previousOwner: string): Promise<void> {
+    await this.withRun(runId, async (doc) => {
+      const o = doc?.outbox.find((x) => x.id === entryId);
+      if (!doc || !o || isFinalRunStatus(toRunSummary(doc.snapshot).status)) return;
+      const detail = `Trigger of attempt ${o.number} re-sent by ${this.nodeName} after node ${previousOwner}'s lease expired (same Idempotency-Key).`;
+      const result = recordEntry(
+        doc,
+        { type: 'trigger.resent', at: this.clock.now(), attemptId: o.attemptId, verdict: 'recorded', source: 'server', detail },
+        this.policy,
+        [o.id],
+      );
+      await this.commit(doc, result);
+      const resent = result.doc.outbox.find((x) => x.id === entryId);
+      if (resent) this.send(result.doc, resent);
+    });
+  }
+
+  /** Triggers this node is sending now (cluster.ts renews their leases). */
+  inFlightTriggers(): { runId: string; id: string }[] {
+    return this.dispatcher.inFlightEntries();
+  }
+
   // ───────────────────────────── lifecycle ─────────────────────────────
 
   private async recover(): Promise<void> {
@@ -517,6 +629,12 @@ export class Engine {
     for (const d of opened.damaged) this.docs.quarantine(d.id, d.file, d.reason);
     this.readModel = opened.readModel;
     const at = this.recovery.begin(this.clock.now());
+    if (this.shared) {
+      // Other nodes may be alive and firing their timers: this one arms only what it commits, and takes over a dead
+      // node's timers and triggers once their claims expire (cluster.ts). No restart marker: no run was "restarted".
+      this.log.info({ runs: this.readModel.count, active: this.readModel.openCount }, 'engine started on a shared store');
+      return;
+    }
     // Every committed timer of every open run, into the paused scheduler at its original dueAt: nothing fires before
     // resume(). The store answers from what it keeps of open runs (the file store: memory; a database: an index).
     const byRun = new Map<string, { attempt: number; timers: RunDoc['timers'] }>();

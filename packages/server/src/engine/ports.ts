@@ -39,6 +39,8 @@ export interface OutboxDispatcher {
   /** Promises of the requests in flight and their outcome handlers. */
   settling(): Promise<unknown>[];
   readonly inFlight: number;
+  /** The entries in flight, by run. */
+  inFlightEntries(): { runId: string; id: string }[];
 }
 
 /** What subscribers receive after every commit. */

@@ -80,7 +80,7 @@ export default fp(async function errors(app: FastifyInstance) {
       // Not transient (an operator must repair or restore the file), so not a 503; never a bare 500 either.
       return reply.code(500).send(toErrorBody(err.code, err.message));
     }
-    if (err instanceof CommitError) {
+    if (err instanceof CommitError || err.name === 'StoreUnavailableError') {
       req.log.error({ err: err.message }, 'commit failed');
       return reply
         .code(503)

@@ -14,6 +14,9 @@ import { FileRunStore } from '../store/file-run-store.ts';
 import type { WriteBackHealth } from '../store/write-back-health.ts';
 import { defaultPublicUrl, type Settings } from '../settings.ts';
 import { ForgedLedger } from './forged-ledger.ts';
+import { PgRunStore } from '../store/pg/pg-run-store.ts';
+import { Cluster } from '../engine/cluster.ts';
+import type { RunStore } from '../store/contract.ts';
 
 export interface TetherServices {
   settings: Settings;
@@ -29,7 +32,18 @@ export interface TetherServices {
    * The store's own health, for /healthz: how its background write-backs are doing. `writeBack` is absent for a store
    * that does not report it (a test's stand-in for the lowdb store).
    */
-  storeHealth(): { writeBack?: WriteBackHealth };
+  storeHealth(): Promise<StoreHealth>;
+  /** Several nodes on PostgreSQL: this node's part (null with the file store). */
+  cluster: Cluster | null;
+}
+
+export interface StoreHealth {
+  kind: 'file' | 'postgres';
+  writeBack?: WriteBackHealth;
+  /** postgres: the database answered a ping just now. */
+  reachable?: boolean;
+  /** postgres: this node's LISTEN connection is up. */
+  listening?: boolean;
 }
 
 declare module 'fastify' {
@@ -53,13 +67,31 @@ export default fp<TetherPluginOptions>(
     const clock = opts.clock ?? systemClock;
     let listening: string | null = null;
     const publicUrl = () => settings.publicUrl ?? listening ?? defaultPublicUrl(settings.host, settings.port);
-    const secret = await loadOrCreateSecret(settings.dataDir, settings.secret ?? undefined);
+    let store: RunStore;
+    let storeHealth: () => Promise<StoreHealth>;
+    let secret: Buffer;
+    const pgStore =
+      settings.store === 'postgres' && !opts.store
+        ? new PgRunStore({ url: settings.databaseUrl!, nodeId: settings.nodeId, now: () => clock.now() })
+        : null;
+    if (pgStore) {
+      // Every node of a cluster signs with one secret: TETHER_SECRET, or the one the first node stored in the database.
+      await pgStore.migrate();
+      secret = await pgStore.secret(settings.secret ?? undefined);
+      store = pgStore;
+      storeHealth = async () => ({ kind: 'postgres', reachable: await pgStore.ping(), listening: cluster?.listenConnected ?? false });
+    } else {
+      secret = await loadOrCreateSecret(settings.dataDir, settings.secret ?? undefined);
+      // The store logs its background write-backs' failures (nobody awaits those) and dates them by the engine's clock.
+      const files = opts.store ?? new LowdbRunStore({ dir: settings.dataDir, fsync: settings.fsync, logger: app.log, now: () => clock.now() });
+      store = new FileRunStore(files);
+      storeHealth = async () => (files instanceof LowdbRunStore ? { kind: 'file', writeBack: files.writeBackHealth } : { kind: 'file' });
+    }
     const signer = new Signer(secret, publicUrl);
-    // The store logs its background write-backs' failures (nobody awaits those) and dates them by the engine's clock.
-    const files = opts.store ?? new LowdbRunStore({ dir: settings.dataDir, fsync: settings.fsync, logger: app.log, now: () => clock.now() });
-    const storeHealth = () => (files instanceof LowdbRunStore ? { writeBack: files.writeBackHealth } : {});
     const engine = await Engine.start({
-      store: new FileRunStore(files),
+      store,
+      shared: pgStore !== null,
+      nodeId: settings.nodeId,
       signer,
       paused: true,
       logger: app.log,
@@ -74,16 +106,21 @@ export default fp<TetherPluginOptions>(
       record: (runId, entry) => engine.recordRejected(runId, entry),
       logger: app.log,
     });
-    app.decorate('tether', { settings, engine, signer, clock, publicUrl, forged, storeHealth });
+    const cluster: Cluster | null = pgStore ? new Cluster({ engine, store: pgStore, url: settings.databaseUrl!, log: app.log }) : null;
+    app.decorate('tether', { settings, engine, signer, clock, publicUrl, forged, storeHealth, cluster });
 
     app.addHook('onListen', async function () {
       const addr = app.server.address() as AddressInfo | null;
       if (addr && typeof addr === 'object') listening = defaultPublicUrl(addr.address, addr.port);
       engine.resume();
+      await cluster?.start();
     });
     app.addHook('preClose', async () => {
       // Pending bad-signature summaries first: once the engine stops it records nothing. Best effort (failures are logged).
       await forged.close();
+      // The cluster's loops first (they use the pool the store closes); commits still draining are seen by the others'
+      // catch-up poll instead of a notification.
+      await cluster?.stop();
       await engine.stop();
     });
   },

@@ -6,6 +6,7 @@ import { sendTrigger, type TriggerOutcome } from '../trigger.ts';
 
 export class LocalOutboxDispatcher implements OutboxDispatcher {
   private readonly inflight = new Map<string, AbortController>();
+  private readonly runOf = new Map<string, string>();
   private readonly pending = new Set<Promise<void>>();
 
   constructor(
@@ -22,6 +23,7 @@ export class LocalOutboxDispatcher implements OutboxDispatcher {
     const ac = new AbortController();
     this.inflight.set(o.id, ac);
     const runId = doc.id;
+    this.runOf.set(o.id, runId);
     const config = doc.snapshot.context.config;
     const pending: Promise<void> = sendTrigger(this.fetchImpl, {
       url: config.target.url,
@@ -42,6 +44,7 @@ export class LocalOutboxDispatcher implements OutboxDispatcher {
       .then(onOutcome)
       .finally(() => {
         this.inflight.delete(o.id);
+        this.runOf.delete(o.id);
         this.pending.delete(pending);
       });
     this.pending.add(pending);
@@ -53,6 +56,10 @@ export class LocalOutboxDispatcher implements OutboxDispatcher {
 
   abortAll(reason: string): void {
     for (const ac of this.inflight.values()) ac.abort(new Error(reason));
+  }
+
+  inFlightEntries(): { runId: string; id: string }[] {
+    return [...this.runOf].map(([id, runId]) => ({ runId, id }));
   }
 
   settling(): Promise<unknown>[] {

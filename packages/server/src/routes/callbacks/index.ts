@@ -82,7 +82,8 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
     }
     if (status >= 500) {
       req.log.error({ err }, 'callback failed');
-      const unavailable = err.name === 'CommitError';
+      const unavailable = err.name === 'CommitError' || err.name === 'StoreUnavailableError';
+      if (unavailable) reply.header('retry-after', '1');
       return reply
         .code(unavailable ? 503 : 500)
         .send({ result: 'invalid', message: unavailable ? 'Storage unavailable; callback not recorded. Retry.' : 'Internal error.' });

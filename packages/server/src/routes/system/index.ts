@@ -1,15 +1,16 @@
 /** Health, the machine graph for the diagram, and the OpenAPI document. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { machineGraph } from '@tether/machine';
-import { Health, MachineGraph } from '@tether/machine/protocol';
+import { Health, MachineGraph, Readiness } from '@tether/machine/protocol';
 
 const system: FastifyPluginAsyncTypebox = async (app) => {
-  const { engine, storeHealth } = app.tether;
+  const { engine, storeHealth, settings } = app.tether;
   const graph = machineGraph();
 
   app.get('/healthz', { schema: { summary: 'Liveness, counts, damaged runs and store write-backs', response: { 200: Health } } }, async () => {
     const damaged = engine.damagedRuns().map((d) => ({ runId: d.runId, file: d.file, reason: d.reason, since: new Date(d.since).toISOString() }));
-    const wb = storeHealth().writeBack;
+    const health = await storeHealth();
+    const wb = health.writeBack;
     const iso = (ms: number) => new Date(ms).toISOString();
     const writeBack = wb && {
       ok: wb.consecutiveFailures === 0,
@@ -18,16 +19,33 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
       ...(wb.lastSuccessAt !== null ? { lastSuccessAt: iso(wb.lastSuccessAt) } : {}),
     };
     return {
-      ok: damaged.length === 0 && (writeBack?.ok ?? true),
+      ok: damaged.length === 0 && (writeBack?.ok ?? true) && health.reachable !== false,
       bootId: engine.bootId,
       startedAt: new Date(engine.startedAt).toISOString(),
       runs: engine.runCount,
       activeRuns: engine.activeCount,
       timers: engine.timerCount,
       damaged,
-      store: writeBack ? { writeBack } : {},
+      node: settings.nodeId,
+      store: {
+        kind: health.kind,
+        ...(writeBack ? { writeBack } : {}),
+        ...(health.reachable !== undefined ? { reachable: health.reachable } : {}),
+        ...(health.listening !== undefined ? { listening: health.listening } : {}),
+      },
     };
   });
+
+  // For a load balancer: 503 while this node cannot serve (the database unreachable), so traffic goes to another node.
+  app.get(
+    '/readyz',
+    { schema: { summary: 'Readiness: 200 when this node can serve, 503 with the reason while not', response: { 200: Readiness, 503: Readiness } } },
+    async (_req, reply) => {
+      const health = await storeHealth();
+      if (health.reachable === false) return reply.code(503).send({ ready: false, node: settings.nodeId, reason: 'the database is unreachable' });
+      return { ready: true, node: settings.nodeId };
+    },
+  );
 
   app.get(
     '/api/machine',
