@@ -58,6 +58,8 @@ export interface LoadResult {
   timeouts: number;
   non2xx: number;
   statuses: Record<string, number>;
+  /** With `LoadSpec.targets`: each server's own figures (the top level is their sum, latency the worst). */
+  perTarget?: (Omit<LoadResult, 'perTarget'> & { base: string })[];
 }
 
 export interface LoadSpec {
@@ -68,6 +70,8 @@ export interface LoadSpec {
   durationSec: number;
   /** Paths used round-robin. */
   paths: string[];
+  /** Several servers loaded at once from the one load process (then `base`, `connections` and `paths` are unused). */
+  targets?: { base: string; connections: number; paths: string[] }[];
 }
 
 let specCounter = 0;
@@ -75,6 +79,13 @@ export async function runLoad(workDir: string, spec: LoadSpec): Promise<LoadResu
   const n = ++specCounter;
   const pathsFile = join(workDir, `paths-${n}.txt`);
   await writeFile(pathsFile, spec.paths.join('\n'));
+  const targets = await Promise.all(
+    (spec.targets ?? []).map(async (t, i) => {
+      const file = join(workDir, `paths-${n}-${i}.txt`);
+      await writeFile(file, t.paths.join('\n'));
+      return { base: t.base, connections: t.connections, paths: file };
+    }),
+  );
   const specFile = join(workDir, `load-${n}.json`);
   await writeFile(
     specFile,
@@ -85,6 +96,7 @@ export async function runLoad(workDir: string, spec: LoadSpec): Promise<LoadResu
       connections: spec.connections,
       durationSec: spec.durationSec,
       paths: pathsFile,
+      ...(spec.targets ? { targets } : {}),
     }),
   );
   return runChild<LoadResult>('bench/procs/load.ts', { name: 'load generator', args: [specFile], timeoutMs: (spec.durationSec + 60) * 1000 });

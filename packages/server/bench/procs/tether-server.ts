@@ -1,7 +1,8 @@
 /**
  * The Tether server for benchmarks: the same app `src/server.ts` runs (buildApp with settings from the environment),
  * plus a few read-only bench endpoints under /__bench that the real runner does not have:
- *   GET  /__bench/stats   event-loop delay histogram (monitorEventLoopDelay, 1 ms resolution), heap, CPU, engine counts
+ *   GET  /__bench/stats   event-loop delay histogram (monitorEventLoopDelay, 1 ms resolution), heap, CPU, engine counts,
+ *                         and with TETHER_STORE=postgres the cluster's counters (notifications, timers taken over)
  *   POST /__bench/reset   resets the event-loop histogram (call before each measured load)
  *   GET  /__bench/idle    resolves once every queued commit and in-flight trigger has settled
  * Prints one JSON line `{"ready":true,"port":…}` once it listens.
@@ -34,6 +35,8 @@ app.get('/__bench/stats', async () => {
     runs: engine.runCount,
     activeRuns: engine.activeCount,
     timers: engine.timerCount,
+    // TETHER_STORE=postgres: the node's fan-out and take-over counters (cluster.ts).
+    cluster: app.tether.cluster ? { ...app.tether.cluster.stats } : null,
   };
 });
 // One file per server process (a run starts several): <BENCH_PROFILE without .cpuprofile>-<pid>.cpuprofile

@@ -4,7 +4,10 @@
  * `run.updated` with status `succeeded`. All clients and the sender share this process's clock. The first `warmup`
  * callbacks are sent and delivered first and not counted: the server's first responses compile serializers and JIT
  * the engine, which is start-up, not steady-state latency.
- *   node --import tsx bench/procs/ws-probe.ts <spec.json>   spec: { base, clients, runs: [{ runId, attemptId }], paceMs, warmup }
+ *   node --import tsx bench/procs/ws-probe.ts <spec.json>   spec: { base, clients, runs: [{ runId, attemptId }], paceMs, warmup,
+ *                                                                  callbackBase? }
+ * `callbackBase` (default `base`): where the callbacks are POSTed — another node of a cluster than the one the clients
+ * are connected to (B12).
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -18,6 +21,7 @@ interface Spec {
   runs: { runId: string; attemptId: string }[];
   paceMs: number;
   warmup: number;
+  callbackBase?: string;
 }
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Spec;
 const wsUrl = `${spec.base.replace(/^http/, 'ws')}/api/stream`;
@@ -69,7 +73,7 @@ async function round(runs: Spec['runs']): Promise<void> {
   for (const r of runs) {
     sentAt.set(r.runId, performance.now());
     posts.push(
-      fetch(`${spec.base}${callbackPath(r.runId, r.attemptId)}`, {
+      fetch(`${spec.callbackBase ?? spec.base}${callbackPath(r.runId, r.attemptId)}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: '{"success":true,"message":"done"}',

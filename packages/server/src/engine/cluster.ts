@@ -99,7 +99,7 @@ export class Cluster {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client(poolConfig(this.opts.url, 1));
+    const client = new pg.Client(poolConfig(this.opts.url, 1, `tether-listen ${this.nodeId}`));
     const reconnect = () => {
       if (client !== this.listener) return;
       this.listener = null;

@@ -53,8 +53,9 @@ const types = {
 /** Session bounds: a statement, a lock wait or an idle transaction never holds a run (or a connection) for long. */
 export const SESSION_BOUNDS = { statement_timeout: 5000, lock_timeout: 2000, idle_in_transaction_session_timeout: 5000 } as const;
 
-export function poolConfig(url: string, max: number): pg.PoolConfig {
-  return { connectionString: url, max, connectionTimeoutMillis: 5000, types, ...SESSION_BOUNDS, application_name: 'tether' };
+/** `name`: the connection's application_name, so an operator (or a test) can tell a node's LISTEN connection in pg_stat_activity. */
+export function poolConfig(url: string, max: number, name = 'tether'): pg.PoolConfig {
+  return { connectionString: url, max, connectionTimeoutMillis: 5000, types, ...SESSION_BOUNDS, application_name: name.slice(0, 63) };
 }
 
 type Head = Omit<RunDoc, 'events' | 'timers' | 'outbox' | 'version'>;
@@ -97,7 +98,7 @@ export class PgRunStore implements RunStore {
     private readonly opts: PgRunStoreOptions,
     pool?: pg.Pool,
   ) {
-    this.pool = pool ?? new pg.Pool(poolConfig(opts.url, opts.poolSize ?? 10));
+    this.pool = pool ?? new pg.Pool(poolConfig(opts.url, opts.poolSize ?? 10, `tether ${opts.nodeId}`));
     // An idle client's error (the server restarted) must not crash the process: the next query reconnects.
     this.pool.on('error', () => {});
     this.nodeId = opts.nodeId;
