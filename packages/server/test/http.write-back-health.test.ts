@@ -57,7 +57,7 @@ describe('/healthz and the log report write-back failures', () => {
     const { id } = created.json as Run;
     await srv.idle();
     expect((await srv.run(id)).state).toBe('awaitingCallback');
-    expect((await health()).store).toEqual({ writeBack: { ok: true, consecutiveFailures: 0 } });
+    expect((await health()).store).toEqual({ kind: 'file', writeBack: { ok: true, consecutiveFailures: 0 } });
 
     // Nothing has been written back yet, so the run has no file: a directory takes its place.
     const runFile = join(srv.dataDir, 'runs', `${id}.json`);
