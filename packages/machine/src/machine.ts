@@ -58,6 +58,8 @@ export interface RunContext {
   failureReason: FailureReason | null;
   cancelReason: string | null;
   overallState: string;
+  /** The caller's Idempotency-Key the run was created with (POST /api/runs): absent when none was given. */
+  idempotencyKey?: string;
 }
 
 export interface RunInput {
@@ -65,6 +67,7 @@ export interface RunInput {
   config: ResolvedRunConfig | Parameters<typeof resolveRunConfig>[0];
   /** Creation time, epoch ms. */
   at: number;
+  idempotencyKey?: string;
 }
 
 type At = { at: number };
@@ -381,6 +384,7 @@ export const runMachine = setup({
       failureReason: null,
       cancelReason: null,
       overallState: 'Created; not started.',
+      ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
     };
   },
   initial: 'idle',

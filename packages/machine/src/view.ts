@@ -103,6 +103,7 @@ export function toRun(s: SnapshotLike, meta: RunMeta = {}, urlsFor: UrlsFor = no
     rerunOf: meta.rerunOf ?? null,
     failureReason: c.failureReason,
     exhausted: c.failureReason === 'exhausted',
+    ...(c.idempotencyKey !== undefined ? { idempotencyKey: c.idempotencyKey } : {}),
   };
 }
 
@@ -123,5 +124,6 @@ export function toRunSummary(s: SnapshotLike): RunSummary {
     updatedAt: iso(c.updatedAt),
     finishedAt: isoOrNull(c.finishedAt),
     exhausted: c.failureReason === 'exhausted',
+    ...(c.idempotencyKey !== undefined ? { idempotencyKey: c.idempotencyKey } : {}),
   };
 }

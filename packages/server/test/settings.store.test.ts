@@ -24,7 +24,12 @@ describe('store settings', () => {
   });
 
   it('postgres with TETHER_DATABASE_URL, or DATABASE_URL when that is unset; TETHER_NODE_ID names the node', () => {
-    const a = loadSettings({ TETHER_STORE: 'postgres', TETHER_DATABASE_URL: 'postgres://u:p@db:5432/t', DATABASE_URL: 'postgres://x@y/z', TETHER_NODE_ID: 'a' });
+    const a = loadSettings({
+      TETHER_STORE: 'postgres',
+      TETHER_DATABASE_URL: 'postgres://u:p@db:5432/t',
+      DATABASE_URL: 'postgres://x@y/z',
+      TETHER_NODE_ID: 'a',
+    });
     expect([a.store, a.databaseUrl, a.nodeId]).toEqual(['postgres', 'postgres://u:p@db:5432/t', 'a']);
     expect(loadSettings({ TETHER_STORE: 'postgres', DATABASE_URL: 'postgresql://x@y/z' }).databaseUrl).toBe('postgresql://x@y/z');
   });

@@ -17,6 +17,21 @@ export const RunListQuery = Type.Object(
 );
 export type RunListQuery = Static<typeof RunListQuery>;
 
+/** `GET /api/runs/:id?wait=` and `POST /api/runs?wait=`: answer once the run is final, or after `wait` seconds with the run as it is. */
+export const RunWaitQuery = Type.Object(
+  {
+    wait: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{1,2}(\\.[0-9]{1,3})?$',
+        description: 'Seconds to wait for the run to be final, 0–60 (fractions allowed). @default 0',
+      }),
+    ),
+    token: Type.Optional(Type.String({ description: 'The API token, for clients that cannot send a header.' })),
+  },
+  { additionalProperties: false },
+);
+export type RunWaitQuery = Static<typeof RunWaitQuery>;
+
 /** `GET /api/runs`: newest first. */
 export const RunList = Type.Object({
   runs: Type.Array(RunSummary),

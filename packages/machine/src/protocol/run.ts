@@ -57,6 +57,9 @@ export const Run = Type.Object({
   rerunOf: Nullable(Type.String({ description: 'The run this one re-runs.' })),
   failureReason: Nullable(FailureReason),
   exhausted: Type.Boolean({ description: 'Failed after using every allowed attempt.' }),
+  idempotencyKey: Type.Optional(
+    Type.String({ description: 'The Idempotency-Key the run was created with, if any: a repeat of that request answers this run.' }),
+  ),
 });
 export type Run = Static<typeof Run>;
 
@@ -75,5 +78,8 @@ export const RunSummary = Type.Object({
   updatedAt: IsoTime('Last commit.'),
   finishedAt: Nullable(IsoTime('Final time.')),
   exhausted: Type.Boolean({ description: 'Failed after using every allowed attempt.' }),
+  idempotencyKey: Type.Optional(
+    Type.String({ description: 'The Idempotency-Key the run was created with, if any: a repeat of that request answers this run.' }),
+  ),
 });
 export type RunSummary = Static<typeof RunSummary>;

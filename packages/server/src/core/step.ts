@@ -58,8 +58,15 @@ export const hydrate = (s: PersistedRunSnapshot): RunSnapshot =>
 const persist = (s: RunSnapshot): PersistedRunSnapshot => runMachine.getPersistedSnapshot(s) as unknown as PersistedRunSnapshot;
 
 /** A new run's document, created and started in one step: its `run.created` entry, then `run.start` applied. */
-export function createRun(id: string, config: ResolvedRunConfig, at: number, rerunOf: string | null, policy: LogPolicy): StepResult {
-  const input = { runId: id, config, at };
+export function createRun(
+  id: string,
+  config: ResolvedRunConfig,
+  at: number,
+  rerunOf: string | null,
+  policy: LogPolicy,
+  idempotency?: RunDoc['idempotency'],
+): StepResult {
+  const input = { runId: id, config, at, ...(idempotency ? { idempotencyKey: idempotency.key } : {}) };
   const [initial] = decideInitial(input);
   const doc: RunDoc = {
     v: 1,
@@ -67,6 +74,7 @@ export function createRun(id: string, config: ResolvedRunConfig, at: number, rer
     version: 0,
     input,
     rerunOf,
+    ...(idempotency ? { idempotency } : {}),
     snapshot: persist(initial),
     timers: [],
     outbox: [],

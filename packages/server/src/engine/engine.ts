@@ -36,11 +36,11 @@ import {
 import { newRunId } from '../core/ids.ts';
 import { resendable } from '../core/outbox.ts';
 import { RunTooLargeError, type OutboxEntry, type RunDoc } from '../store/types.ts';
-import { VersionConflictError, type DueTimer, type RunStore } from '../store/contract.ts';
+import { IdempotencyKeyTakenError, VersionConflictError, type DueTimer, type RunStore } from '../store/contract.ts';
 import { MemoryReadModel } from '../store/memory-read-model.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { RunDocuments } from './documents.ts';
-import { CommitError, RunDamagedError, type DamagedRunInfo } from './errors.ts';
+import { CommitError, IdempotencyKeyReusedError, RunDamagedError, type DamagedRunInfo } from './errors.ts';
 import { LocalNotifier } from './local/notifier.ts';
 import { LocalOutboxDispatcher } from './local/outbox-dispatcher.ts';
 import { Mailboxes } from './mailbox.ts';
@@ -51,7 +51,7 @@ import { TimerService, type TimerEntry } from './timer-service.ts';
 import type { TriggerOutcome } from './trigger.ts';
 import { TurnBudget, type Release } from './turn-budget.ts';
 
-export { CommitError, RunDamagedError, type DamagedRunInfo } from './errors.ts';
+export { CommitError, IdempotencyKeyReusedError, RunDamagedError, type DamagedRunInfo } from './errors.ts';
 export { newRunId } from '../core/ids.ts';
 export type { RunUpdate } from './ports.ts';
 export type { EventSourceName, MachineEvent } from '../core/step.ts';
@@ -265,18 +265,50 @@ export class Engine {
   // ───────────────────────────── writing ─────────────────────────────
 
   /** Creates a run and starts it: creation and `run.start` are one commit. */
-  async createRun(config: ResolvedRunConfig, opts: { rerunOf?: string | null } = {}): Promise<Run> {
+  async createRun(config: ResolvedRunConfig, opts: { rerunOf?: string | null; idempotency?: RunDoc['idempotency'] } = {}): Promise<Run> {
     this.assertRunning();
     const at = this.clock.now();
     const id = newRunId(at);
     return this.lock.run(id, () =>
       this.withTurn(async () => {
-        const result = createRun(id, config, at, opts.rerunOf ?? null, this.policy);
+        const result = createRun(id, config, at, opts.rerunOf ?? null, this.policy, opts.idempotency);
         // Before its first commit the run has no timers: the commit arms what run.start armed.
         await this.commit({ ...result.doc, timers: [] }, result, { creating: true });
         return this.view(result.doc);
       }),
     );
+  }
+
+  /**
+   * Creates a run once per Idempotency-Key: the first request with `key` creates it; a repeat with the same
+   * fingerprint (the same request) answers that run (`replayed`), creating nothing; another request with the key is
+   * refused (IdempotencyKeyReusedError). Serialised per key on this node; across nodes the store's unique key decides.
+   */
+  async createRunOnce(
+    config: ResolvedRunConfig,
+    opts: { rerunOf?: string | null; idempotency: { key: string; fingerprint: string } },
+  ): Promise<{ run: Run; replayed: boolean }> {
+    this.assertRunning();
+    const { key, fingerprint } = opts.idempotency;
+    const replay = async (runId: string) => {
+      const doc = await this.getDoc(runId);
+      if (!doc) throw new Error(`Run ${runId} of Idempotency-Key ${JSON.stringify(key)} is listed but cannot be read.`);
+      if (doc.idempotency?.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError(key, runId);
+      return { run: this.view(doc), replayed: true };
+    };
+    return this.lock.run(`idempotency:${key}`, async () => {
+      const existing = this.readModel.byIdempotencyKey(key) ?? (this.shared ? await this.store.findByIdempotencyKey(key) : null);
+      if (existing) return replay(existing);
+      try {
+        return { run: await this.createRun(config, { rerunOf: opts.rerunOf ?? null, idempotency: opts.idempotency }), replayed: false };
+      } catch (e) {
+        // Another node created a run with this key a moment ago.
+        const taken = e instanceof CommitError && e.cause instanceof IdempotencyKeyTakenError;
+        const found = taken ? await this.store.findByIdempotencyKey(key) : null;
+        if (found) return replay(found);
+        throw e;
+      }
+    });
   }
 
   /** Applies one event to a run (operator and API actions); a rejected one is still recorded. Null if the run does not exist. */
@@ -436,7 +468,8 @@ export class Engine {
       await landed;
     } catch (e) {
       if (e instanceof RunTooLargeError) throw e; // refused before anything was written: nothing to undo
-      if (e instanceof VersionConflictError) throw new CommitError(doc.id, e); // another node's commit came first: withRun retries
+      // Another node's commit came first (withRun retries), or took this run's Idempotency-Key (createRunOnce answers it).
+      if (e instanceof VersionConflictError || e instanceof IdempotencyKeyTakenError) throw new CommitError(doc.id, e);
       this.log.error({ runId: doc.id, err: errText(e) }, 'commit failed');
       if (!opts.creating) this.docs.pin(prev);
       throw new CommitError(doc.id, e);

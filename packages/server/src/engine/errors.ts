@@ -28,6 +28,20 @@ export class RunDamagedError extends Error {
   }
 }
 
+/** The same Idempotency-Key with another request than the one that created its run: 422, nothing created. */
+export class IdempotencyKeyReusedError extends Error {
+  readonly code = 'TETHER_IDEMPOTENCY_KEY_REUSED';
+  constructor(
+    readonly key: string,
+    readonly runId: string,
+  ) {
+    super(
+      `Idempotency-Key ${JSON.stringify(key)} was used for another request (it created run ${runId}); a key may be repeated only with the same request. Nothing was created.`,
+    );
+    this.name = 'IdempotencyKeyReusedError';
+  }
+}
+
 export interface DamagedRunInfo {
   runId: string;
   file: string;

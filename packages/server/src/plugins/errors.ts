@@ -24,6 +24,7 @@ export const Errors = {
   fieldTooLarge: createError<[string]>('TETHER_FIELD_TOO_LARGE', '%s', 413),
   notFound: createError<[string, string]>('TETHER_ROUTE_NOT_FOUND', 'No route %s %s.', 404),
   runTooLarge: createError<[string]>('TETHER_RUN_TOO_LARGE', '%s', 413),
+  idempotencyKeyReused: createError<[string]>('TETHER_IDEMPOTENCY_KEY_REUSED', '%s', 422),
 } as const;
 
 /** Where each part of a request puts its fields: a query parameter is `query.limit`; body and path fields are bare. */

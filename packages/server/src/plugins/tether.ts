@@ -17,6 +17,7 @@ import { ForgedLedger } from './forged-ledger.ts';
 import { PgRunStore } from '../store/pg/pg-run-store.ts';
 import { Cluster } from '../engine/cluster.ts';
 import type { RunStore } from '../store/contract.ts';
+import { RunWaiters } from '../engine/run-waiters.ts';
 
 export interface TetherServices {
   settings: Settings;
@@ -33,6 +34,8 @@ export interface TetherServices {
    * that does not report it (a test's stand-in for the lowdb store).
    */
   storeHealth(): Promise<StoreHealth>;
+  /** Callers waiting for runs to be final (`?wait=`). */
+  waiters: RunWaiters;
   /** Several nodes on PostgreSQL: this node's part (null with the file store). */
   cluster: Cluster | null;
 }
@@ -107,7 +110,8 @@ export default fp<TetherPluginOptions>(
       logger: app.log,
     });
     const cluster: Cluster | null = pgStore ? new Cluster({ engine, store: pgStore, url: settings.databaseUrl!, log: app.log }) : null;
-    app.decorate('tether', { settings, engine, signer, clock, publicUrl, forged, storeHealth, cluster });
+    const waiters = new RunWaiters(engine, clock);
+    app.decorate('tether', { settings, engine, signer, clock, publicUrl, forged, storeHealth, cluster, waiters });
 
     app.addHook('onListen', async function () {
       const addr = app.server.address() as AddressInfo | null;
@@ -118,6 +122,7 @@ export default fp<TetherPluginOptions>(
     app.addHook('preClose', async () => {
       // Pending bad-signature summaries first: once the engine stops it records nothing. Best effort (failures are logged).
       await forged.close();
+      waiters.close();
       // The cluster's loops first (they use the pool the store closes); commits still draining are seen by the others'
       // catch-up poll instead of a notification.
       await cluster?.stop();

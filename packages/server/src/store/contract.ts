@@ -54,6 +54,8 @@ export interface ReadModel {
   list(q: ListQuery): RunPage;
   /** Every summary, newest first. */
   all(): RunSummary[];
+  /** The run created with this Idempotency-Key, if this read model knows it. */
+  byIdempotencyKey(key: string): string | undefined;
   readonly count: number;
   /** Runs not final. */
   readonly openCount: number;
@@ -93,6 +95,8 @@ export interface RunStore {
   /** The committed document (with its version), or null. CorruptRunFileError if it cannot be read. */
   get(runId: string): Promise<RunDoc | null>;
   exists(runId: string): Promise<boolean>;
+  /** The run created with this Idempotency-Key (kept as long as the run), or null. */
+  findByIdempotencyKey(key: string): Promise<string | null>;
   list(q: ListQuery): Promise<RunPage>;
   /** Timers of open runs due at or before `upTo`, earliest first, at most `limit`. */
   dueTimers(upTo: number, limit: number): Promise<DueTimer[]>;
@@ -100,6 +104,15 @@ export interface RunStore {
   outbox(limit: number): Promise<OutboxRow[]>;
   /** After the last commit. */
   close(): Promise<void>;
+}
+
+/** A create whose Idempotency-Key another run holds already (another node created it first): nothing was written. */
+export class IdempotencyKeyTakenError extends Error {
+  readonly code = 'TETHER_IDEMPOTENCY_KEY_TAKEN';
+  constructor(readonly key: string) {
+    super(`Idempotency-Key ${JSON.stringify(key)} belongs to another run; nothing was written.`);
+    this.name = 'IdempotencyKeyTakenError';
+  }
 }
 
 /** A commit made from another version than the store's: nothing was written. */

@@ -103,6 +103,10 @@ export class FileRunStore implements RunStore {
     return this.readModel.get(runId) !== undefined;
   }
 
+  async findByIdempotencyKey(key: string): Promise<string | null> {
+    return this.readModel.byIdempotencyKey(key) ?? null;
+  }
+
   async list(q: ListQuery): Promise<RunPage> {
     return this.readModel.list(q);
   }

@@ -4,6 +4,7 @@ import type { ListQuery, ReadModel, RunPage } from './contract.ts';
 
 export class MemoryReadModel implements ReadModel {
   private readonly summaries = new Map<string, RunSummary>();
+  private readonly keys = new Map<string, string>();
   private ids: string[] = [];
   private open = 0;
 
@@ -11,6 +12,7 @@ export class MemoryReadModel implements ReadModel {
   constructor(initial: readonly RunSummary[] = []) {
     for (const s of initial) {
       this.summaries.set(s.id, s);
+      if (s.idempotencyKey !== undefined) this.keys.set(s.idempotencyKey, s.id);
       if (!isFinalRunStatus(s.status)) this.open++;
     }
     this.ids = initial.map((s) => s.id);
@@ -26,6 +28,10 @@ export class MemoryReadModel implements ReadModel {
     return this.open;
   }
 
+  byIdempotencyKey(key: string): string | undefined {
+    return this.keys.get(key);
+  }
+
   get(runId: string): RunSummary | undefined {
     return this.summaries.get(runId);
   }
@@ -36,6 +42,7 @@ export class MemoryReadModel implements ReadModel {
     this.open += (isFinalRunStatus(summary.status) ? 0 : 1) - (wasOpen ? 1 : 0);
     if (creating) this.ids.push(summary.id);
     this.summaries.set(summary.id, summary);
+    if (summary.idempotencyKey !== undefined) this.keys.set(summary.idempotencyKey, summary.id);
   }
 
   /** Newest first. `cursor` is the last id of the previous page. */

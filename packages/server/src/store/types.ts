@@ -33,6 +33,11 @@ export interface RunDoc {
   /** What the machine was started with: replaying `events` from here reproduces `snapshot`. */
   input: RunInput & { config: RunInput['config'] };
   rerunOf: string | null;
+  /**
+   * The caller's Idempotency-Key and a fingerprint (SHA-256) of the request it came with: a repeat with the same key
+   * and fingerprint answers this run; the same key with another request is refused (422).
+   */
+  idempotency?: { key: string; fingerprint: string };
   /** XState persisted snapshot (value + context + status). */
   snapshot: PersistedRunSnapshot;
   timers: TimerRow[];

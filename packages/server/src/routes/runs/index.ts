@@ -1,8 +1,10 @@
 /**
  * The runs API: create, list, read, events, cancel, retry-now, operator complete/timeout, rerun.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { parseRunConfig, type ResolvedRunConfig, type SchemaError } from '@tether/machine';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isFinalRunStatus, parseRunConfig, type ResolvedRunConfig, type Run as RunView, type SchemaError } from '@tether/machine';
 import {
   CancelBody,
   CompleteBody,
@@ -13,6 +15,7 @@ import {
   RunConfig,
   RunList,
   RunListQuery,
+  RunWaitQuery,
   type ErrorField,
 } from '@tether/machine/protocol';
 import { Errors, invalidFields, summarize, toErrorField, withFields } from '../../plugins/errors.ts';
@@ -21,9 +24,33 @@ import { typeboxValidatorCompiler } from '../../plugins/validation.ts';
 import { AttemptParams, RunIdParams } from '../schemas.ts';
 import { checkTarget, ownSimulatorUrls } from '../../plugins/targets.ts';
 import { MESSAGE_TOO_LONG, isMessageTooLong, oversized } from '../field-caps.ts';
+import { IdempotencyKeyReusedError } from '../../engine/engine.ts';
+
+/** The IETF draft's key: 1–255 visible ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const MAX_WAIT_SECONDS = 60;
+
+/** JSON with object keys sorted at every level: two requests that differ only in key order are the same request. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+const fingerprint = (what: string, body: unknown) =>
+  createHash('sha256')
+    .update(`${what}\n${canonicalJson(body ?? null)}`)
+    .digest('hex');
 
 const runs: FastifyPluginAsyncTypebox = async (app) => {
-  const { engine, settings, clock } = app.tether;
+  const { engine, settings, clock, waiters } = app.tether;
   app.addHook('onRequest', requireToken(settings.apiToken));
 
   const parseConfig = (body: unknown): ResolvedRunConfig => {
@@ -35,6 +62,67 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
   };
 
   const tooLargeError = (field: ErrorField) => withFields(new Errors.fieldTooLarge(summarize([field])), [field]);
+
+  /** `Idempotency-Key` of the request, checked; undefined when there is none. */
+  const idempotencyKeyOf = (req: FastifyRequest): string | undefined => {
+    const raw = req.headers['idempotency-key'];
+    if (raw === undefined) return undefined;
+    const key = Array.isArray(raw) ? raw.join(',') : raw;
+    if (!IDEMPOTENCY_KEY.test(key))
+      throw invalidFields([{ path: 'headers.idempotency-key', message: 'must be 1–255 visible ASCII characters (no spaces)' }]);
+    return key;
+  };
+
+  /** `?wait=` in ms, checked: 0–60 s. */
+  const waitMsOf = (q: { wait?: string } | undefined): number => {
+    if (q?.wait === undefined) return 0;
+    const s = Number(q.wait);
+    if (!(s >= 0 && s <= MAX_WAIT_SECONDS))
+      throw invalidFields([{ path: 'query.wait', message: `must be between 0 and ${MAX_WAIT_SECONDS} seconds` }]);
+    return Math.round(s * 1000);
+  };
+
+  /** The run once it is final, or after `ms` as it is then; sooner if the client goes away. Event-driven: no polling. */
+  const waitFor = async (run: RunView, ms: number, reply: FastifyReply): Promise<RunView> => {
+    if (ms === 0 || isFinalRunStatus(run.status)) return run;
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    reply.raw.once('close', onClose);
+    const w = waiters.wait(run.id, ms, gone.signal);
+    try {
+      // Read after registering: a final commit between the two is not missed.
+      const now = await engine.getRun(run.id);
+      if (!now || isFinalRunStatus(now.status)) return now ?? run;
+      await w.done;
+      return (await engine.getRun(run.id)) ?? run;
+    } finally {
+      w.cancel();
+      reply.raw.off('close', onClose);
+    }
+  };
+
+  /** Creates (or, with an Idempotency-Key seen before, answers) a run; a replay is 200 with Idempotent-Replayed. */
+  const create = async (req: FastifyRequest, reply: FastifyReply, config: ResolvedRunConfig, what: string, rerunOf: string | null) => {
+    const key = idempotencyKeyOf(req);
+    const waitMs = waitMsOf(req.query as { wait?: string });
+    let run: RunView;
+    let replayed = false;
+    if (key === undefined) run = await engine.createRun(config, { rerunOf });
+    else {
+      try {
+        ({ run, replayed } = await engine.createRunOnce(config, { rerunOf, idempotency: { key, fingerprint: fingerprint(what, req.body) } }));
+      } catch (e) {
+        if (e instanceof IdempotencyKeyReusedError) throw new Errors.idempotencyKeyReused(e.message);
+        throw e;
+      }
+    }
+    const answer = await waitFor(run, waitMs, reply);
+    if (replayed) reply.header('idempotent-replayed', 'true');
+    return reply
+      .code(replayed ? 200 : 201)
+      .header('location', `/api/runs/${run.id}`)
+      .send(answer);
+  };
 
   const mustExist = async (id: string) => {
     const doc = await engine.getDoc(id);
@@ -50,15 +138,13 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       // both kinds together, where Fastify's refusal would stop before the rules were looked at. Not checked twice.
       validatorCompiler: (route) => (route.httpPart === 'body' ? () => true : typeboxValidatorCompiler(route)),
       schema: {
-        summary: 'Create and start a run',
+        summary: 'Create and start a run (once per Idempotency-Key); with ?wait=, answer when it is final or the wait ends',
         body: RunConfig,
-        response: { 201: Run, 400: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+        querystring: RunWaitQuery,
+        response: { 200: Run, 201: Run, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody, 503: ErrorBody },
       },
     },
-    async (req, reply) => {
-      const run = await engine.createRun(parseConfig(req.body));
-      return reply.code(201).header('location', `/api/runs/${run.id}`).send(run);
-    },
+    async (req, reply) => create(req, reply, parseConfig(req.body), 'POST /api/runs', null),
   );
 
   app.get(
@@ -85,8 +171,18 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/:id',
-    { schema: { summary: 'Read a run with all its attempts', params: RunIdParams, response: { 200: Run, 404: ErrorBody, 401: ErrorBody } } },
-    async (req) => engine.view(await mustExist(req.params.id)),
+    {
+      schema: {
+        summary: 'Read a run with all its attempts; with ?wait=, answer as soon as it is final or when the wait ends',
+        params: RunIdParams,
+        querystring: RunWaitQuery,
+        response: { 200: Run, 400: ErrorBody, 404: ErrorBody, 401: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      const waitMs = waitMsOf(req.query);
+      return waitFor(engine.view(await mustExist(req.params.id)), waitMs, reply);
+    },
   );
 
   app.get(
@@ -205,7 +301,8 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Start a new run with the same config (payload replaced if given)',
         params: RunIdParams,
         body: RerunBody,
-        response: { 201: Run, 400: ErrorBody, 404: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+        querystring: RunWaitQuery,
+        response: { 200: Run, 201: Run, 400: ErrorBody, 404: ErrorBody, 401: ErrorBody, 422: ErrorBody, 503: ErrorBody },
       },
     },
     async (req, reply) => {
@@ -214,8 +311,7 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       if (req.body && 'payload' in req.body) config.payload = req.body.payload;
       // A re-run is a new run and is checked like one: the allow-list may have narrowed since the original run, and the
       // rules may have tightened (target headers a run made by an older version carries that fetch cannot send).
-      const run = await engine.createRun(parseConfig(config), { rerunOf: doc.id });
-      return reply.code(201).header('location', `/api/runs/${run.id}`).send(run);
+      return create(req, reply, parseConfig(config), `POST /api/runs/${doc.id}/rerun`, doc.id);
     },
   );
 };

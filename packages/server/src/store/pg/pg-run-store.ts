@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { isFinalRunStatus, type RunEventEntry, type RunSummary } from '@tether/machine';
 import type { CommitOptions, DueTimer, ListQuery, OpenedStore, OutboxRow, RunChange, RunPage, RunStore } from '../contract.ts';
-import { VersionConflictError } from '../contract.ts';
+import { IdempotencyKeyTakenError, VersionConflictError } from '../contract.ts';
 import { MemoryReadModel } from '../memory-read-model.ts';
 import { RunTooLargeError, type OutboxEntry, type RunDoc } from '../types.ts';
 import { migrate } from './schema.ts';
@@ -163,7 +163,13 @@ export class PgRunStore implements RunStore {
       this.now(),
       this.timerLeaseMs,
       this.outboxLeaseMs,
-    ]);
+    ]).catch((e: unknown) => {
+      // The unique index on the key: another node created a run with it between our lookup and this insert.
+      const cause = (e as { cause?: { code?: string; constraint?: string } }).cause;
+      if (cause?.code === '23505' && cause.constraint === 'tether_runs_idempotency_key' && summary.idempotencyKey !== undefined)
+        throw new IdempotencyKeyTakenError(summary.idempotencyKey);
+      throw e;
+    });
     const r = rows[0]!.r;
     if (r !== 0) throw new VersionConflictError(runId, expectedVersion, r === -1 ? null : r);
     this.learn(summary, expectedVersion + 1);
@@ -201,6 +207,12 @@ export class PgRunStore implements RunStore {
   async exists(runId: string): Promise<boolean> {
     if (this.readModel.get(runId)) return true;
     return (await this.q('SELECT 1 FROM tether_runs WHERE id = $1', [runId])).length > 0;
+  }
+
+  async findByIdempotencyKey(key: string): Promise<string | null> {
+    const known = this.readModel.byIdempotencyKey(key);
+    if (known) return known;
+    return (await this.q<{ id: string }>('SELECT id FROM tether_runs WHERE idempotency_key = $1', [key]))[0]?.id ?? null;
   }
 
   async list(q: ListQuery): Promise<RunPage> {

@@ -123,6 +123,16 @@ const MIGRATIONS: string[] = [
     RETURN 0;
   END $$;
   `,
+  /* 2: idempotent start. The key is unique across the cluster: two nodes creating with one key at once, one wins. */ `
+  ALTER TABLE tether_runs ADD COLUMN idempotency_key text;
+  CREATE UNIQUE INDEX tether_runs_idempotency_key ON tether_runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+  CREATE OR REPLACE FUNCTION tether_set_idempotency_key() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    NEW.idempotency_key := NEW.summary->>'idempotencyKey';
+    RETURN NEW;
+  END $$;
+  CREATE TRIGGER tether_runs_idempotency_key BEFORE INSERT ON tether_runs FOR EACH ROW EXECUTE FUNCTION tether_set_idempotency_key();
+  `,
 ];
 
 /** Brings the schema up to date; safe when several nodes run it at once. Returns the versions applied by this call. */
