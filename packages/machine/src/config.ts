@@ -36,7 +36,7 @@ const HEADER_VALUE_CTL = /[\x00-\x08\x0A-\x1F\x7F]/;
 /** Header values are bytes: fetch refuses a character above U+00FF (it cannot be sent as one byte). */
 const HEADER_VALUE_WIDE = /[^\x00-\xFF]/u;
 /** Headers Tether sets on every trigger: a run's own would be merged with them ("text/plain, application/json"). */
-const TETHER_HEADERS = new Set(['content-type', 'idempotency-key']);
+const TETHER_HEADERS = new Set(['content-type', 'idempotency-key', 'tether-signature']);
 /**
  * Headers the HTTP client manages for the connection and the body's framing (RFC 9110 §7.6.1 hop-by-hop, Host,
  * Content-Length, Expect): undici refuses content-length (mismatch), transfer-encoding, keep-alive, upgrade and expect
@@ -58,16 +58,16 @@ const CLIENT_HEADERS = new Set([
 
 const codePoint = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
-/** What is wrong with one target header, or null. The field is `target.headers.<name>` as given. */
-function headerError(name: string, value: string, seen: Map<string, string>): FieldError | null {
-  if (name === '') return { field: 'target.headers', message: 'has a header with an empty name' };
-  const field = `target.headers.${name}`;
+/** What is wrong with one header of `target` or `notify` (`of`), or null. The field is `<of>.headers.<name>` as given. */
+function headerError(name: string, value: string, seen: Map<string, string>, of = 'target'): FieldError | null {
+  if (name === '') return { field: `${of}.headers`, message: 'has a header with an empty name' };
+  const field = `${of}.headers.${name}`;
   if (!HEADER_NAME.test(name)) return { field, message: 'is not a valid header name' };
   const lower = name.toLowerCase();
   if (TETHER_HEADERS.has(lower)) return { field, message: 'is set by Tether and cannot be overridden' };
   if (CLIENT_HEADERS.has(lower)) return { field, message: 'is managed by the HTTP client and cannot be set per run' };
   const first = seen.get(lower);
-  if (first !== undefined) return { field, message: `repeats target.headers.${first} (header names are case-insensitive)` };
+  if (first !== undefined) return { field, message: `repeats ${of}.headers.${first} (header names are case-insensitive)` };
   seen.set(lower, name);
   const ctl = HEADER_VALUE_CTL.exec(value);
   if (ctl) return { field, message: `value contains a control character (${codePoint(ctl[0])} at position ${ctl.index})` };
@@ -209,23 +209,26 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function ruleErrors(input: Record<string, unknown>, structural: readonly FieldError[]): FieldError[] {
   const broken = (field: string) => structural.some((e) => e.field === field || field.startsWith(`${e.field}.`));
   const errors: FieldError[] = [];
-  const target = isRecord(input.target) ? input.target : {};
-  if (typeof target.url === 'string' && !broken('target.url')) {
-    let url: URL | undefined;
-    try {
-      url = new URL(target.url);
-    } catch {
-      errors.push({ field: 'target.url', message: 'must be an absolute URL' });
+  // The trigger's target and the completion webhook follow the same rules: an http(s) URL, headers fetch can send.
+  for (const of of ['target', 'notify'] as const) {
+    const endpoint = isRecord(input[of]) ? (input[of] as Record<string, unknown>) : {};
+    if (typeof endpoint.url === 'string' && !broken(`${of}.url`)) {
+      let url: URL | undefined;
+      try {
+        url = new URL(endpoint.url);
+      } catch {
+        errors.push({ field: `${of}.url`, message: 'must be an absolute URL' });
+      }
+      if (url && url.protocol !== 'http:' && url.protocol !== 'https:') errors.push({ field: `${of}.url`, message: 'must use http or https' });
+      if (url && (url.username || url.password)) errors.push({ field: `${of}.url`, message: `must not carry credentials; use ${of}.headers` });
     }
-    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') errors.push({ field: 'target.url', message: 'must use http or https' });
-    if (url && (url.username || url.password)) errors.push({ field: 'target.url', message: 'must not carry credentials; use target.headers' });
-  }
-  if (isRecord(target.headers) && !broken('target.headers')) {
-    const seen = new Map<string, string>();
-    for (const [name, value] of Object.entries(target.headers)) {
-      if (typeof value !== 'string' || broken(`target.headers.${name}`)) continue;
-      const e = headerError(name, value, seen);
-      if (e) errors.push(e);
+    if (isRecord(endpoint.headers) && !broken(`${of}.headers`)) {
+      const seen = new Map<string, string>();
+      for (const [name, value] of Object.entries(endpoint.headers)) {
+        if (typeof value !== 'string' || broken(`${of}.headers.${name}`)) continue;
+        const e = headerError(name, value, seen, of);
+        if (e) errors.push(e);
+      }
     }
   }
   const b = { ...BACKOFF_DEFAULTS, ...(isRecord(input.backoff) ? input.backoff : {}) };

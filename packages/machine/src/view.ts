@@ -71,10 +71,14 @@ export function toWireAttempt(a: AttemptRecord, urls: AttemptUrls): Attempt {
 }
 
 /** Target header values are secrets (Authorization…): the API shows their names only. */
+const redactHeaders = (h: Record<string, string>) => Object.fromEntries(Object.keys(h).map((k) => [k, '<redacted>']));
+
 export function redactConfig(config: RunContext['config']): Run['config'] {
-  if (!config.target.headers) return config;
-  const headers = Object.fromEntries(Object.keys(config.target.headers).map((k) => [k, '<redacted>']));
-  return { ...config, target: { ...config.target, headers } };
+  if (!config.target.headers && !config.notify?.headers) return config;
+  const out = { ...config };
+  if (config.target.headers) out.target = { ...config.target, headers: redactHeaders(config.target.headers) };
+  if (config.notify?.headers) out.notify = { ...config.notify, headers: redactHeaders(config.notify.headers) };
+  return out;
 }
 
 export interface RunMeta {

@@ -57,6 +57,14 @@ export interface Settings {
    * bounds the cost of one commit. @default 8388608 (8 MiB)
    */
   maxRunBytes: number;
+  /** TETHER_NOTIFY_MAX_ATTEMPTS: tries of a run's completion webhook before it is given up (recorded). @default 10 */
+  notifyMaxAttempts: number;
+  /** TETHER_NOTIFY_BACKOFF_MS: delay before the second try, doubled after each. @default 1000 */
+  notifyBackoffMs: number;
+  /** TETHER_NOTIFY_MAX_BACKOFF_MS: the longest delay between two tries. @default 300000 */
+  notifyMaxBackoffMs: number;
+  /** TETHER_NOTIFY_TIMEOUT_MS: a try without an answer by then is cut and counts as failed. @default 10000 */
+  notifyTimeoutMs: number;
   /** TETHER_LOG_LEVEL: pino level. @default info */
   logLevel: string;
   /** TETHER_DASHBOARD_DIR: built dashboard to serve at /. @default packages/dashboard/dist */
@@ -167,6 +175,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     forgedLogIntervalMs: int('TETHER_FORGED_LOG_INTERVAL_MS', env.TETHER_FORGED_LOG_INTERVAL_MS, 1000, 100, 3_600_000),
     forgedRateLimit: int('TETHER_FORGED_RATE_LIMIT', env.TETHER_FORGED_RATE_LIMIT, 20, 1, 1_000_000),
     maxRunBytes: int('TETHER_MAX_RUN_BYTES', env.TETHER_MAX_RUN_BYTES, 8 * 1_048_576, 65_536, 1024 * 1_048_576),
+    notifyMaxAttempts: int('TETHER_NOTIFY_MAX_ATTEMPTS', env.TETHER_NOTIFY_MAX_ATTEMPTS, 10, 1, 1000),
+    notifyBackoffMs: int('TETHER_NOTIFY_BACKOFF_MS', env.TETHER_NOTIFY_BACKOFF_MS, 1000, 1, 86_400_000),
+    notifyMaxBackoffMs: int('TETHER_NOTIFY_MAX_BACKOFF_MS', env.TETHER_NOTIFY_MAX_BACKOFF_MS, 300_000, 1, 86_400_000),
+    notifyTimeoutMs: int('TETHER_NOTIFY_TIMEOUT_MS', env.TETHER_NOTIFY_TIMEOUT_MS, 10_000, 100, 600_000),
     logLevel: env.TETHER_LOG_LEVEL || 'info',
     dashboardDir: resolve(env.TETHER_DASHBOARD_DIR || fileURLToPath(new URL('../../dashboard/dist', import.meta.url))),
     allowedTargets: allowedTargets(env.TETHER_ALLOWED_TARGETS),

@@ -277,6 +277,51 @@ describe('several nodes on one PostgreSQL database', () => {
     for (const r of timers) expect((await getRun(n1.base, r.id)).status).toBe('failed');
   });
 
+  it('a node SIGKILLed while its completion webhook is in flight: another node delivers it once the lease runs out, same id and key', async () => {
+    cluster = await startCluster(url, 2);
+    const [n1, n2] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
+    const got: { key: string | undefined; id: string }[] = [];
+    const { createServer } = await import('node:http');
+    const rx = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
+      req.on('end', () => {
+        got.push({ key: req.headers['idempotency-key'] as string | undefined, id: (JSON.parse(raw) as { id: string }).id });
+        if (got.length > 1) res.writeHead(200).end(); // the first try hangs: node 1 dies with it in flight
+      });
+    });
+    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
+    try {
+      const rxUrl = `http://127.0.0.1:${(rx.address() as { port: number }).port}/hook`;
+      const run = await createRun(n1.base, config({ notify: { url: rxUrl } }));
+      const t = await until(
+        'trigger',
+        async () => triggerFor(run.attempts[0]!.id),
+        (x) => Boolean(x),
+      );
+      expect(await postCallback(t!.body.callbackUrl, { success: true })).toEqual({ status: 200, result: 'accepted' });
+      await until(
+        'first try',
+        async () => got.length,
+        (n) => n >= 1,
+      );
+      await cluster.nodes[0]!.proc.kill();
+      const done = await until(
+        'delivered by node 2',
+        () => getRun(n2.base, run.id),
+        (r) => r.notification?.state === 'delivered',
+        60_000,
+      );
+      expect(got.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(got.map((g) => g.key))).toEqual(new Set([`${run.id}.finished`]));
+      expect(new Set(got.map((g) => g.id)).size).toBe(1);
+      expect(done.notification?.attempts).toBe(1);
+    } finally {
+      rx.closeAllConnections();
+      await new Promise<void>((r) => rx.close(() => r()));
+    }
+  });
+
   it("a dropped LISTEN connection: the node's dashboards still converge, and the connection comes back", async () => {
     cluster = await startCluster(url, 2);
     const [n1, n2] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];

@@ -34,7 +34,7 @@ export {
   type DerivableRun,
 } from './status.ts';
 export { Backoff, Target, RunConfig, type ResolvedRunConfig } from './run-config.ts';
-export { AttemptState, RunStatus, FailureReason, Attempt, Run, RunSummary } from './run.ts';
+export { AttemptState, RunStatus, FailureReason, Attempt, Run, RunSummary, Notification, NotificationState } from './run.ts';
 export { EventSource, EventVerdict, RunEventEntry } from './events.ts';
 export { CALLBACK_MESSAGE_MAX_LENGTH, CallbackPayload, CallbackBody, HeartbeatBody, CallbackResult } from './callback.ts';
 export { TriggerBody } from './trigger.ts';

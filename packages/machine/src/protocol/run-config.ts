@@ -41,6 +41,22 @@ export const Target = Type.Object(
 );
 export type Target = Static<typeof Target>;
 
+export const Notify = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL the completion webhook (`run.finished`) is POSTed to.' }),
+    headers: Type.Optional(
+      Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 8192 }), {
+        description: 'Extra request headers of the webhook (e.g. Authorization). Never shown back in full by the API.',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Where to tell that the run is final (succeeded, failed or cancelled): see docs/callback-protocol.md.',
+  },
+);
+export type Notify = Static<typeof Notify>;
+
 export const RunConfig = Type.Object(
   {
     name: Type.Optional(Type.String({ maxLength: 200, description: 'Human name of the run, used for filtering.' })),
@@ -67,6 +83,7 @@ export const RunConfig = Type.Object(
         description: 'Overall budget from run start, in seconds: no attempt waits past it and no retry starts after it.',
       }),
     ),
+    notify: Type.Optional(Notify),
     triggerTimeoutSeconds: Type.Optional(
       Type.Number({
         exclusiveMinimum: 0,

@@ -38,6 +38,24 @@ export const Attempt = Type.Object({
 });
 export type Attempt = Static<typeof Attempt>;
 
+export const NotificationState = Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')], {
+  description:
+    'The completion webhook (config.notify): pending (to be delivered, or retrying), delivered (a 2xx), failed (gave up: the attempts ran out, or the receiver answered 410).',
+});
+export type NotificationState = Static<typeof NotificationState>;
+
+/** The completion webhook of a final run with `config.notify`: its delivery so far (each try is in the event log). */
+export const Notification = Type.Object({
+  id: Type.String({ description: "Delivery id, the body's `id`: the same on every try and re-delivery of this run's webhook." }),
+  state: NotificationState,
+  attempts: Type.Integer({ minimum: 0, description: 'Delivery tries so far (since the last re-deliver).' }),
+  nextAt: Nullable(IsoTime('When the next try is due, while pending.')),
+  lastStatus: Nullable(Type.Integer({ description: 'HTTP status of the last try; null for a network error or none yet.' })),
+  lastError: Nullable(Type.String({ description: 'What went wrong with the last try, if it failed.' })),
+  deliveredAt: Nullable(IsoTime('When a try got a 2xx.')),
+});
+export type Notification = Static<typeof Notification>;
+
 export const Run = Type.Object({
   id: Type.String({ description: 'Run id, `run_…`.' }),
   name: Type.String(),
@@ -60,6 +78,7 @@ export const Run = Type.Object({
   idempotencyKey: Type.Optional(
     Type.String({ description: 'The Idempotency-Key the run was created with, if any: a repeat of that request answers this run.' }),
   ),
+  notification: Type.Optional(Notification),
 });
 export type Run = Static<typeof Run>;
 
@@ -81,5 +100,6 @@ export const RunSummary = Type.Object({
   idempotencyKey: Type.Optional(
     Type.String({ description: 'The Idempotency-Key the run was created with, if any: a repeat of that request answers this run.' }),
   ),
+  notification: Type.Optional(NotificationState),
 });
 export type RunSummary = Static<typeof RunSummary>;

@@ -77,6 +77,9 @@ export class Cluster {
     this.opts.engine.onCommitted((runId, version) => this.enqueue(runId, version));
     this.loop(this.o.timerPollMs, () => this.claimTimers());
     this.loop(this.o.outboxPollMs, () => this.claimTriggers());
+    this.loop(this.o.outboxPollMs, async () => {
+      for (const runId of await this.opts.store.claimNotifications(50)) this.opts.engine.takeOverNotification(runId);
+    });
     this.loop(Math.max(200, Math.floor(this.opts.store.outboxLeaseMs / 3)), () => this.opts.store.renewOutbox(this.opts.engine.inFlightTriggers()));
     this.loop(this.o.catchUpMs, () => this.catchUp());
   }

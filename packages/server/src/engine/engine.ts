@@ -34,6 +34,16 @@ import {
   type StepResult,
 } from '../core/step.ts';
 import { newRunId } from '../core/ids.ts';
+import {
+  NOTIFY_DEFAULTS,
+  recordDelivery,
+  redeliver,
+  summaryOf,
+  wireNotification,
+  withNotificationOnFinal,
+  type NotifyPolicy,
+} from '../core/notify.ts';
+import { NotificationDispatcher } from './local/notification-dispatcher.ts';
 import { resendable } from '../core/outbox.ts';
 import { RunTooLargeError, type OutboxEntry, type RunDoc } from '../store/types.ts';
 import { IdempotencyKeyTakenError, VersionConflictError, type DueTimer, type RunStore } from '../store/contract.ts';
@@ -92,6 +102,8 @@ export interface EngineOptions {
    * there, and start-up arms nothing (each node fires the timers it committed; cluster.ts takes over a dead node's).
    */
   shared?: boolean;
+  /** The completion webhook's tries and backoff (TETHER_NOTIFY_*). */
+  notify?: Partial<NotifyPolicy> & { timeoutMs?: number };
   /** This node's name in log entries it writes for other nodes' work (TETHER_NODE_ID). @default "this node" */
   nodeId?: string;
 }
@@ -143,6 +155,8 @@ export class Engine {
   private committedHook: ((runId: string, version: number) => void) | null = null;
   /** Timers taken over from another node (cluster.ts): whose they were, for the log entry of their firing. */
   private readonly takenOver = new Map<string, string>();
+  private readonly notifyPolicy: NotifyPolicy;
+  private readonly notifications: NotificationDispatcher;
 
   private constructor(opts: EngineOptions) {
     this.store = opts.store;
@@ -154,6 +168,22 @@ export class Engine {
     this.startedAt = this.clock.now();
     this.shared = opts.shared ?? false;
     this.nodeName = opts.nodeId ? `node ${opts.nodeId}` : 'this node';
+    this.notifyPolicy = { ...NOTIFY_DEFAULTS, ...opts.notify };
+    this.notifications = new NotificationDispatcher({
+      clock: this.clock,
+      signer: this.signer,
+      fetch: opts.fetch ?? fetch,
+      timeoutMs: opts.notify?.timeoutMs ?? 10_000,
+      load: (runId) => this.getDoc(runId),
+      view: (doc) => this.view(doc),
+      record: (runId, attempts, outcome) =>
+        this.withRun(runId, async (doc) => {
+          // Another try (a re-deliver, another node) moved it on meanwhile: this outcome no longer decides anything.
+          if (!doc?.notification || doc.notification.state !== 'pending' || doc.notification.attempts !== attempts) return;
+          await this.commit(doc, recordDelivery(doc, outcome, this.clock.now(), this.policy, this.notifyPolicy));
+        }),
+      log: this.log,
+    });
     this.turns = new TurnBudget(opts.turnBudgetMs ?? 4);
     this.docs = new RunDocuments(
       this.store,
@@ -191,6 +221,9 @@ export class Engine {
     if (this.resumed) return;
     this.resumed = true;
     this.scheduler.start();
+    // Completion webhooks still pending (a crash came between the final commit and the delivery, or tries remain):
+    // each read when its try comes. Shared store: the cluster claims them instead (several nodes would all try).
+    if (!this.shared) for (const s of this.readModel.all()) if (s.notification === 'pending') this.notifications.schedule(s.id, 0);
     // Only entries of attempts still open whose timer was not overdue at the restart: that timer fires at once and ends
     // the attempt. Read inside the lock: a commit made while paused (an early callback) may have changed the run.
     const at = this.recovery.at;
@@ -219,7 +252,8 @@ export class Engine {
   }
 
   view(doc: RunDoc): Run {
-    return toRun(doc.snapshot, { rerunOf: doc.rerunOf }, this.signer.urlsFor);
+    const run = toRun(doc.snapshot, { rerunOf: doc.rerunOf }, this.signer.urlsFor);
+    return doc.notification ? { ...run, notification: wireNotification(doc.notification) } : run;
   }
 
   /** The committed document; null if the run does not exist; RunDamagedError if it cannot be read. */
@@ -308,6 +342,21 @@ export class Engine {
         if (found) return replay(found);
         throw e;
       }
+    });
+  }
+
+  /**
+   * Delivers the run's completion webhook again (the dashboard's "re-deliver"): null if the run does not exist, false if
+   * it has no webhook or is not final yet.
+   */
+  async redeliverNotification(runId: string): Promise<Run | false | null> {
+    this.assertRunning();
+    return this.withRun(runId, async (doc) => {
+      if (!doc) return null;
+      if (!doc.snapshot.context.config.notify || !doc.notification) return false;
+      const result = redeliver(doc, this.clock.now(), this.policy);
+      await this.commit(doc, result);
+      return this.view(result.doc);
     });
   }
 
@@ -442,9 +491,11 @@ export class Engine {
    * Commits `result` (made from `prev`), then executes its effects and notifies. `limited`: an accepted request event,
    * refused beyond maxRunBytes. If the commit fails nothing after it happens, and the next event starts from `prev`.
    */
-  private async commit(prev: RunDoc, result: StepResult, opts: { creating?: boolean; limited?: boolean } = {}): Promise<void> {
+  private async commit(prev: RunDoc, stepped: StepResult, opts: { creating?: boolean; limited?: boolean } = {}): Promise<void> {
+    // The step that makes a run with `notify` final makes its webhook pending in the same commit.
+    const result = withNotificationOnFinal(prev, stepped, this.clock.now());
     const doc = result.doc;
-    const summary = toRunSummary(doc.snapshot);
+    const summary = summaryOf(doc);
     const change = {
       doc,
       summary,
@@ -481,6 +532,7 @@ export class Engine {
     this.scheduler.sync(doc.id, prev.timers.map(withRun), doc.timers.map(withRun));
     for (const o of result.abandon) this.dispatcher.abort(o.id, 'attempt ended');
     for (const o of result.send) this.send(doc, o);
+    if (doc.notification?.state === 'pending' && this.resumed && !this.stopping) this.notifications.schedule(doc.id, doc.notification.nextAt ?? 0);
     if (this.notifier.listening) {
       let run: Run | undefined;
       const view = () => (run ??= this.view(doc));
@@ -601,7 +653,7 @@ export class Engine {
       get run() {
         return view();
       },
-      summary: toRunSummary(doc.snapshot),
+      summary: summaryOf(doc),
       events: doc.events.slice(-added),
       doc,
     });
@@ -613,7 +665,7 @@ export class Engine {
   }
 
   summaryOf(doc: RunDoc): RunSummary {
-    return toRunSummary(doc.snapshot);
+    return summaryOf(doc);
   }
 
   /** Whether anyone here listens to commits (a remote one then needs its document read). */
@@ -647,6 +699,11 @@ export class Engine {
       const resent = result.doc.outbox.find((x) => x.id === entryId);
       if (resent) this.send(result.doc, resent);
     });
+  }
+
+  /** Schedules the pending webhook of a run claimed from another node whose lease on it expired (cluster.ts). */
+  takeOverNotification(runId: string): void {
+    if (!this.stopping) this.notifications.schedule(runId, 0);
   }
 
   /** Triggers this node is sending now (cluster.ts renews their leases). */
@@ -689,8 +746,8 @@ export class Engine {
 
   /** Waits until every queued commit and every trigger in flight has settled (tests and graceful shutdown). */
   async idle(): Promise<void> {
-    while (this.lock.pending || this.dispatcher.inFlight || this.background.size) {
-      await Promise.all([this.lock.drain(), ...this.dispatcher.settling(), ...this.background]);
+    while (this.lock.pending || this.dispatcher.inFlight || this.background.size || this.notifications.inFlightCount) {
+      await Promise.all([this.lock.drain(), ...this.dispatcher.settling(), ...this.background, ...this.notifications.settling()]);
     }
   }
 
@@ -699,9 +756,11 @@ export class Engine {
     if (this.stopping) return;
     this.stopping = true;
     this.scheduler.stop();
+    // A webhook in flight is still pending in the store: the next start (or another node) tries it again.
+    const webhooks = this.notifications.stop();
     // Triggers in flight stay in the outbox: the next start re-sends them with the same Idempotency-Key.
     this.dispatcher.abortAll('server stopping');
-    await Promise.all([this.lock.drain(), ...this.background]);
+    await Promise.all([this.lock.drain(), ...this.background, webhooks]);
     await this.lock.drain();
     // Every commit is done; a store may leave a checkpoint for a faster next start (the file store does).
     await this.store.close();

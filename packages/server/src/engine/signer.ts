@@ -44,6 +44,11 @@ export class Signer {
     return timingSafeEqual(Buffer.from(sig, 'utf8'), expected);
   }
 
+  /** Hex HMAC-SHA256 of `message` with the callback secret: the completion webhook's `Tether-Signature` v1. */
+  hmacHex(message: string): string {
+    return createHmac('sha256', this.secret).update(message).digest('hex');
+  }
+
   callbackUrl(runId: string, attemptId: string): string {
     return `${this.base()}/api/callbacks/${runId}/${attemptId}?sig=${this.sign(runId, attemptId)}`;
   }

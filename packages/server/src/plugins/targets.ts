@@ -23,18 +23,24 @@ const sameEndpoint = (u: URL, other: string): boolean => {
 };
 
 /** Refused for `target.url`: named in the message and in `fields`, so a form can show it by that field. */
-const refused = (message: string) => {
-  const field = { path: 'target.url', message };
+const refused = (message: string, path = 'target.url') => {
+  const field = { path, message };
   return withFields(new Errors.targetNotAllowed(summarize([field])), [field]);
 };
 
-export function checkTarget(url: string, settings: Pick<Settings, 'allowedTargets'>, ownSimulatorUrls: readonly string[] = []): void {
+/** `field`: which config field holds `url` (`target.url`, or `notify.url` for the completion webhook, allow-listed alike). */
+export function checkTarget(
+  url: string,
+  settings: Pick<Settings, 'allowedTargets'>,
+  ownSimulatorUrls: readonly string[] = [],
+  field = 'target.url',
+): void {
   const u = new URL(url);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw refused('must use http or https');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw refused('must use http or https', field);
   const allowed = settings.allowedTargets;
   if (allowed.length === 0) return;
   if (ownSimulatorUrls.some((s) => sameEndpoint(u, s))) return;
-  if (!allowed.some((a) => matchesEntry(u, a))) throw refused(`${u.origin} is not in TETHER_ALLOWED_TARGETS`);
+  if (!allowed.some((a) => matchesEntry(u, a))) throw refused(`${u.origin} is not in TETHER_ALLOWED_TARGETS`, field);
 }
 
 /** This server's simulator, under every name a browser or script on this machine may use for it. Empty when it is off. */

@@ -100,6 +100,12 @@ export default fp<TetherPluginOptions>(
       logger: app.log,
       clock,
       maxRunBytes: settings.maxRunBytes,
+      notify: {
+        maxAttempts: settings.notifyMaxAttempts,
+        initialBackoffMs: settings.notifyBackoffMs,
+        maxBackoffMs: settings.notifyMaxBackoffMs,
+        timeoutMs: settings.notifyTimeoutMs,
+      },
       ...(opts.maxRejectedPerRun !== undefined ? { maxRejectedPerRun: opts.maxRejectedPerRun } : {}),
     });
     const forged = new ForgedLedger({

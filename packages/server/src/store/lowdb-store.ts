@@ -33,7 +33,8 @@
 import { Low } from 'lowdb';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isFinalRunStatus, toRunSummary, type RunSummary } from '@tether/machine';
+import { isFinalRunStatus, type RunSummary } from '@tether/machine';
+import { summaryOf } from '../core/notify.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { DurableJSONFile, fsyncDir, writeFileAtomic } from './durable-file.ts';
 import { JournalWriter } from './journal.ts';
@@ -235,7 +236,7 @@ export class LowdbRunStore implements RunFiles {
     for (const id of order) {
       const j = journaled.docs.get(id);
       if (j) {
-        const summary = toRunSummary(j.doc.snapshot);
+        const summary = summaryOf(j.doc);
         summaries.set(id, summary);
         if (!isFinalRunStatus(summary.status)) active.push(j.doc);
         continue;
@@ -265,7 +266,7 @@ export class LowdbRunStore implements RunFiles {
         }
         continue;
       }
-      const summary = toRunSummary(doc.snapshot);
+      const summary = summaryOf(doc);
       summaries.set(id, summary);
       if (!isFinalRunStatus(summary.status)) active.push(doc);
     }

@@ -38,6 +38,19 @@ export interface RunDoc {
    * and fingerprint answers this run; the same key with another request is refused (422).
    */
   idempotency?: { key: string; fingerprint: string };
+  /**
+   * The completion webhook (config.notify) once the run is final: made pending by the final commit itself, so a crash
+   * after it still delivers; times epoch ms.
+   */
+  notification?: {
+    id: string;
+    state: 'pending' | 'delivered' | 'failed';
+    attempts: number;
+    nextAt: number | null;
+    lastStatus: number | null;
+    lastError: string | null;
+    deliveredAt: number | null;
+  };
   /** XState persisted snapshot (value + context + status). */
   snapshot: PersistedRunSnapshot;
   timers: TimerRow[];

@@ -57,7 +57,22 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     // Schema and rules in one pass: every field a config gets wrong is in the one 400.
     const parsed = parseRunConfig(body);
     if (!parsed.ok) throw invalidFields(parsed.errors.map((e) => toErrorField(e)));
-    checkTarget(parsed.value.target.url, settings, ownSimulatorUrls(app));
+    // Both endpoints are allow-listed alike; both refusals are reported together.
+    const refusals: unknown[] = [];
+    const check = (fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        refusals.push(e);
+      }
+    };
+    check(() => checkTarget(parsed.value.target.url, settings, ownSimulatorUrls(app)));
+    if (parsed.value.notify) check(() => checkTarget(parsed.value.notify!.url, settings, [], 'notify.url'));
+    if (refusals.length === 1) throw refusals[0];
+    if (refusals.length > 1) {
+      const fields = refusals.flatMap((e) => (e as { fields?: ErrorField[] }).fields ?? []);
+      throw withFields(new Errors.targetNotAllowed(summarize(fields)), fields);
+    }
     return parsed.value;
   };
 
@@ -291,6 +306,23 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       if (!r) throw new Errors.runNotFound(id);
       if (!r.accepted) throw new Errors.attemptNotCurrent(`Attempt ${attemptId} is not waiting (run state ${r.run.state}).`);
       return r.run;
+    },
+  );
+
+  app.post(
+    '/:id/notification/redeliver',
+    {
+      schema: {
+        summary: "Deliver the run's completion webhook again (its tries counted afresh)",
+        params: RunIdParams,
+        response: { 202: Run, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      const r = await engine.redeliverNotification(req.params.id);
+      if (r === null) throw new Errors.runNotFound(req.params.id);
+      if (r === false) throw new Errors.noNotification(req.params.id);
+      return reply.code(202).send(r);
     },
   );
 

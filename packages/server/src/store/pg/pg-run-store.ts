@@ -267,6 +267,20 @@ export class PgRunStore implements RunStore {
     );
   }
 
+  /** Claims pending completion webhooks whose lease ran out (their node died): this node delivers them. */
+  async claimNotifications(limit: number): Promise<string[]> {
+    const rows = await this.q<{ id: string }>(
+      `WITH c AS (
+         SELECT id FROM tether_runs
+         WHERE notify_due IS NOT NULL AND notify_due <= $1 AND notify_lease < (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+         ORDER BY notify_due LIMIT $2 FOR UPDATE SKIP LOCKED)
+       UPDATE tether_runs r SET notify_lease = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 10000 FROM c
+       WHERE r.id = c.id RETURNING r.id`,
+      [this.now(), limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Extends this node's leases on entries it is sending (a slow target must not make another node re-send early). */
   async renewOutbox(entries: { runId: string; id: string }[]): Promise<void> {
     if (!entries.length) return;

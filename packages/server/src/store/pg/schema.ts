@@ -133,6 +133,23 @@ const MIGRATIONS: string[] = [
   END $$;
   CREATE TRIGGER tether_runs_idempotency_key BEFORE INSERT ON tether_runs FOR EACH ROW EXECUTE FUNCTION tether_set_idempotency_key();
   `,
+  /* 3: completion webhooks. A pending delivery's due time and a lease: the committing node tries it; another node
+        takes it over only once the lease (10 s, renewed by every commit of the run) has run out. */ `
+  ALTER TABLE tether_runs ADD COLUMN notify_due bigint, ADD COLUMN notify_lease bigint;
+  CREATE INDEX tether_runs_notify_due ON tether_runs (notify_due) WHERE notify_due IS NOT NULL;
+  CREATE OR REPLACE FUNCTION tether_set_notify_due() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF NEW.head->'notification'->>'state' = 'pending' THEN
+      NEW.notify_due := coalesce((NEW.head->'notification'->>'nextAt')::bigint, 0);
+      NEW.notify_lease := (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 10000;
+    ELSE
+      NEW.notify_due := NULL;
+      NEW.notify_lease := NULL;
+    END IF;
+    RETURN NEW;
+  END $$;
+  CREATE TRIGGER tether_runs_notify_due BEFORE INSERT OR UPDATE OF head ON tether_runs FOR EACH ROW EXECUTE FUNCTION tether_set_notify_due();
+  `,
 ];
 
 /** Brings the schema up to date; safe when several nodes run it at once. Returns the versions applied by this call. */
