@@ -51,3 +51,6 @@ export function tamperSignature(callbackUrl: string): string {
   u.searchParams.set('sig', flipped);
   return u.toString();
 }
+
+/** Delivers the run's completion webhook again (202 with the run). */
+export const redeliverNotification = (id: string) => api<Run>(`${base(id)}/notification/redeliver`, { method: 'POST', body: {} });

@@ -17,6 +17,7 @@ import { CallbackConsole } from './CallbackConsole.tsx';
 import { EventLog } from './EventLog.tsx';
 import { MachineDiagram } from './MachineDiagram.tsx';
 import { NextStepsPanel } from './NextStepsPanel.tsx';
+import { NotificationsPanel } from './NotificationsPanel.tsx';
 import { RunHeader } from './RunHeader.tsx';
 import { TimeTravel } from './TimeTravel.tsx';
 import { AttemptsTimeline } from './timeline/AttemptsTimeline.tsx';
@@ -94,6 +95,12 @@ export function RunView({
       <Section id="timeline-title" title="Attempts timeline">
         <AttemptsTimeline run={run} events={events} now={now} seenRestarts={seenRestarts} cursorAt={history?.at ?? null} />
       </Section>
+
+      {run.config.notify ? (
+        <Section id="notifications-title" title="Notifications">
+          <NotificationsPanel run={run} events={events} onRun={onRun} />
+        </Section>
+      ) : null}
 
       <div className="grid-2">
         <Section id="console-title" title="Callback console">
