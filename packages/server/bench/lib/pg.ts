@@ -14,6 +14,8 @@ export interface BenchPg {
   database(): Promise<{ url: string; name: string }>;
   /** Counters of one database, and CPU of the server's processes. */
   sample(dbName: string): Promise<DbSample>;
+  /** CPU seconds of the whole server so far (postmaster and every process under it, exited ones included). */
+  cpuSec(): Promise<number>;
 }
 
 export interface DbSample {
@@ -59,6 +61,7 @@ export async function withPostgres<T>(fn: (pg: BenchPg) => Promise<T>): Promise<
           cpuSec: await treeCpuSec(postmaster),
         };
       },
+      cpuSec: () => treeCpuSec(postmaster),
     };
     return await fn(bench);
   } finally {

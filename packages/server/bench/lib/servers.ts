@@ -20,6 +20,8 @@ export interface ServerStats {
   runs: number;
   activeRuns: number;
   timers: number;
+  /** TETHER_STORE=postgres: the node's cluster counters (src/engine/cluster.ts `stats`); null on the file store. */
+  cluster: { notifiesSent: number; notificationsReceived: number; caughtUp: number; timersTakenOver: number; triggersTakenOver: number } | null;
 }
 
 export async function startTether(name: string, dataDir: string, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Server> {

@@ -446,25 +446,32 @@ export class Engine {
    * still pending for the run is committed first, so the log always shows the restart before anything after it.
    */
   private withRun<T>(runId: string, task: (doc: RunDoc | null) => Promise<T>): Promise<T> {
-    return this.lock.run(runId, () =>
-      this.withTurn(async () => {
-        for (let tries = 1; ; tries++) {
-          try {
-            return await this.underLock(runId, task);
-          } catch (e) {
-            // Another node committed the run since this one read it: nothing was written; decide again from what it made.
-            if (!(e instanceof CommitError && e.cause instanceof VersionConflictError) || tries >= CONFLICT_RETRIES) throw e;
-            this.docs.forget(runId);
-          }
+    return this.lock.run(runId, async () => {
+      for (let tries = 1; ; tries++) {
+        try {
+          // The read is I/O and is done before the turn token is taken: reads of different runs overlap (on a database
+          // each is a round trip; under the token they would queue one behind the other). The run's lock is held.
+          const doc = await this.load(runId);
+          return await this.withTurn(() => this.underLock(runId, doc, task));
+        } catch (e) {
+          // Another node committed the run since this one read it: nothing was written; decide again from what it made.
+          if (!(e instanceof CommitError && e.cause instanceof VersionConflictError) || tries >= CONFLICT_RETRIES) throw e;
+          this.docs.forget(runId);
         }
-      }),
-    );
+      }
+    });
   }
 
-  private async underLock<T>(runId: string, task: (doc: RunDoc | null) => Promise<T>): Promise<T> {
+  /** The run's committed document for a step under its lock; null if it does not exist. */
+  private async load(runId: string): Promise<RunDoc | null> {
     // Shared: a run another node created may not have reached this node's read model yet.
-    if (!this.known(runId) && !(this.shared && (await this.store.exists(runId)))) return task(null);
-    let doc = await this.docs.load(runId);
+    if (!this.known(runId) && !(this.shared && (await this.store.exists(runId)))) return null;
+    return this.docs.load(runId);
+  }
+
+  private async underLock<T>(runId: string, loaded: RunDoc | null, task: (doc: RunDoc | null) => Promise<T>): Promise<T> {
+    if (!loaded) return task(null);
+    let doc = loaded;
     const marker = this.recovery.markerFor(doc);
     if (marker) {
       const result = recordEntry(doc, marker.entry, this.policy, marker.resent);
