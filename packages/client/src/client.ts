@@ -4,6 +4,7 @@
  */
 import {
   isFinalRunStatus,
+  MAX_WAIT_SECONDS,
   type CallbackBody,
   type CallbackResult,
   type CompleteBody,
@@ -39,8 +40,8 @@ export interface TetherOptions {
   WebSocket?: WebSocketConstructor;
 }
 
-/** The longest `?wait=` the server takes (`RunWaitQuery`: 0–60 s). */
-export const MAX_WAIT_SECONDS = 60;
+/** The longest `?wait=` the server takes (`RunWaitQuery`: 0–60 s), from the wire contract. */
+export { MAX_WAIT_SECONDS };
 /** A wait answered this much sooner than asked did not wait. */
 const EARLY_SLACK_MS = 50;
 

@@ -7,7 +7,7 @@
  * Unknown keys are ignored, so a later scheme (`v2=`) can be added beside v1. Web Crypto only (`crypto.subtle`, in
  * Node 20 and every browser), so this file runs anywhere.
  */
-import type { Run } from '@tether/machine/protocol';
+import type { RunFinishedNotification } from '@tether/machine/protocol';
 import { CLIENT_ERROR_CODES, TetherError } from './errors.ts';
 
 /** The header Tether signs notifications with. */
@@ -15,13 +15,8 @@ export const SIGNATURE_HEADER = 'Tether-Signature';
 /** How far the signature's timestamp may be from now, by default: 5 minutes. */
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 
-/** `run.finished`: sent once a run reaches a final status (succeeded, failed or cancelled). */
-export interface RunFinishedNotification {
-  type: 'run.finished';
-  /** The notification's own id: de-duplicate on it (a notification may be delivered more than once). */
-  id: string;
-  run: Run;
-}
+/** `run.finished`: sent once a run reaches a final status (succeeded, failed or cancelled); the wire schema's type. */
+export type { RunFinishedNotification };
 export type TetherNotification = RunFinishedNotification;
 
 export type HeaderBag = Headers | Record<string, string | string[] | undefined>;

@@ -17,6 +17,9 @@ export const RunListQuery = Type.Object(
 );
 export type RunListQuery = Static<typeof RunListQuery>;
 
+/** The longest `?wait=` a server takes, seconds. */
+export const MAX_WAIT_SECONDS = 60;
+
 /** `GET /api/runs/:id?wait=` and `POST /api/runs?wait=`: answer once the run is final, or after `wait` seconds with the run as it is. */
 export const RunWaitQuery = Type.Object(
   {

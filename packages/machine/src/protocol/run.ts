@@ -103,3 +103,11 @@ export const RunSummary = Type.Object({
   notification: Type.Optional(NotificationState),
 });
 export type RunSummary = Static<typeof RunSummary>;
+
+/** The completion webhook's body (config.notify): POSTed, signed, once the run is final. See docs/callback-protocol.md. */
+export const RunFinishedNotification = Type.Object({
+  type: Type.Literal('run.finished'),
+  id: Type.String({ description: "The delivery's id: the same on every try; de-duplicate on it (or on the Idempotency-Key)." }),
+  run: Run,
+});
+export type RunFinishedNotification = Static<typeof RunFinishedNotification>;

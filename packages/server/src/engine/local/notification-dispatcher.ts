@@ -6,6 +6,7 @@
  * "<t>.<body>">`).
  */
 import type { Run } from '@tether/machine';
+import type { RunFinishedNotification } from '@tether/machine/protocol';
 import type { Clock } from '../clock.ts';
 import type { Signer } from '../signer.ts';
 import type { RunDoc } from '../../store/types.ts';
@@ -85,7 +86,8 @@ export class NotificationDispatcher {
       this.after.set(runId, n.nextAt);
       return;
     }
-    const body = JSON.stringify({ type: 'run.finished', id: n.id, run: this.o.view(doc) });
+    const payload: RunFinishedNotification = { type: 'run.finished', id: n.id, run: this.o.view(doc) };
+    const body = JSON.stringify(payload);
     const t = Math.floor(this.o.clock.now() / 1000);
     const headers = {
       ...doc.snapshot.context.config.notify?.headers,

@@ -16,6 +16,7 @@ import {
   RunList,
   RunListQuery,
   RunWaitQuery,
+  MAX_WAIT_SECONDS,
   type ErrorField,
 } from '@tether/machine/protocol';
 import { Errors, invalidFields, summarize, toErrorField, withFields } from '../../plugins/errors.ts';
@@ -28,7 +29,6 @@ import { IdempotencyKeyReusedError } from '../../engine/engine.ts';
 
 /** The IETF draft's key: 1–255 visible ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-const MAX_WAIT_SECONDS = 60;
 
 /** JSON with object keys sorted at every level: two requests that differ only in key order are the same request. */
 function canonicalJson(v: unknown): string {
