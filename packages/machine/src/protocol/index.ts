@@ -41,7 +41,7 @@ export { TriggerBody } from './trigger.ts';
 export { SIMULATOR_OUTCOMES, SimulatorOutcome, SimulateSpec, SimulatorJob, SimulatorJobList } from './simulator.ts';
 export { StreamMessage } from './stream.ts';
 export { ErrorField, ErrorBody } from './errors.ts';
-export { MAX_WAIT_SECONDS, RunListQuery, RunList, RunWaitQuery, EventList } from './pages.ts';
+export { CreateHeaders, MAX_WAIT_SECONDS, RunListQuery, RunList, RunWaitQuery, EventList } from './pages.ts';
 export { CancelBody, CompleteBody, RerunBody } from './actions.ts';
 export { GraphNode, GraphEdge, MachineGraph } from './graph.ts';
 export { DamagedRun, Health, Readiness, WriteBackFailure, WriteBackStatus } from './health.ts';

@@ -45,3 +45,14 @@ export type RunList = Static<typeof RunList>;
 /** `GET /api/runs/:id/events`: the whole log, in seq order. */
 export const EventList = Type.Object({ events: Type.Array(RunEventEntry) });
 export type EventList = Static<typeof EventList>;
+
+/** Headers of `POST /api/runs` and `/rerun`. */
+export const CreateHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      description:
+        'IETF draft "The Idempotency-Key HTTP Header Field": 1–255 visible ASCII characters. A repeat with the same body answers the same run (200, Idempotent-Replayed: true) and creates nothing; another body with the key is 422 TETHER_IDEMPOTENCY_KEY_REUSED.',
+    }),
+  ),
+});
+export type CreateHeaders = Static<typeof CreateHeaders>;

@@ -16,6 +16,7 @@ import {
   RunList,
   RunListQuery,
   RunWaitQuery,
+  CreateHeaders,
   MAX_WAIT_SECONDS,
   type ErrorField,
 } from '@tether/machine/protocol';
@@ -156,6 +157,7 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Create and start a run (once per Idempotency-Key); with ?wait=, answer when it is final or the wait ends',
         body: RunConfig,
         querystring: RunWaitQuery,
+        headers: CreateHeaders,
         response: { 200: Run, 201: Run, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody, 503: ErrorBody },
       },
     },
@@ -334,6 +336,7 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
         params: RunIdParams,
         body: RerunBody,
         querystring: RunWaitQuery,
+        headers: CreateHeaders,
         response: { 200: Run, 201: Run, 400: ErrorBody, 404: ErrorBody, 401: ErrorBody, 422: ErrorBody, 503: ErrorBody },
       },
     },
