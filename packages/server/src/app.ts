@@ -17,6 +17,7 @@ import runs from './routes/runs/index.ts';
 import callbacks from './routes/callbacks/index.ts';
 import stream from './routes/stream/index.ts';
 import system from './routes/system/index.ts';
+import metrics from './plugins/metrics.ts';
 import simulator from './simulator/index.ts';
 
 export const app = fp<TetherPluginOptions>(
@@ -27,6 +28,7 @@ export const app = fp<TetherPluginOptions>(
     await instance.register(errors);
     await instance.register(json);
     await instance.register(tether, opts);
+    await instance.register(metrics);
     await instance.register(websocket, { options: { maxPayload: 64 * 1024 } });
     await instance.register(swagger, {
       openapi: {
@@ -40,8 +42,11 @@ export const app = fp<TetherPluginOptions>(
     await instance.register(swaggerUi, { routePrefix: '/api/docs' });
     await instance.register(system);
     await instance.register(runs, { prefix: '/api/runs' });
-    await instance.register(callbacks, { prefix: '/api/callbacks' });
-    await instance.register(stream, { prefix: '/api/stream' });
+    // Request lines of the callback and stream routes only at debug: an info log reads as the story of the runs (the
+    // lifecycle lines), not as one line per callback or socket.
+    const chatty = (['trace', 'debug'].includes(settings.logLevel) ? settings.logLevel : 'warn') as 'debug' | 'trace' | 'warn';
+    await instance.register(callbacks, { prefix: '/api/callbacks', logLevel: chatty });
+    await instance.register(stream, { prefix: '/api/stream', logLevel: chatty });
     if (settings.simulator) await instance.register(simulator, { prefix: '/simulator' });
     // Imported only when on: a server without the inspector never loads @statelyai/inspect.
     if (settings.inspect) await instance.register((await import('./plugins/inspect.ts')).default, { port: settings.inspectPort });

@@ -65,6 +65,10 @@ export interface Settings {
   notifyMaxBackoffMs: number;
   /** TETHER_NOTIFY_TIMEOUT_MS: a try without an answer by then is cut and counts as failed. @default 10000 */
   notifyTimeoutMs: number;
+  /** TETHER_METRICS_TOKEN: a bearer token /metrics accepts besides TETHER_API_TOKEN. @default none */
+  metricsToken: string | null;
+  /** TETHER_LIFECYCLE_LOG_LEVEL: level of the one-line-per-transition run lifecycle log. @default info */
+  lifecycleLogLevel: string;
   /** TETHER_LOG_LEVEL: pino level. @default info */
   logLevel: string;
   /** TETHER_DASHBOARD_DIR: built dashboard to serve at /. @default packages/dashboard/dist */
@@ -132,6 +136,13 @@ function allowedTargets(v: string | undefined): string[] {
   });
 }
 
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+function logLevelOf(name: string, v: string | undefined, dflt: string): string {
+  if (v === undefined || v === '') return dflt;
+  if (!LEVELS.includes(v)) throw new SettingsError(`${name} must be one of ${LEVELS.join(', ')}, got "${v}"`);
+  return v;
+}
+
 function storeKind(v: string | undefined): Settings['store'] {
   if (v === undefined || v === '' || v === 'file') return 'file';
   if (v === 'postgres' || v === 'postgresql') return 'postgres';
@@ -180,6 +191,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     notifyMaxBackoffMs: int('TETHER_NOTIFY_MAX_BACKOFF_MS', env.TETHER_NOTIFY_MAX_BACKOFF_MS, 300_000, 1, 86_400_000),
     notifyTimeoutMs: int('TETHER_NOTIFY_TIMEOUT_MS', env.TETHER_NOTIFY_TIMEOUT_MS, 10_000, 100, 600_000),
     logLevel: env.TETHER_LOG_LEVEL || 'info',
+    metricsToken: env.TETHER_METRICS_TOKEN || null,
+    lifecycleLogLevel: logLevelOf('TETHER_LIFECYCLE_LOG_LEVEL', env.TETHER_LIFECYCLE_LOG_LEVEL, 'info'),
     dashboardDir: resolve(env.TETHER_DASHBOARD_DIR || fileURLToPath(new URL('../../dashboard/dist', import.meta.url))),
     allowedTargets: allowedTargets(env.TETHER_ALLOWED_TARGETS),
     inspect: named('TETHER_INSPECT', () => flag(env.TETHER_INSPECT, false)),

@@ -44,6 +44,7 @@ import {
   type NotifyPolicy,
 } from '../core/notify.ts';
 import { NotificationDispatcher } from './local/notification-dispatcher.ts';
+import { lifecycleOf, type LifecycleEvent } from '../core/lifecycle.ts';
 import { resendable } from '../core/outbox.ts';
 import { RunTooLargeError, type OutboxEntry, type RunDoc } from '../store/types.ts';
 import { IdempotencyKeyTakenError, VersionConflictError, type DueTimer, type RunStore } from '../store/contract.ts';
@@ -54,7 +55,7 @@ import { CommitError, IdempotencyKeyReusedError, RunDamagedError, type DamagedRu
 import { LocalNotifier } from './local/notifier.ts';
 import { LocalOutboxDispatcher } from './local/outbox-dispatcher.ts';
 import { Mailboxes } from './mailbox.ts';
-import type { ListQuery, Notifier, OutboxDispatcher, ReadModel, RunLock, RunPage, RunUpdate, Scheduler } from './ports.ts';
+import type { EngineObserver, ListQuery, Notifier, OutboxDispatcher, ReadModel, RunLock, RunPage, RunUpdate, Scheduler } from './ports.ts';
 import { Recovery } from './recovery.ts';
 import type { Signer } from './signer.ts';
 import { TimerService, type TimerEntry } from './timer-service.ts';
@@ -102,6 +103,11 @@ export interface EngineOptions {
    * there, and start-up arms nothing (each node fires the timers it committed; cluster.ts takes over a dead node's).
    */
   shared?: boolean;
+  /**
+   * Where the run lifecycle lines go (one per transition that matters: created, triggered, callback accepted or refused,
+   * attempt ended, retry scheduled, finished), at the level TETHER_LIFECYCLE_LOG_LEVEL says. Default: the logger's info.
+   */
+  lifecycleLog?: (obj: object, msg: string) => void;
   /** The completion webhook's tries and backoff (TETHER_NOTIFY_*). */
   notify?: Partial<NotifyPolicy> & { timeoutMs?: number };
   /** This node's name in log entries it writes for other nodes' work (TETHER_NODE_ID). @default "this node" */
@@ -156,6 +162,10 @@ export class Engine {
   /** Timers taken over from another node (cluster.ts): whose they were, for the log entry of their firing. */
   private readonly takenOver = new Map<string, string>();
   private readonly notifyPolicy: NotifyPolicy;
+  private readonly observers: EngineObserver[] = [];
+  /** The store refused the last commit (and none succeeded since): readiness says so. */
+  private commitFailing: { since: number; message: string } | null = null;
+  private readonly lifecycleLog: (obj: object, msg: string) => void;
   private readonly notifications: NotificationDispatcher;
 
   private constructor(opts: EngineOptions) {
@@ -169,6 +179,7 @@ export class Engine {
     this.shared = opts.shared ?? false;
     this.nodeName = opts.nodeId ? `node ${opts.nodeId}` : 'this node';
     this.notifyPolicy = { ...NOTIFY_DEFAULTS, ...opts.notify };
+    this.lifecycleLog = opts.lifecycleLog ?? ((obj, msg) => this.log.info(obj, msg));
     this.notifications = new NotificationDispatcher({
       clock: this.clock,
       signer: this.signer,
@@ -181,6 +192,7 @@ export class Engine {
           // Another try (a re-deliver, another node) moved it on meanwhile: this outcome no longer decides anything.
           if (!doc?.notification || doc.notification.state !== 'pending' || doc.notification.attempts !== attempts) return;
           await this.commit(doc, recordDelivery(doc, outcome, this.clock.now(), this.policy, this.notifyPolicy));
+          for (const o of this.observers) o.notificationTried?.(outcome.ok);
         }),
       log: this.log,
     });
@@ -503,6 +515,8 @@ export class Engine {
     const result = withNotificationOnFinal(prev, stepped, this.clock.now());
     const doc = result.doc;
     const summary = summaryOf(doc);
+    const prevStatus = opts.creating ? null : (this.readModel.get(doc.id)?.status ?? null);
+    const t0 = performance.now();
     const change = {
       doc,
       summary,
@@ -529,11 +543,16 @@ export class Engine {
       // Another node's commit came first (withRun retries), or took this run's Idempotency-Key (createRunOnce answers it).
       if (e instanceof VersionConflictError || e instanceof IdempotencyKeyTakenError) throw new CommitError(doc.id, e);
       this.log.error({ runId: doc.id, err: errText(e) }, 'commit failed');
+      this.commitFailing ??= { since: this.clock.now(), message: errText(e) };
       if (!opts.creating) this.docs.pin(prev);
       throw new CommitError(doc.id, e);
     }
     this.docs.committed(doc);
+    this.commitFailing = null;
     this.committedHook?.(doc.id, doc.version ?? 0);
+    const seconds = (performance.now() - t0) / 1000;
+    for (const o of this.observers) o.committed?.(seconds);
+    for (const e of lifecycleOf(opts.creating ? null : prev, prevStatus, doc, summary, result.entry)) this.tellLifecycle(e);
 
     const withRun = (t: RunDoc['timers'][number]): TimerEntry => ({ ...t, runId: doc.id });
     this.scheduler.sync(doc.id, prev.timers.map(withRun), doc.timers.map(withRun));
@@ -567,6 +586,7 @@ export class Engine {
       this.takenOver.delete(`${entry.runId}/${entry.key}`);
       const late = `Timer due ${iso(committed.dueAt)} fired ${firedAt - committed.dueAt} ms late`;
       const detail = from ? `${late}, by ${this.nodeName} after node ${from}'s claim expired.` : `${late}.`;
+      for (const o of this.observers) o.timerFired?.(firedAt - committed.dueAt);
       await this.commit(
         doc,
         applyEvent(
@@ -592,7 +612,12 @@ export class Engine {
     // A run that finished meanwhile (cancelled while a re-send waited) is not triggered again.
     const summary = this.readModel.get(doc.id);
     if (!summary || isFinalRunStatus(summary.status)) return;
-    this.dispatcher.send(doc, o, (outcome) => this.onTriggerOutcome(doc.id, o, outcome));
+    const started = performance.now();
+    this.dispatcher.send(doc, o, (outcome) => {
+      const seconds = (performance.now() - started) / 1000;
+      for (const ob of this.observers) ob.triggerSettled?.(outcome.ok, seconds);
+      return this.onTriggerOutcome(doc.id, o, outcome);
+    });
   }
 
   private async onTriggerOutcome(runId: string, o: OutboxEntry, outcome: TriggerOutcome): Promise<void> {
@@ -637,6 +662,36 @@ export class Engine {
     );
     this.background.add(settled);
     void settled.finally(() => this.background.delete(settled));
+  }
+
+  /** Why this node cannot serve now, or null: not resumed yet (recovery), or the store refusing commits. */
+  notReadyReason(): string | null {
+    if (!this.resumed) return 'recovery has not finished';
+    if (this.stopping) return 'stopping';
+    if (this.commitFailing) return `the store refuses commits since ${iso(this.commitFailing.since)}: ${this.commitFailing.message}`;
+    return null;
+  }
+
+  /** Adds a watcher of what the engine does (metrics). */
+  observe(o: EngineObserver): void {
+    this.observers.push(o);
+  }
+
+  /** One structured line per lifecycle event, and the observers told. Never a signature, token or header value. */
+  private tellLifecycle(e: LifecycleEvent): void {
+    const { kind, ...fields } = e;
+    const words: Record<LifecycleEvent['kind'], string> = {
+      'run.created': 'run created',
+      'attempt.triggered': 'attempt triggered',
+      'trigger.failed': 'trigger failed',
+      'callback.accepted': 'callback accepted',
+      'callback.refused': 'callback refused',
+      'attempt.ended': 'attempt ended',
+      'retry.scheduled': 'retry scheduled',
+      'run.finished': 'run finished',
+    };
+    this.lifecycleLog({ event: kind, ...fields }, words[kind]);
+    for (const o of this.observers) o.lifecycle?.(e);
   }
 
   // ───────────────────────────── several nodes (cluster.ts) ─────────────────────────────

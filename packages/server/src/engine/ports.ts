@@ -60,5 +60,18 @@ export interface Notifier {
   readonly listening: boolean;
 }
 
+/** Watches what the engine does, for metrics (plugins/metrics.ts): called after the fact, never able to change it. */
+export interface EngineObserver {
+  lifecycle?(e: import('../core/lifecycle.ts').LifecycleEvent): void;
+  /** A commit landed after `seconds` (the store's part: from the call to durable). */
+  committed?(seconds: number): void;
+  /** A trigger request was answered (`ok`: a 2xx) or failed, after `seconds`. */
+  triggerSettled?(ok: boolean, seconds: number): void;
+  /** A timer fired `latenessMs` after its due time (its commit made). */
+  timerFired?(latenessMs: number): void;
+  /** A completion webhook try ended. */
+  notificationTried?(ok: boolean): void;
+}
+
 /** Listing: the store provides the read model (an in-process store from memory). */
 export type { ListQuery, ReadModel, RunPage } from '../store/contract.ts';

@@ -34,6 +34,8 @@ export interface TetherServices {
    * that does not report it (a test's stand-in for the lowdb store).
    */
   storeHealth(): Promise<StoreHealth>;
+  /** WebSocket clients on /api/stream now (the stream route sets it; 0 before). */
+  streamClients: () => number;
   /** Callers waiting for runs to be final (`?wait=`). */
   waiters: RunWaiters;
   /** Several nodes on PostgreSQL: this node's part (null with the file store). */
@@ -100,6 +102,7 @@ export default fp<TetherPluginOptions>(
       logger: app.log,
       clock,
       maxRunBytes: settings.maxRunBytes,
+      lifecycleLog: (obj, msg) => (app.log[settings.lifecycleLogLevel as 'info'] ?? app.log.info).call(app.log, obj, msg),
       notify: {
         maxAttempts: settings.notifyMaxAttempts,
         initialBackoffMs: settings.notifyBackoffMs,
@@ -117,7 +120,7 @@ export default fp<TetherPluginOptions>(
     });
     const cluster: Cluster | null = pgStore ? new Cluster({ engine, store: pgStore, url: settings.databaseUrl!, log: app.log }) : null;
     const waiters = new RunWaiters(engine, clock);
-    app.decorate('tether', { settings, engine, signer, clock, publicUrl, forged, storeHealth, cluster, waiters });
+    app.decorate('tether', { settings, engine, signer, clock, publicUrl, forged, storeHealth, cluster, waiters, streamClients: () => 0 });
 
     app.addHook('onListen', async function () {
       const addr = app.server.address() as AddressInfo | null;

@@ -44,6 +44,12 @@ function bodyErrors(req: FastifyRequest): { message: string; fields: ErrorField[
 
 const callbacks: FastifyPluginAsyncTypebox = async (app) => {
   const { engine, signer, forged, settings } = app.tether;
+  // Every answer counted by kind and verdict (tether_callbacks_total), whichever path gave it: the gate, the engine, an error.
+  app.addHook('preSerialization', async (req, _reply, payload) => {
+    const result = (payload as { result?: unknown } | null)?.result;
+    if (typeof result === 'string') app.metrics?.callback(req.url.split('?')[0]!.endsWith('/heartbeat') ? 'heartbeat' : 'callback', result);
+    return payload;
+  });
 
   /** onRequest, before any body is read: unknown runs and bad signatures never cost a body parse. */
   const gate = (purpose: SignaturePurpose) => async (req: FastifyRequest, reply: FastifyReply) => {

@@ -101,6 +101,7 @@ const stream: FastifyPluginAsync = async (app) => {
   /** Clients with a backlog, so the drain check is O(slow clients), not O(all) every 100 ms. */
   const slow = new Set<Client>();
   let connected = 0;
+  app.tether.streamClients = () => connected;
 
   const add = (c: Client) => {
     connected++;

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { machineGraph } from '@tether/machine';
 import { Health, MachineGraph, Readiness } from '@tether/machine/protocol';
+import Type from 'typebox';
 
 const system: FastifyPluginAsyncTypebox = async (app) => {
   const { engine, storeHealth, settings } = app.tether;
@@ -42,9 +43,19 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { summary: 'Readiness: 200 when this node can serve, 503 with the reason while not', response: { 200: Readiness, 503: Readiness } } },
     async (_req, reply) => {
       const health = await storeHealth();
-      if (health.reachable === false) return reply.code(503).send({ ready: false, node: settings.nodeId, reason: 'the database is unreachable' });
+      const reason = health.reachable === false ? 'the database is unreachable' : engine.notReadyReason();
+      if (reason) return reply.code(503).send({ ready: false, node: settings.nodeId, reason });
       return { ready: true, node: settings.nodeId };
     },
+  );
+
+  // Liveness: the process serves HTTP. Restart it only if this fails; readiness failing means "send traffic elsewhere".
+  app.get(
+    '/livez',
+    { schema: { summary: 'Liveness: 200 while the process serves', response: { 200: Type.Object({ live: Type.Boolean() }) } } },
+    async () => ({
+      live: true,
+    }),
   );
 
   app.get(
