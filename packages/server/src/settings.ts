@@ -65,6 +65,11 @@ export interface Settings {
   notifyMaxBackoffMs: number;
   /** TETHER_NOTIFY_TIMEOUT_MS: a try without an answer by then is cut and counts as failed. @default 10000 */
   notifyTimeoutMs: number;
+  /**
+   * TETHER_RETENTION_DAYS: final runs that finished longer ago than this are deleted (a sweep at start and every
+   * hour). Fractions allowed. @default none: keep forever
+   */
+  retentionDays: number | null;
   /** TETHER_METRICS_TOKEN: a bearer token /metrics accepts besides TETHER_API_TOKEN. @default none */
   metricsToken: string | null;
   /** TETHER_LIFECYCLE_LOG_LEVEL: level of the one-line-per-transition run lifecycle log. @default info */
@@ -73,6 +78,8 @@ export interface Settings {
   logLevel: string;
   /** TETHER_DASHBOARD_DIR: built dashboard to serve at /. @default packages/dashboard/dist */
   dashboardDir: string;
+  /** TETHER_DASHBOARD_SOURCEMAPS=1: serve the dashboard's source maps (`*.map`); off, they answer 404. @default off */
+  dashboardSourcemaps: boolean;
   /**
    * TETHER_ALLOWED_TARGETS: comma-separated hosts (`jobs.internal`, `10.0.0.5:8080`) or URL prefixes
    * (`https://api.example.com/jobs/`) a run may target. Empty: any http(s) URL. The built-in simulator stays allowed.
@@ -136,6 +143,13 @@ function allowedTargets(v: string | undefined): string[] {
   });
 }
 
+function positiveNumber(name: string, v: string | undefined): number | null {
+  if (v === undefined || v === '') return null;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new SettingsError(`${name} must be a number of days > 0, got "${v}"`);
+  return n;
+}
+
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 function logLevelOf(name: string, v: string | undefined, dflt: string): string {
   if (v === undefined || v === '') return dflt;
@@ -192,8 +206,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     notifyTimeoutMs: int('TETHER_NOTIFY_TIMEOUT_MS', env.TETHER_NOTIFY_TIMEOUT_MS, 10_000, 100, 600_000),
     logLevel: env.TETHER_LOG_LEVEL || 'info',
     metricsToken: env.TETHER_METRICS_TOKEN || null,
+    retentionDays: positiveNumber('TETHER_RETENTION_DAYS', env.TETHER_RETENTION_DAYS),
     lifecycleLogLevel: logLevelOf('TETHER_LIFECYCLE_LOG_LEVEL', env.TETHER_LIFECYCLE_LOG_LEVEL, 'info'),
     dashboardDir: resolve(env.TETHER_DASHBOARD_DIR || fileURLToPath(new URL('../../dashboard/dist', import.meta.url))),
+    dashboardSourcemaps: named('TETHER_DASHBOARD_SOURCEMAPS', () => flag(env.TETHER_DASHBOARD_SOURCEMAPS, false)),
     allowedTargets: allowedTargets(env.TETHER_ALLOWED_TARGETS),
     inspect: named('TETHER_INSPECT', () => flag(env.TETHER_INSPECT, false)),
     inspectPort: int('TETHER_INSPECT_PORT', env.TETHER_INSPECT_PORT, 8080, 0, 65535),

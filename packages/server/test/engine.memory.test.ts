@@ -30,6 +30,10 @@ class AfterWriteFailingStore implements RunFiles {
     await this.inner.commit(doc, summary, opts);
     if (this.failAfterWrite) throw Object.assign(new Error('ENOSPC: no space left on device (simulated, after the file)'), { code: 'ENOSPC' });
   }
+  remove(runId: string): Promise<void> {
+    return this.inner.remove(runId);
+  }
+
   read(runId: string): Promise<RunDoc | null> {
     this.reads++;
     return this.inner.read(runId);

@@ -51,6 +51,10 @@ class FaultyStore implements RunFiles {
       throw this.fault;
     }
   }
+  remove(runId: string): Promise<void> {
+    return this.inner.remove(runId);
+  }
+
   read(runId: string): Promise<RunDoc | null> {
     return this.inner.read(runId);
   }

@@ -171,7 +171,7 @@ describe('without TETHER_API_TOKEN', () => {
     expect(openapi.status).toBe(200);
     expect(openapi.body.openapi).toMatch(/^3\./);
     for (const p of [
-      '/api/runs/',
+      '/api/runs',
       '/api/runs/{id}',
       '/api/runs/{id}/events',
       '/api/runs/{id}/cancel',
@@ -184,7 +184,7 @@ describe('without TETHER_API_TOKEN', () => {
     ]) {
       expect(Object.keys(openapi.body.paths), p).toContain(p);
     }
-    expect(Object.keys(openapi.body.paths['/api/runs/']!)).toEqual(expect.arrayContaining(['get', 'post']));
+    expect(Object.keys(openapi.body.paths['/api/runs']!)).toEqual(expect.arrayContaining(['get', 'post']));
 
     const docs = await fetch(`${s.base}/api/docs`);
     expect(docs.status).toBe(200);

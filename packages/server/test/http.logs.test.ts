@@ -27,8 +27,9 @@ beforeEach(async () => {
       done();
     },
   });
-  const logger = { ...(loggerOptions('info', false) as object), stream } as BuildOptions['logger'];
-  s = await startServer({ clock: new ManualClock(), logger, env: { TETHER_API_TOKEN: TOKEN, TETHER_SECRET: SECRET } });
+  // At debug: the callback and stream routes' request lines are logged only then, and they are the ones with URLs to leak.
+  const logger = { ...(loggerOptions('debug', false) as object), stream } as BuildOptions['logger'];
+  s = await startServer({ clock: new ManualClock(), logger, env: { TETHER_API_TOKEN: TOKEN, TETHER_SECRET: SECRET, TETHER_LOG_LEVEL: 'debug' } });
 });
 afterEach(async () => {
   await s.close();

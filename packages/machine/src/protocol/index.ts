@@ -33,13 +33,13 @@ export {
   type DerivedFilter,
   type DerivableRun,
 } from './status.ts';
-export { Backoff, Target, RunConfig, type ResolvedRunConfig } from './run-config.ts';
+export { Backoff, Target, Notify, RunConfig, type ResolvedRunConfig } from './run-config.ts';
 export { AttemptState, RunStatus, FailureReason, Attempt, Run, RunSummary, Notification, NotificationState, RunFinishedNotification } from './run.ts';
 export { EventSource, EventVerdict, RunEventEntry } from './events.ts';
 export { CALLBACK_MESSAGE_MAX_LENGTH, CallbackPayload, CallbackBody, HeartbeatBody, CallbackResult } from './callback.ts';
 export { TriggerBody } from './trigger.ts';
 export { SIMULATOR_OUTCOMES, SimulatorOutcome, SimulateSpec, SimulatorJob, SimulatorJobList } from './simulator.ts';
-export { StreamMessage } from './stream.ts';
+export { StreamMessage, StreamQuery } from './stream.ts';
 export { ErrorField, ErrorBody } from './errors.ts';
 export { CreateHeaders, MAX_WAIT_SECONDS, RunListQuery, RunList, RunWaitQuery, EventList } from './pages.ts';
 export { CancelBody, CompleteBody, RerunBody } from './actions.ts';

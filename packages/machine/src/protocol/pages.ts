@@ -36,14 +36,20 @@ export const RunWaitQuery = Type.Object(
 export type RunWaitQuery = Static<typeof RunWaitQuery>;
 
 /** `GET /api/runs`: newest first. */
-export const RunList = Type.Object({
-  runs: Type.Array(RunSummary),
-  nextCursor: Nullable(Type.String({ description: 'Pass as `cursor` for the next page; null on the last one.' })),
-});
+export const RunList = Type.Object(
+  {
+    runs: Type.Array(RunSummary),
+    nextCursor: Nullable(Type.String({ description: 'Pass as `cursor` for the next page; null on the last one.' })),
+  },
+  { $id: 'RunList', description: 'A page of the runs list, newest first.' },
+);
 export type RunList = Static<typeof RunList>;
 
 /** `GET /api/runs/:id/events`: the whole log, in seq order. */
-export const EventList = Type.Object({ events: Type.Array(RunEventEntry) });
+export const EventList = Type.Object(
+  { events: Type.Array(RunEventEntry) },
+  { $id: 'EventList', description: "A run's whole event log, in seq order." },
+);
 export type EventList = Static<typeof EventList>;
 
 /** Headers of `POST /api/runs` and `/rerun`. */

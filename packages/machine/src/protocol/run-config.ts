@@ -23,7 +23,7 @@ export const Backoff = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false, description: 'Exponential backoff between attempts.' },
+  { $id: 'Backoff', additionalProperties: false, description: 'Exponential backoff between attempts.' },
 );
 export type Backoff = Static<typeof Backoff>;
 
@@ -37,7 +37,7 @@ export const Target = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { $id: 'Target', additionalProperties: false, description: 'Where and how the trigger request of each attempt is sent.' },
 );
 export type Target = Static<typeof Target>;
 
@@ -51,6 +51,7 @@ export const Notify = Type.Object(
     ),
   },
   {
+    $id: 'Notify',
     additionalProperties: false,
     description: 'Where to tell that the run is final (succeeded, failed or cancelled): see docs/callback-protocol.md.',
   },
@@ -93,7 +94,7 @@ export const RunConfig = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false, description: 'What a run does: where to trigger, how long to wait, how to retry.' },
+  { $id: 'RunConfig', additionalProperties: false, description: 'What a run does: where to trigger, how long to wait, how to retry.' },
 );
 export type RunConfig = Static<typeof RunConfig>;
 

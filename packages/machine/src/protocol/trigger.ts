@@ -14,6 +14,6 @@ export const TriggerBody = Type.Object(
     heartbeatUrl: Type.String({ description: 'Signed, attempt-bound URL to POST heartbeats to; it cannot settle the attempt.' }),
     payload: Type.Optional(Type.Unknown({ description: "The run's payload, as given at creation; absent if it had none." })),
   },
-  { description: 'The trigger request body of one attempt.' },
+  { $id: 'TriggerBody', description: 'The trigger request body of one attempt.' },
 );
 export type TriggerBody = Static<typeof TriggerBody>;

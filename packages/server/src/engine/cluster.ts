@@ -173,7 +173,11 @@ export class Cluster {
       const at = item.lastIndexOf(':');
       const id = item.slice(0, at);
       const version = Number(item.slice(at + 1));
-      if ((this.opts.store.knownVersion(id) ?? 0) < version) stale.push(id);
+      // Version 0: the run was deleted there.
+      if (version === 0) {
+        this.opts.store.forgetDeleted(id);
+        this.opts.engine.remoteChanged(id);
+      } else if ((this.opts.store.knownVersion(id) ?? 0) < version) stale.push(id);
     }
     if (stale.length) this.refresh(stale).catch((e) => this.opts.log.warn({ err: (e as Error).message }, 'cluster: refresh failed'));
   }

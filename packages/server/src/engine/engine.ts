@@ -358,6 +358,53 @@ export class Engine {
   }
 
   /**
+   * Deletes a final run from the store (its document, log, timers, outbox) and from memory. `null`: no such run;
+   * `'active'`: not final (refused, nothing deleted).
+   */
+  async deleteRun(runId: string): Promise<'deleted' | 'active' | null> {
+    this.assertRunning();
+    return this.withRun(runId, async (doc) => {
+      if (!doc) return null;
+      if (!isFinalRunStatus(toRunSummary(doc.snapshot).status)) return 'active';
+      try {
+        await this.store.delete(doc.id, doc.version ?? 0);
+      } catch (e) {
+        if (e instanceof VersionConflictError) throw new CommitError(doc.id, e); // another node moved it: withRun retries
+        this.log.error({ runId, err: errText(e) }, 'delete failed');
+        throw new CommitError(doc.id, e);
+      }
+      this.docs.forget(runId);
+      this.committedHook?.(runId, 0);
+      return 'deleted';
+    });
+  }
+
+  /**
+   * Retention: deletes final runs that finished before `cutoff` (epoch ms), a few at a time, logging progress every
+   * 1,000. Returns how many went. Safe to interrupt (a crash mid-sweep leaves each run either deleted or whole; the
+   * next sweep goes on).
+   */
+  async sweepFinishedBefore(cutoff: number): Promise<number> {
+    const expired = this.readModel
+      .all()
+      .filter((s) => isFinalRunStatus(s.status) && s.finishedAt !== null && Date.parse(s.finishedAt) < cutoff)
+      .map((s) => s.id);
+    if (!expired.length) return 0;
+    this.log.info({ runs: expired.length, before: iso(cutoff) }, 'retention: deleting final runs');
+    let done = 0;
+    for (const id of expired) {
+      if (this.stopping) break;
+      const r = await this.deleteRun(id).catch((e: unknown) => {
+        this.log.warn({ runId: id, err: errText(e) }, 'retention: could not delete a run; the next sweep tries again');
+        return null;
+      });
+      if (r === 'deleted' && ++done % 1000 === 0) this.log.info({ deleted: done, of: expired.length }, 'retention: progress');
+    }
+    this.log.info({ deleted: done, of: expired.length }, 'retention: sweep done');
+    return done;
+  }
+
+  /**
    * Delivers the run's completion webhook again (the dashboard's "re-deliver"): null if the run does not exist, false if
    * it has no webhook or is not final yet.
    */

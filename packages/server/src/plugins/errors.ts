@@ -25,6 +25,7 @@ export const Errors = {
   notFound: createError<[string, string]>('TETHER_ROUTE_NOT_FOUND', 'No route %s %s.', 404),
   runTooLarge: createError<[string]>('TETHER_RUN_TOO_LARGE', '%s', 413),
   idempotencyKeyReused: createError<[string]>('TETHER_IDEMPOTENCY_KEY_REUSED', '%s', 422),
+  runNotFinal: createError<[string]>('TETHER_RUN_NOT_FINAL', 'Run %s is not final: cancel it first, or wait for it to end.', 409),
   noNotification: createError<[string]>(
     'TETHER_NO_NOTIFICATION',
     'Run %s has no completion webhook to deliver: it has no config.notify, or it is not final yet.',

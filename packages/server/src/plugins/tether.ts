@@ -127,8 +127,21 @@ export default fp<TetherPluginOptions>(
       if (addr && typeof addr === 'object') listening = defaultPublicUrl(addr.address, addr.port);
       engine.resume();
       await cluster?.start();
+      if (settings.retentionDays !== null) {
+        const sweep = () => {
+          if (retention.running) return;
+          retention.running = engine
+            .sweepFinishedBefore(clock.now() - settings.retentionDays! * 86_400_000)
+            .catch((e: unknown) => app.log.warn({ err: (e as Error).message }, 'retention sweep failed'))
+            .finally(() => (retention.running = null));
+        };
+        sweep();
+        retention.timer = setInterval(sweep, 3_600_000).unref();
+      }
     });
+    const retention: { running: Promise<unknown> | null; timer: NodeJS.Timeout | null } = { running: null, timer: null };
     app.addHook('preClose', async () => {
+      if (retention.timer) clearInterval(retention.timer);
       // Pending bad-signature summaries first: once the engine stops it records nothing. Best effort (failures are logged).
       await forged.close();
       waiters.close();

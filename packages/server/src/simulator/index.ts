@@ -172,7 +172,15 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/jobs',
     {
-      schema: { summary: 'Simulated external system: accepts a Tether trigger', body: SimulatorTrigger, tags: ['simulator'] },
+      schema: {
+        operationId: 'createSimulatorJob',
+        summary: 'Simulated external system: accepts a Tether trigger',
+        description:
+          "Behaves as the run's `payload.simulate` (SimulateSpec) says. Needs the API token when one is set, unless the body's `callbackUrl` is one this server signed for its runId and attemptId.",
+        body: SimulatorTrigger,
+        tags: ['simulator'],
+        security: [{ bearerAuth: [] }, {}],
+      },
       // Parsed, not yet validated: the body's signed callbackUrl may stand in for the token (see the header comment).
       preValidation: async (req, reply) => {
         if (token === null || tokenMatches(token, requestToken(req))) return;
@@ -263,7 +271,13 @@ const simulator: FastifyPluginAsyncTypebox = async (app) => {
     '/jobs',
     {
       onRequest: tokenGate,
-      schema: { summary: `What the simulator received (newest last, at most ${MAX_JOBS})`, tags: ['simulator'], response: { 200: SimulatorJobList } },
+      schema: {
+        operationId: 'listSimulatorJobs',
+        summary: `What the simulator received (newest last, at most ${MAX_JOBS})`,
+        tags: ['simulator'],
+        security: [{ bearerAuth: [] }],
+        response: { 200: SimulatorJobList },
+      },
     },
     async () => ({ jobs }),
   );

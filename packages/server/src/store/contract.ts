@@ -51,6 +51,8 @@ export interface ReadModel {
   get(runId: string): RunSummary | undefined;
   /** Records a committed summary (`creating`: a new run, appended in creation order). */
   put(summary: RunSummary, creating: boolean): void;
+  /** Forgets a deleted run. */
+  remove(runId: string): void;
   list(q: ListQuery): RunPage;
   /** Every summary, newest first. */
   all(): RunSummary[];
@@ -92,6 +94,11 @@ export interface RunStore {
   open(): Promise<OpenedStore>;
   /** Commits `change` if the run is at `expectedVersion` (0: a new run). Durable once it resolves. */
   commit(runId: string, expectedVersion: number, change: RunChange, opts?: CommitOptions): Promise<void>;
+  /**
+   * Deletes a run if it is at `expectedVersion` (VersionConflictError otherwise, nothing deleted): its document, log,
+   * timers and outbox; durable once it resolves, and safe across a crash mid-delete. The engine deletes final runs only.
+   */
+  delete(runId: string, expectedVersion: number): Promise<void>;
   /** The committed document (with its version), or null. CorruptRunFileError if it cannot be read. */
   get(runId: string): Promise<RunDoc | null>;
   exists(runId: string): Promise<boolean>;

@@ -82,6 +82,24 @@ export class FileRunStore implements RunStore {
     else this.outboxes.delete(runId);
   }
 
+  async delete(runId: string, expectedVersion: number): Promise<void> {
+    const current = this.versions.get(runId);
+    if (this.committing.has(runId) || current !== expectedVersion) throw new VersionConflictError(runId, expectedVersion, current ?? null);
+    this.committing.set(runId, expectedVersion);
+    try {
+      await this.files.remove(runId);
+    } catch (e) {
+      this.failed = true;
+      throw e;
+    } finally {
+      this.committing.delete(runId);
+    }
+    this.versions.delete(runId);
+    this.openRuns.delete(runId);
+    this.outboxes.delete(runId);
+    this.readModel.remove(runId);
+  }
+
   async get(runId: string): Promise<RunDoc | null> {
     let doc: RunDoc | null;
     try {

@@ -43,8 +43,15 @@ export function checkDoc(doc: unknown, where: string, runId?: string): asserts d
 export interface JournalContents {
   /** The newest journaled document of each run, and its line as written (the bytes its run file will get). */
   docs: Map<string, { doc: RunDoc; text: string }>;
+  /** Runs whose newest journal line is a deletion (a tombstone): gone, whatever their run file still says. */
+  deleted: Set<string>;
   segments: number[];
 }
+
+/** The journal line (and the index line) that deletes a run: durable like a commit, then applied by the write-back. */
+export const tombstoneOf = (runId: string) => JSON.stringify({ deleted: true, v: 1, id: runId });
+export const isTombstone = (v: unknown): v is { id: string; deleted: true } =>
+  typeof v === 'object' && v !== null && (v as { deleted?: unknown }).deleted === true && typeof (v as { id?: unknown }).id === 'string';
 
 /**
  * Every segment, in order. A segment's last line may be torn — the process died while writing it, so it was never
@@ -54,6 +61,7 @@ export interface JournalContents {
 export async function readJournal(dataDir: string, onlyRun?: string): Promise<JournalContents> {
   const segments = await listSegments(dataDir);
   const docs = new Map<string, { doc: RunDoc; text: string }>();
+  const deleted = new Set<string>();
   const needle = onlyRun === undefined ? null : `"id":${JSON.stringify(onlyRun)}`;
   for (const seq of segments) {
     const file = segmentFile(dataDir, seq);
@@ -76,6 +84,12 @@ export async function readJournal(dataDir: string, onlyRun?: string): Promise<Jo
       } catch (e) {
         throw new CorruptRunFileError(file, `line ${i + 1}: invalid JSON (${(e as Error).message})`);
       }
+      if (isTombstone(doc)) {
+        if (onlyRun !== undefined && doc.id !== onlyRun) continue;
+        docs.delete(doc.id);
+        deleted.add(doc.id);
+        continue;
+      }
       try {
         checkDoc(doc, file);
       } catch (e) {
@@ -86,7 +100,7 @@ export async function readJournal(dataDir: string, onlyRun?: string): Promise<Jo
       docs.set(doc.id, { doc, text: line });
     }
   }
-  return { docs, segments };
+  return { docs, deleted, segments };
 }
 
 /**

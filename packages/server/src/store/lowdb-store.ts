@@ -38,7 +38,7 @@ import { summaryOf } from '../core/notify.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { DurableJSONFile, fsyncDir, writeFileAtomic } from './durable-file.ts';
 import { JournalWriter } from './journal.ts';
-import { checkDoc, journalDir, readJournal, segmentFile } from './journal-files.ts';
+import { checkDoc, isTombstone, journalDir, readJournal, segmentFile, tombstoneOf } from './journal-files.ts';
 import { RunFileWriter } from './run-file-writer.ts';
 import { silentStoreLogger, WriteBackError, WriteBackMonitor, type StoreLogger, type WriteBackHealth } from './write-back-health.ts';
 import {
@@ -100,6 +100,8 @@ function decodeCheckpoint(c: Checkpoint): Map<string, PendingRun> {
 }
 
 const RUN_FILE = /^(run_[A-Za-z0-9_-]+)\.json$/;
+/** How a tombstone's line starts (tombstoneOf): the write-back tells a deletion from a document by it. */
+const TOMBSTONE_PREFIX = '{"deleted":true,';
 const RUN_ID = /^run_[A-Za-z0-9_-]+$/;
 
 export interface LowdbStoreOptions {
@@ -206,11 +208,14 @@ export class LowdbRunStore implements RunFiles {
 
     // The journal first: what it holds is newer than any run file, and a run file it covers is never read.
     const journaled = await readJournal(this.dir);
+    // Deleted runs: their tombstone is newer than whatever their file or the index says.
+    for (const id of journaled.deleted) onDisk.delete(id);
     const checkpoint = await this.takeCheckpoint();
     // A shutdown checkpoint describes the run files as they were with an empty journal; anything journaled since
     // (a commit after it, which cannot happen in a clean shutdown) makes it untrustworthy.
     const trusted = journaled.docs.size === 0 ? (checkpoint ?? new Map<string, PendingRun>()) : new Map<string, PendingRun>();
-    const { entries: indexed, lines: indexLines } = await this.readIndex();
+    const { entries: indexed, lines: indexLines, tombstones } = await this.readIndex();
+    for (const id of journaled.deleted) indexed.delete(id);
     const summaries = new Map<string, RunSummary>();
     /** Index lines still true, kept as read: compaction writes them back without re-serialising 100k summaries. */
     const keptLines = new Map<string, string>();
@@ -274,7 +279,9 @@ export class LowdbRunStore implements RunFiles {
     // Compact: one line per run, written atomically, then appended to from here on. Skipped when every summary came
     // from the index as it is and superseded lines are fewer than live ones (rewriting 40 MB for 100k runs at every
     // start would cost more than the lines it saves).
-    const intact = toRead.length === 0 && journaled.docs.size === 0 && indexed.size === summaries.size;
+    // Deleted runs' lines (and their tombstones) go at the first start after: deleting frees the disk.
+    const intact =
+      toRead.length === 0 && journaled.docs.size === 0 && journaled.deleted.size === 0 && tombstones === 0 && indexed.size === summaries.size;
     const warnings: string[] = [];
     if (!(intact && indexLines <= 2 * summaries.size)) {
       const lines = [...summaries.values()].map((s) => keptLines.get(s.id) ?? JSON.stringify(s)).join('\n');
@@ -289,8 +296,10 @@ export class LowdbRunStore implements RunFiles {
       }
     }
 
-    // What the journal holds still has to reach the run files: it waits for the next write-back like any commit.
+    // What the journal holds still has to reach the run files: it waits for the next write-back like any commit
+    // (a tombstone's write-back removes the run file).
     for (const [id, { text }] of journaled.docs) this.setDirty(id, text);
+    for (const id of journaled.deleted) this.setDirty(id, tombstoneOf(id));
     // Appends go to a fresh segment: an old one may end in a torn record.
     const seq = (journaled.segments.at(-1) ?? 0) + 1;
     this.segments = [...journaled.segments, seq];
@@ -371,9 +380,17 @@ export class LowdbRunStore implements RunFiles {
     this.segments = [...old, seq];
     const batch = [...this.dirty];
     const failures: Array<{ file: string; message: string }> = [];
-    for (let i = 0; i < batch.length; i += this.writeBackBatch) {
-      const chunk = batch.slice(i, i + this.writeBackBatch);
+    const writes = batch.filter(([, text]) => !text.startsWith(TOMBSTONE_PREFIX));
+    for (let i = 0; i < writes.length; i += this.writeBackBatch) {
+      const chunk = writes.slice(i, i + this.writeBackBatch);
       failures.push(...(await files.writeAll(chunk.map(([id, text]) => ({ file: this.runFile(id), text })))));
+    }
+    // Deleted runs: their file goes before the segments holding their tombstone do.
+    for (const [id, text] of batch) {
+      if (!text.startsWith(TOMBSTONE_PREFIX)) continue;
+      await unlink(this.runFile(id)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') failures.push({ file: this.runFile(id), message: e.message });
+      });
     }
     if (failures.length) {
       throw new WriteBackError(
@@ -458,16 +475,16 @@ export class LowdbRunStore implements RunFiles {
   }
 
   /** Last line per run wins. Empty if the index is missing or damaged anywhere: it is derived; run files decide. */
-  private async readIndex(): Promise<{ entries: Map<string, { summary: RunSummary; line: string }>; lines: number }> {
+  private async readIndex(): Promise<{ entries: Map<string, { summary: RunSummary; line: string }>; lines: number; tombstones: number }> {
     const out = new Map<string, { summary: RunSummary; line: string }>();
     let text: string;
     try {
       text = await readFile(this.indexFile, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { entries: out, lines: 0 };
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { entries: out, lines: 0, tombstones: 0 };
       throw e;
     }
-    if (text.length && !text.endsWith('\n')) return { entries: out, lines: 0 }; // a torn last line (crash mid-append)
+    if (text.length && !text.endsWith('\n')) return { entries: out, lines: 0, tombstones: 0 }; // a torn last line (crash mid-append)
     const lines = text.split('\n').filter(Boolean);
     let parsed: unknown[];
     try {
@@ -476,13 +493,17 @@ export class LowdbRunStore implements RunFiles {
       if (parsed.length !== lines.length) throw new Error('a line holds more than one value');
     } catch {
       // Damage somewhere.
-      return { entries: out, lines: 0 };
+      return { entries: out, lines: 0, tombstones: 0 };
     }
+    let tombstones = 0;
     parsed.forEach((s, i) => {
       const id = (s as { id?: unknown } | null)?.id;
-      if (typeof id === 'string') out.set(id, { summary: s as RunSummary, line: lines[i]! });
+      if (isTombstone(s)) {
+        out.delete(s.id);
+        tombstones++;
+      } else if (typeof id === 'string') out.set(id, { summary: s as RunSummary, line: lines[i]! });
     });
-    return { entries: out, lines: lines.length };
+    return { entries: out, lines: lines.length, tombstones };
   }
 
   private async readChecked(runId: string): Promise<RunDoc> {
@@ -497,7 +518,7 @@ export class LowdbRunStore implements RunFiles {
   async read(runId: string): Promise<RunDoc | null> {
     if (!RUN_ID.test(runId)) return null;
     const text = this.dirty.get(runId);
-    if (text !== undefined) return JSON.parse(text) as RunDoc;
+    if (text !== undefined) return text.startsWith(TOMBSTONE_PREFIX) ? null : (JSON.parse(text) as RunDoc);
     try {
       return await this.readChecked(runId);
     } catch (e) {
@@ -522,6 +543,18 @@ export class LowdbRunStore implements RunFiles {
     }
     try {
       await journal.append(doc.id, record, `${JSON.stringify(summary)}\n`);
+    } catch (e) {
+      this.failed = true;
+      throw e;
+    }
+  }
+
+  async remove(runId: string): Promise<void> {
+    const journal = this.journal;
+    if (!journal) throw new Error('the store is not loaded: call load() before remove()');
+    const tombstone = tombstoneOf(runId);
+    try {
+      await journal.append(runId, `${tombstone}\n`, `${tombstone}\n`);
     } catch (e) {
       this.failed = true;
       throw e;

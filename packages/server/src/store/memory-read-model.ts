@@ -7,6 +7,8 @@ export class MemoryReadModel implements ReadModel {
   private readonly keys = new Map<string, string>();
   private ids: string[] = [];
   private open = 0;
+  /** Ids still in `ids` whose run was deleted. */
+  private removed = 0;
 
   /** Loads what the store knew at start-up, in creation order or close to it. */
   constructor(initial: readonly RunSummary[] = []) {
@@ -21,11 +23,25 @@ export class MemoryReadModel implements ReadModel {
   }
 
   get count(): number {
-    return this.ids.length;
+    return this.summaries.size;
   }
 
   get openCount(): number {
     return this.open;
+  }
+
+  remove(runId: string): void {
+    const s = this.summaries.get(runId);
+    if (!s) return;
+    this.summaries.delete(runId);
+    if (!isFinalRunStatus(s.status)) this.open--;
+    if (s.idempotencyKey !== undefined && this.keys.get(s.idempotencyKey) === runId) this.keys.delete(s.idempotencyKey);
+    // The id list is compacted only once most of it is gone: a retention sweep deleting thousands stays O(n) in all.
+    this.removed++;
+    if (this.removed > 1000 && this.removed * 2 > this.ids.length) {
+      this.ids = this.ids.filter((id) => this.summaries.has(id));
+      this.removed = 0;
+    }
   }
 
   byIdempotencyKey(key: string): string | undefined {

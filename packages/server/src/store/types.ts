@@ -105,6 +105,11 @@ export interface RunFiles {
   commit(doc: RunDoc, summary: RunSummary, opts?: CommitOptions): Promise<void>;
   read(runId: string): Promise<RunDoc | null>;
   /**
+   * Deletes the run: a tombstone journaled (durable when this resolves) and indexed; the write-back then removes its
+   * run file. Safe across a crash at any point: the tombstone wins over the file until the file is gone.
+   */
+  remove(runId: string): Promise<void>;
+  /**
    * Optional. At a clean shutdown, after the last commit: records the pending work of every waiting run so the next
    * start need not read their documents. Must be the last write before close(); any later commit invalidates it.
    */

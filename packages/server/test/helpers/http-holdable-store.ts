@@ -51,6 +51,10 @@ export class HoldableStore implements RunFiles {
     this.log.push(`committed ${last?.type}:${last?.verdict}`);
   }
 
+  remove(runId: string): Promise<void> {
+    return this.inner.remove(runId);
+  }
+
   read(runId: string): Promise<RunDoc | null> {
     return this.inner.read(runId);
   }

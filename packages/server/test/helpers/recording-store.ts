@@ -29,6 +29,10 @@ export class RecordingStore implements RunFiles {
     this.commits.push(JSON.parse(JSON.stringify(doc)) as RunDoc);
   }
 
+  remove(runId: string): Promise<void> {
+    return this.inner.remove(runId);
+  }
+
   read(runId: string): Promise<RunDoc | null> {
     return this.inner.read(runId);
   }

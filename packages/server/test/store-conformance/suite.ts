@@ -683,6 +683,47 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       });
     });
 
+    // ───────────────────────────── 10 ─────────────────────────────
+    describe('10. deletion', () => {
+      it('delete(runId, version) removes a run — get null, exists false, not listed, no timers or outbox — refuses a stale version, and holds after a reopen and after a crash; the other runs are untouched', async () => {
+        let { store, opened } = await open();
+        const keep = await runThrough(store, created(1), next.triggered);
+        const gone = await runThrough(store, created(2), next.triggered, next.succeeded);
+        const later = await runThrough(store, created(3), next.triggerFailed);
+        await expectConflict(
+          store.delete(gone.doc.id, (gone.doc.version ?? 0) - 1),
+          'delete from a stale version',
+          gone.doc.id,
+          (gone.doc.version ?? 0) - 1,
+        );
+        expect(await store.get(gone.doc.id), 'a refused delete deletes nothing').toEqual(gone.doc);
+        await store.delete(gone.doc.id, gone.doc.version ?? 0);
+        const absent = async (when: string) => {
+          expect([await store.get(gone.doc.id), await store.exists(gone.doc.id)], `the deleted run ${when}`).toEqual([null, false]);
+          expect(
+            (await store.list({})).runs.map((r) => r.id),
+            `list() ${when}`,
+          ).toEqual([later.doc.id, keep.doc.id]);
+          expect(await store.get(keep.doc.id), `another run ${when}`).toEqual(keep.doc);
+          await checkDueTimers(store, timersOf([keep.doc, later.doc]), Infinity, ALL, when);
+          await checkOutbox(store, outboxOf([keep.doc, later.doc]), when);
+        };
+        await absent('in the session');
+        expect(opened.readModel.get(gone.doc.id), 'the read model forgot it').toBeUndefined();
+        expect(opened.readModel.count).toBe(2);
+        ({ store, opened } = await reopen(store));
+        await absent('after a reopen');
+        expect(opened.readModel.count).toBe(2);
+        if (storage.reopenAfterCrash) {
+          const other = await runThrough(store, created(4), next.triggered, next.cancelled);
+          await store.delete(other.doc.id, other.doc.version ?? 0);
+          ({ store } = await crashReopen(store));
+          expect([await store.get(other.doc.id), await store.exists(other.doc.id)], 'deleted just before a crash').toEqual([null, false]);
+          await absent('after a crash');
+        }
+      });
+    });
+
     // ───────────────────────────── 9 ─────────────────────────────
     describe('9. commit cost', () => {
       it('bytes written per commit of the same-sized change are the same (±10%) with 100 and with 3,000 stored runs', async (ctx) => {

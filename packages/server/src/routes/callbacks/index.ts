@@ -137,6 +137,9 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: gate('callback'),
       attachValidation: true,
       schema: {
+        operationId: 'postCallback',
+        tags: ['callbacks'],
+        security: [],
         summary: 'Callback from the external system for one attempt',
         description: 'Body `{ success, message?, output?, retryable? }` or a bare `true`/`false`. See docs/callback-protocol.md.',
         params: Params,
@@ -168,6 +171,11 @@ const callbacks: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: gate('heartbeat'),
       attachValidation: true,
       schema: {
+        operationId: 'postHeartbeat',
+        tags: ['callbacks'],
+        security: [],
+        description:
+          'Body optional: `{ progress? }`. Signed by the `sig` of the heartbeat URL, which cannot settle the attempt. See docs/callback-protocol.md §3.',
         summary: 'Heartbeat for one attempt: extends its heartbeat deadline, records progress',
         params: Params,
         querystring: Query,

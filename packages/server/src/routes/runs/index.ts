@@ -2,6 +2,7 @@
  * The runs API: create, list, read, events, cancel, retry-now, operator complete/timeout, rerun.
  */
 import { createHash } from 'node:crypto';
+import Type from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isFinalRunStatus, parseRunConfig, type ResolvedRunConfig, type Run as RunView, type SchemaError } from '@tether/machine';
@@ -154,6 +155,11 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       // both kinds together, where Fastify's refusal would stop before the rules were looked at. Not checked twice.
       validatorCompiler: (route) => (route.httpPart === 'body' ? () => true : typeboxValidatorCompiler(route)),
       schema: {
+        operationId: 'createRun',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
+        description:
+          '201 with a Location header. With an Idempotency-Key seen before and the same body: 200, the same run, Idempotent-Replayed: true, nothing created; another body: 422. A 400 lists every field that is wrong.',
         summary: 'Create and start a run (once per Idempotency-Key); with ?wait=, answer when it is final or the wait ends',
         body: RunConfig,
         querystring: RunWaitQuery,
@@ -168,6 +174,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     {
       schema: {
+        operationId: 'listRuns',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
         summary: 'List runs, newest first',
         querystring: RunListQuery,
         response: { 200: RunList, 400: ErrorBody, 401: ErrorBody },
@@ -190,6 +199,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     '/:id',
     {
       schema: {
+        operationId: 'getRun',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
         summary: 'Read a run with all its attempts; with ?wait=, answer as soon as it is final or when the wait ends',
         params: RunIdParams,
         querystring: RunWaitQuery,
@@ -206,6 +218,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     '/:id/events',
     {
       schema: {
+        operationId: 'getRunEvents',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
         summary: "The run's event log: every applied or rejected event, with time, type, verdict and source",
         params: RunIdParams,
         response: { 200: EventList, 404: ErrorBody, 401: ErrorBody },
@@ -218,6 +233,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     '/:id/cancel',
     {
       schema: {
+        operationId: 'cancelRun',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
         summary: 'Cancel a run that is not final',
         params: RunIdParams,
         body: CancelBody,
@@ -237,6 +255,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     '/:id/retry-now',
     {
       schema: {
+        operationId: 'retryRunNow',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
         summary: 'Skip the rest of the backoff and start the next attempt now',
         params: RunIdParams,
         response: { 200: Run, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
@@ -257,6 +278,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
       // schema error is thrown on to the error handler unchanged (400 naming the field).
       attachValidation: true,
       schema: {
+        operationId: 'completeAttempt',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
         summary: 'Operator: settle the current attempt as success or failure',
         params: AttemptParams,
         body: CompleteBody,
@@ -295,6 +319,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     '/:id/attempts/:attemptId/timeout',
     {
       schema: {
+        operationId: 'timeoutAttempt',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
         summary: 'Operator: time the current attempt out now',
         params: AttemptParams,
         response: { 200: Run, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
@@ -311,10 +338,33 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  app.delete(
+    '/:id',
+    {
+      schema: {
+        operationId: 'deleteRun',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
+        summary: 'Delete a final run: its document, log and everything stored of it (204); 409 while it is not final',
+        params: RunIdParams,
+        response: { 204: Type.Null(), 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      const r = await engine.deleteRun(req.params.id);
+      if (r === null) throw new Errors.runNotFound(req.params.id);
+      if (r === 'active') throw new Errors.runNotFinal(req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
   app.post(
     '/:id/notification/redeliver',
     {
       schema: {
+        operationId: 'redeliverNotification',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
         summary: "Deliver the run's completion webhook again (its tries counted afresh)",
         params: RunIdParams,
         response: { 202: Run, 404: ErrorBody, 409: ErrorBody, 401: ErrorBody, 503: ErrorBody },
@@ -332,6 +382,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
     '/:id/rerun',
     {
       schema: {
+        operationId: 'rerunRun',
+        tags: ['runs'],
+        security: [{ bearerAuth: [] }],
         summary: 'Start a new run with the same config (payload replaced if given)',
         params: RunIdParams,
         body: RerunBody,

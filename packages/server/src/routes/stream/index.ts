@@ -281,7 +281,18 @@ const stream: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.get('/', { websocket: true, onRequest: requireToken(settings.apiToken), schema: { hide: true } }, (socket, req) => {
+  // The stream's operation in the OpenAPI document. Documentation only: no body, query or answer schema, so nothing is
+  // validated; the document adds the query, the 101 and the messages' schema (app.ts).
+  const streamDoc = {
+    operationId: 'getStream',
+    tags: ['stream'],
+    security: [{ bearerAuth: [] }],
+    summary: 'Live updates over a WebSocket: a snapshot on connect, then run.updated (and run.event with ?runId=), ping every 20 s',
+    description:
+      "Upgrade to a WebSocket. The server sends one JSON text frame per message (StreamMessage, in `x-stream-messages`): `snapshot` on connect (up to 1000 summaries; with `?runId=`, only that run's), then `run.updated` { run, summary } after every commit (with `?runId=`, only that run's, and its `run.event` entries), and `ping` every 20 s. Anything the client sends is ignored. Over TETHER_STREAM_MAX_CLIENTS the socket is closed with 1013; a client reading too slowly is closed with 1008 (reconnect: a new snapshot).",
+  };
+
+  app.get('/', { websocket: true, onRequest: requireToken(settings.apiToken), schema: streamDoc }, (socket, req) => {
     if (connected >= maxClients) {
       req.log.warn({ connected, limit: maxClients }, 'stream client refused: TETHER_STREAM_MAX_CLIENTS reached');
       closeSoon(socket, 1013, `stream full: ${maxClients} clients (TETHER_STREAM_MAX_CLIENTS); try again later`);

@@ -8,7 +8,14 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
   const { engine, storeHealth, settings } = app.tether;
   const graph = machineGraph();
 
-  app.get('/healthz', { schema: { summary: 'Liveness, counts, damaged runs and store write-backs', response: { 200: Health } } }, async () => {
+  const healthSchema = {
+    operationId: 'getHealth',
+    tags: ['system'],
+    security: [],
+    summary: 'Liveness, counts, damaged runs and store write-backs',
+    response: { 200: Health },
+  };
+  app.get('/healthz', { schema: healthSchema }, async () => {
     const damaged = engine.damagedRuns().map((d) => ({ runId: d.runId, file: d.file, reason: d.reason, since: new Date(d.since).toISOString() }));
     const health = await storeHealth();
     const wb = health.writeBack;
@@ -40,7 +47,15 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
   // For a load balancer: 503 while this node cannot serve (the database unreachable), so traffic goes to another node.
   app.get(
     '/readyz',
-    { schema: { summary: 'Readiness: 200 when this node can serve, 503 with the reason while not', response: { 200: Readiness, 503: Readiness } } },
+    {
+      schema: {
+        operationId: 'getReadiness',
+        tags: ['system'],
+        security: [],
+        summary: 'Readiness: 200 when this node can serve, 503 with the reason while not',
+        response: { 200: Readiness, 503: Readiness },
+      },
+    },
     async (_req, reply) => {
       const health = await storeHealth();
       const reason = health.reachable === false ? 'the database is unreachable' : engine.notReadyReason();
@@ -52,7 +67,15 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
   // Liveness: the process serves HTTP. Restart it only if this fails; readiness failing means "send traffic elsewhere".
   app.get(
     '/livez',
-    { schema: { summary: 'Liveness: 200 while the process serves', response: { 200: Type.Object({ live: Type.Boolean() }) } } },
+    {
+      schema: {
+        operationId: 'getLiveness',
+        tags: ['system'],
+        security: [],
+        summary: 'Liveness: 200 while the process serves',
+        response: { 200: Type.Object({ live: Type.Boolean() }) },
+      },
+    },
     async () => ({
       live: true,
     }),
@@ -60,7 +83,15 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/machine',
-    { schema: { summary: 'The run statechart as nodes and edges, for drawing', response: { 200: MachineGraph } } },
+    {
+      schema: {
+        operationId: 'getMachine',
+        tags: ['system'],
+        security: [],
+        summary: 'The run statechart as nodes and edges, for drawing',
+        response: { 200: MachineGraph },
+      },
+    },
     async () => graph,
   );
 

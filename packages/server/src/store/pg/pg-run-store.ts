@@ -188,6 +188,29 @@ export class PgRunStore implements RunStore {
     return this.versions.get(runId);
   }
 
+  async delete(runId: string, expectedVersion: number): Promise<void> {
+    // One statement: the run row (fenced by its version) and, only if it went, its log, timers and outbox.
+    const rows = await this.q<{ n: number }>(
+      `WITH r AS (DELETE FROM tether_runs WHERE id = $1 AND version = $2 RETURNING id),
+         e AS (DELETE FROM tether_events WHERE run_id IN (SELECT id FROM r)),
+         t AS (DELETE FROM tether_timers WHERE run_id IN (SELECT id FROM r)),
+         o AS (DELETE FROM tether_outbox WHERE run_id IN (SELECT id FROM r))
+       SELECT count(*)::integer AS n FROM r`,
+      [runId, expectedVersion],
+    );
+    if (rows[0]!.n !== 1) {
+      const v = (await this.q<{ version: number }>('SELECT version FROM tether_runs WHERE id = $1', [runId]))[0]?.version ?? null;
+      throw new VersionConflictError(runId, expectedVersion, v);
+    }
+    this.forgetDeleted(runId);
+  }
+
+  /** A run deleted here or on another node (its notification says version 0). */
+  forgetDeleted(runId: string): void {
+    this.versions.delete(runId);
+    this.readModel.remove(runId);
+  }
+
   async get(runId: string): Promise<RunDoc | null> {
     const rows = await this.q<DocRow>(`${DOC_SELECT} WHERE r.id = $1`, [runId]);
     return rows[0] ? toDoc(rows[0]) : null;
