@@ -97,6 +97,14 @@ describe('tether runs start', () => {
     await tether.runs.cancel(run.id);
   });
 
+  it('--notify sets the completion webhook (notify.url)', async () => {
+    const r = await runCli([...startArgs({ outcome: 'never' }, ['--notify', 'http://127.0.0.1:9/hooks/tether']), '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout) as Run;
+    expect(run.config.notify).toEqual({ url: 'http://127.0.0.1:9/hooks/tether' });
+    await tether.runs.cancel(run.id);
+  });
+
   it('--wait --json prints the final run as JSON', async () => {
     const r = await runCli(['--json', ...startArgs({ outcome: 'success' }, ['--wait'])], env);
     expect(r.code, r.stderr).toBe(0);
@@ -121,8 +129,13 @@ describe('tether runs start', () => {
 
 describe('tether runs watch', () => {
   it('exits 0 when the run succeeds, printing plain lines (not a TTY) and the final overall state', async () => {
-    const run = await tether.runs.create(simulated(s.base, { outcome: 'success', delaySeconds: 1 }));
-    const r = await runCli(['runs', 'watch', run.id], env);
+    // The attempt waits until the watch has printed its progress line (a fixed delay would race a slow CLI start).
+    const run = await tether.runs.create(simulated(s.base, { outcome: 'never' }, { timeoutSeconds: 60 }));
+    const watching = startCli(['runs', 'watch', run.id], env);
+    await watching.waitForOutput('attempt 1/1 · ');
+    const attemptId = (await tether.runs.get(run.id)).attempts[0]!.id;
+    await tether.runs.complete(run.id, attemptId, { success: true, message: 'done by the test' });
+    const r = await watching.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toContain('\r');
     expect(r.stdout).toMatch(/^attempt 1\/1 · /m);
@@ -150,8 +163,12 @@ describe('tether runs watch', () => {
   });
 
   it('--json prints one JSON document per line: the stream messages, then the final run', async () => {
-    const run = await tether.runs.create(simulated(s.base, { outcome: 'success', delaySeconds: 2 }));
-    const r = await runCli(['runs', 'watch', run.id, '--json'], env);
+    const run = await tether.runs.create(simulated(s.base, { outcome: 'never' }, { timeoutSeconds: 60 }));
+    const watching = startCli(['runs', 'watch', run.id, '--json'], env);
+    await watching.waitForOutput('"type":"snapshot"');
+    const attemptId = (await tether.runs.get(run.id)).attempts[0]!.id;
+    await tether.runs.complete(run.id, attemptId, { success: true });
+    const r = await watching.done;
     expect(r.code, r.stderr).toBe(0);
     const docs = r.stdout
       .trimEnd()

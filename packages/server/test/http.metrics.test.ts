@@ -186,6 +186,25 @@ class FailingStore extends LowdbRunStore {
 }
 
 describe('/livez and /readyz', () => {
+  it('not ready (503, "recovery has not finished") until the engine resumes, which the server does once it listens', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { buildApp } = await import('../src/app.ts');
+    const { loadSettings } = await import('../src/settings.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'tether-readyz-'));
+    const app = await buildApp({
+      settings: loadSettings({ TETHER_SECRET: 'readyz-secret-readyz-secret-readyz-0' }, { port: 0, dataDir: dir, dashboardDir: '/nonexistent' }),
+    });
+    open.push({ close: async () => (await app.close(), await rm(dir, { recursive: true, force: true })) });
+    await app.ready(); // recovered, not listening: the engine is still paused
+    const paused = await app.inject({ method: 'GET', url: '/readyz' });
+    expect([paused.statusCode, paused.json()]).toEqual([503, { ready: false, node: expect.any(String), reason: 'recovery has not finished' }]);
+    expect((await app.inject({ method: 'GET', url: '/livez' })).statusCode).toBe(200);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+
   it('ready while commits land; 503 with the reason while the store refuses them; ready again after one lands; livez always 200', async () => {
     let store!: FailingStore;
     const { ext, s } = await setup({ store: (dir) => (store = new FailingStore({ dir })) });

@@ -182,6 +182,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--heartbeat-timeout <seconds>', 'an attempt with no heartbeat for this long times out')
     .option('--deadline <seconds>', 'overall budget from the start')
     .option('--idempotency-key <key>', 'the same key again returns the run it made instead of starting another')
+    .option('--notify <url>', 'completion webhook: POST a signed run.finished here once the run is final (notify.url)')
     .option('--wait', 'wait until the run is final, then exit 0 succeeded / 1 failed / 2 cancelled')
     .option('--wait-timeout <seconds>', 'with --wait: give up after this long (exit 5)')
     .action(async (o: Record<string, string | boolean | Record<string, string> | undefined>, cmd: Command) => {
@@ -202,6 +203,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         ...(s('backoff') !== undefined ? { backoff: { initialSeconds: numberOr(s('backoff')) } } : {}),
         ...(s('heartbeatTimeout') !== undefined ? { heartbeatTimeoutSeconds: numberOr(s('heartbeatTimeout')) } : {}),
         ...(s('deadline') !== undefined ? { deadlineSeconds: numberOr(s('deadline')) } : {}),
+        ...(s('notify') !== undefined ? { notify: { url: s('notify') } } : {}),
       };
       let waitTimeoutMs = Infinity;
       if (s('waitTimeout') !== undefined) {
