@@ -114,7 +114,7 @@ export class Tether {
 
   /** @internal One API request: base URL, token, JSON, TetherError. */
   async request<T>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     o: { json?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<T> {
@@ -187,9 +187,9 @@ export class RunsApi {
   }
 
   /** One page of `GET /api/runs`, newest first; pass its `nextCursor` as `cursor` for the next. */
-  listPage(query: ListPageQuery = {}): Promise<RunList> {
+  listPage(query: ListPageQuery = {}, opts: { signal?: AbortSignal } = {}): Promise<RunList> {
     const q = queryString({ status: query.status, name: query.name, limit: query.limit, cursor: query.cursor ?? undefined });
-    return this.t.request<RunList>('GET', `/api/runs${q}`);
+    return this.t.request<RunList>('GET', `/api/runs${q}`, opts.signal ? { signal: opts.signal } : {});
   }
 
   /** Every run matching the query, newest first, fetched a page (`limit`) at a time as the iteration goes. */
@@ -231,8 +231,18 @@ export class RunsApi {
   }
 
   /** `GET /api/runs/:id/events`: the run's whole event log, in `seq` order. */
-  async events(id: string): Promise<RunEventEntry[]> {
-    return (await this.t.request<EventList>('GET', `/api/runs/${seg(id)}/events`)).events;
+  async events(id: string, opts: { signal?: AbortSignal } = {}): Promise<RunEventEntry[]> {
+    return (await this.t.request<EventList>('GET', `/api/runs/${seg(id)}/events`, opts.signal ? { signal: opts.signal } : {})).events;
+  }
+
+  /** `POST /api/runs/:id/notification/redeliver`: the completion webhook again (202); `409 TETHER_NO_NOTIFICATION` without one. */
+  redeliverNotification(id: string): Promise<Run> {
+    return this.t.request<Run>('POST', `/api/runs/${seg(id)}/notification/redeliver`);
+  }
+
+  /** `DELETE /api/runs/:id`: deletes a final run (204); `409 TETHER_RUN_NOT_FINAL` while it is not final. */
+  async delete(id: string): Promise<void> {
+    await this.t.request<unknown>('DELETE', `/api/runs/${seg(id)}`);
   }
 
   /**

@@ -4,7 +4,7 @@ import { CLIENT_ERROR_CODES, TetherError, errorBodyOf } from './errors.ts';
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
 export interface RequestSpec {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Absolute URL. */
   url: string;
   /** JSON-encoded when given; no body (and no content type) when undefined. */
@@ -69,6 +69,8 @@ export async function send<T>(
     }
   }
   if (res.ok) {
+    // 204 No Content (DELETE): nothing to parse.
+    if (res.status === 204) return { status: res.status, headers: res.headers, body: undefined as T };
     if (!parsed)
       throw new TetherError(CLIENT_ERROR_CODES.badResponse, `${where}: ${res.status} answer is not JSON: ${snippet(text)}`, { status: res.status });
     return { status: res.status, headers: res.headers, body: body as T };

@@ -251,6 +251,17 @@ describe('result()', () => {
   });
 });
 
+describe('delete() and redeliverNotification()', () => {
+  it('deletes a final run (then 404), refuses an active one with TETHER_RUN_NOT_FINAL; redeliver without notify is TETHER_NO_NOTIFICATION', async () => {
+    const run = await tether.runs.create(simulated(s.base, { outcome: 'never' }, { timeoutSeconds: 60 }));
+    expect(await rejection(tether.runs.delete(run.id))).toMatchObject({ code: 'TETHER_RUN_NOT_FINAL', status: 409 });
+    await tether.runs.cancel(run.id);
+    expect(await rejection(tether.runs.redeliverNotification(run.id))).toMatchObject({ code: 'TETHER_NO_NOTIFICATION', status: 409 });
+    await tether.runs.delete(run.id);
+    expect(await rejection(tether.runs.get(run.id))).toMatchObject({ code: 'TETHER_RUN_NOT_FOUND', status: 404 });
+  });
+});
+
 describe('watch()', () => {
   it('yields the snapshot, then run.updated until the run is final', async () => {
     const run = await tether.runs.create(simulated(s.base, { outcome: 'success', delaySeconds: 0.5 }));

@@ -1,7 +1,10 @@
 /**
- * The one place the dashboard talks HTTP. Errors from the server are `{ error: { code, message, fields? } }`: an error
- * about fields lists every one of them in `fields`, so a form shows each next to its control, all at once.
+ * How the dashboard talks HTTP, and the one error its components read. The runs API goes through `@tether/client`
+ * (./tether.ts), whose TetherError is mapped to ApiError here; `api()` is for the calls the client has no method for.
+ * Errors from the server are `{ error: { code, message, fields? } }`: an error about fields lists every one of them in
+ * `fields`, so a form shows each next to its control, all at once.
  */
+import { CLIENT_ERROR_CODES, TetherError } from '@tether/client';
 import type { ErrorBody, ErrorField } from '@tether/machine/protocol';
 
 export class ApiError extends Error {
@@ -17,6 +20,21 @@ export class ApiError extends Error {
     this.code = code;
     this.fields = fields;
   }
+}
+
+const NETWORK_MESSAGE = 'Cannot reach the Tether server. Is it running (pnpm start)?';
+
+/**
+ * The client's TetherError as the ApiError the components read: the server's code, message, status and fields as they
+ * are; no answer is `NETWORK` (status 0) and an answer that is not Tether's `HTTP_<status>`, as `api()` has them.
+ * Anything else (an AbortError) is returned unchanged.
+ */
+export function toApiError(e: unknown): unknown {
+  if (!(e instanceof TetherError)) return e;
+  if (e.code === CLIENT_ERROR_CODES.network) return new ApiError(0, 'NETWORK', NETWORK_MESSAGE);
+  if (e.code === CLIENT_ERROR_CODES.badResponse)
+    return new ApiError(e.status, `HTTP_${e.status}`, e.status >= 400 ? `${e.status} request failed` : e.message);
+  return new ApiError(e.status, e.code, e.message, e.fields);
 }
 
 const TOKEN_KEY = 'tether.apiToken';
@@ -65,7 +83,7 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
     });
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err;
-    throw new ApiError(0, 'NETWORK', 'Cannot reach the Tether server. Is it running (pnpm start)?');
+    throw new ApiError(0, 'NETWORK', NETWORK_MESSAGE);
   }
   const text = await res.text();
   let data: unknown = undefined;

@@ -1,4 +1,4 @@
 import type { Run, RunConfig } from '@tether/machine/protocol';
-import { api } from '../../../lib/http.ts';
+import { runsApi } from '../../../lib/tether.ts';
 
-export const createRun = (config: RunConfig): Promise<Run> => api<Run>('/api/runs', { method: 'POST', body: config });
+export const createRun = (config: RunConfig): Promise<Run> => runsApi((runs) => runs.create(config));

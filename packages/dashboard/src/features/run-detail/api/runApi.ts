@@ -1,21 +1,16 @@
-import type { CallbackResult, CancelBody, CompleteBody, EventList, RerunBody, Run } from '@tether/machine/protocol';
-import { api } from '../../../lib/http.ts';
+import type { CallbackResult, CompleteBody } from '@tether/machine/protocol';
+import { runsApi } from '../../../lib/tether.ts';
 
-const base = (id: string) => `/api/runs/${encodeURIComponent(id)}`;
+export const getRun = (id: string, signal?: AbortSignal) => runsApi((runs) => runs.get(id, signal ? { signal } : {}), signal);
+export const getEvents = (id: string, signal?: AbortSignal) => runsApi((runs) => runs.events(id, signal ? { signal } : {}), signal);
 
-export const getRun = (id: string, signal?: AbortSignal) => api<Run>(base(id), signal ? { signal } : {});
-export const getEvents = (id: string, signal?: AbortSignal) => api<EventList>(`${base(id)}/events`, signal ? { signal } : {}).then((r) => r.events);
+/** An empty reason is none: `{}` is sent. */
+export const cancelRun = (id: string, reason?: string) => runsApi((runs) => runs.cancel(id, reason || undefined));
+export const retryNow = (id: string) => runsApi((runs) => runs.retryNow(id));
+export const rerun = (id: string, payload?: unknown) => runsApi((runs) => runs.rerun(id, payload === undefined ? {} : { payload }));
 
-export const cancelRun = (id: string, reason?: string) =>
-  api<Run>(`${base(id)}/cancel`, { method: 'POST', body: (reason ? { reason } : {}) satisfies CancelBody });
-export const retryNow = (id: string) => api<Run>(`${base(id)}/retry-now`, { method: 'POST', body: {} });
-export const rerun = (id: string, payload?: unknown) =>
-  api<Run>(`${base(id)}/rerun`, { method: 'POST', body: (payload === undefined ? {} : { payload }) satisfies RerunBody });
-
-export const completeAttempt = (id: string, attemptId: string, body: CompleteBody) =>
-  api<Run>(`${base(id)}/attempts/${encodeURIComponent(attemptId)}/complete`, { method: 'POST', body });
-export const timeoutAttempt = (id: string, attemptId: string) =>
-  api<Run>(`${base(id)}/attempts/${encodeURIComponent(attemptId)}/timeout`, { method: 'POST', body: {} });
+export const completeAttempt = (id: string, attemptId: string, body: CompleteBody) => runsApi((runs) => runs.complete(id, attemptId, body));
+export const timeoutAttempt = (id: string, attemptId: string) => runsApi((runs) => runs.forceTimeout(id, attemptId));
 
 export interface CallbackAnswer {
   status: number;
@@ -53,4 +48,4 @@ export function tamperSignature(callbackUrl: string): string {
 }
 
 /** Delivers the run's completion webhook again (202 with the run). */
-export const redeliverNotification = (id: string) => api<Run>(`${base(id)}/notification/redeliver`, { method: 'POST', body: {} });
+export const redeliverNotification = (id: string) => runsApi((runs) => runs.redeliverNotification(id));
