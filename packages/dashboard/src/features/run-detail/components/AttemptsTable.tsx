@@ -1,5 +1,6 @@
 import type { Run } from '@tether/machine/protocol';
 import { AttemptStateBadge } from '../../../components/Badge.tsx';
+import { JsonBlock } from '../../../components/JsonBlock.tsx';
 import { formatClockMs } from '../../../lib/time.ts';
 
 const t = (iso: string | null) => (iso ? formatClockMs(Date.parse(iso)) : '—');
@@ -36,7 +37,11 @@ export function AttemptsTable({ run }: { run: Run }) {
               <td>
                 <AttemptStateBadge state={a.state} />
               </td>
-              <td className="cell-message">{a.message}</td>
+              <td className="cell-message">
+                {a.message}
+                {a.output !== undefined ? <JsonBlock value={a.output} label="output" collapsed /> : null}
+                {a.progress !== undefined ? <JsonBlock value={a.progress} label="progress" collapsed /> : null}
+              </td>
               <td>{a.isSuccess ? 'yes' : 'no'}</td>
               <td className="num">{t(a.triggeredAt)}</td>
               <td className="num">{t(a.endedAt)}</td>

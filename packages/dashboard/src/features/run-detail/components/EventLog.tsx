@@ -2,6 +2,7 @@ import { useState, type ReactNode } from 'react';
 import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { VerdictBadge } from '../../../components/Badge.tsx';
 import { EmptyState } from '../../../components/States.tsx';
+import { eventName } from '../../../lib/event-names.ts';
 import { formatClockMs } from '../../../lib/time.ts';
 
 /** Timer event types run long (`xstate.after.attemptTimeout.run.attempt.awaitingCallback`): let them wrap at the dots. */
@@ -25,6 +26,13 @@ export function EventLog({ run, events, viewingSeq = null, onTravel }: EventLogP
   const types = [...new Set(events.map((e) => e.type))].sort();
   const shown = type ? events.filter((e) => e.type === type) : events;
   const numberOf = new Map(run.attempts.map((a) => [a.id, a.number]));
+  // Timer entries carry no attemptId: they belong to the attempt of the last applied entry that named one.
+  const attemptOf = new Map<number, number | undefined>();
+  let current: number | undefined;
+  for (const e of events) {
+    if (e.attemptId && e.verdict === 'applied') current = numberOf.get(e.attemptId);
+    attemptOf.set(e.seq, e.attemptId ? numberOf.get(e.attemptId) : current);
+  }
   return (
     <div className="event-log">
       <div className="toolbar">
@@ -33,7 +41,7 @@ export function EventLog({ run, events, viewingSeq = null, onTravel }: EventLogP
           <option value="">All types ({events.length})</option>
           {types.map((t) => (
             <option key={t} value={t}>
-              {t} ({events.filter((e) => e.type === t).length})
+              {eventName(t)} · {t} ({events.filter((e) => e.type === t).length})
             </option>
           ))}
         </select>
@@ -81,7 +89,10 @@ export function EventLog({ run, events, viewingSeq = null, onTravel }: EventLogP
                     )}
                   </td>
                   <td className="num">{formatClockMs(Date.parse(e.at))}</td>
-                  <td className="mono small">{breakAtDots(e.type)}</td>
+                  <td className="cell-event-type" data-event-type={e.type} title={e.type}>
+                    <span className="event-name">{eventName(e.type, attemptOf.get(e.seq))}</span>
+                    <code className="event-raw mono small muted">{breakAtDots(e.type)}</code>
+                  </td>
                   <td>{e.source}</td>
                   <td>
                     <VerdictBadge verdict={e.verdict} httpStatus={e.httpStatus} />

@@ -15,9 +15,12 @@ import type { StreamConnection } from '../../../lib/stream/useStream.ts';
 import { AttemptsTable } from './AttemptsTable.tsx';
 import { CallbackConsole } from './CallbackConsole.tsx';
 import { EventLog } from './EventLog.tsx';
+import { InputPanel } from './InputPanel.tsx';
 import { MachineDiagram } from './MachineDiagram.tsx';
 import { NextStepsPanel } from './NextStepsPanel.tsx';
 import { NotificationsPanel } from './NotificationsPanel.tsx';
+import { ResultPanel } from './ResultPanel.tsx';
+import { RunCopyBar } from './RunCopyBar.tsx';
 import { RunHeader } from './RunHeader.tsx';
 import { TimeTravel } from './TimeTravel.tsx';
 import { AttemptsTimeline } from './timeline/AttemptsTimeline.tsx';
@@ -91,6 +94,16 @@ export function RunView({
         <ConnectionIndicator connection={connection} now={now} />
       </div>
       <RunHeader run={run} events={events} now={now} onRun={onRun} />
+      <RunCopyBar run={run} />
+
+      <div className="grid-2">
+        <Section id="input-title" title="Input">
+          <InputPanel run={run} />
+        </Section>
+        <Section id="result-title" title="Result">
+          <ResultPanel run={run} events={events} />
+        </Section>
+      </div>
 
       <Section id="timeline-title" title="Attempts timeline">
         <AttemptsTimeline run={run} events={events} now={now} seenRestarts={seenRestarts} cursorAt={history?.at ?? null} />

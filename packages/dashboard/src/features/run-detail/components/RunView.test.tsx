@@ -84,6 +84,16 @@ describe('RunView', () => {
     expect(screen.getByTestId('attempt-fact').textContent).toBe('2 of 5');
   });
 
+  it('shows the Input and Result panels and the copy buttons', () => {
+    show(fixtures.seed);
+    const input = screen.getByRole('region', { name: 'Input' });
+    expect(within(input).getByTestId('retry-policy').textContent).toMatch(/^up to 5 attempts/);
+    const result = screen.getByRole('region', { name: 'Result' });
+    expect(within(result).getByTestId('result-outcome').textContent).toBe('Succeeded on attempt #2');
+    expect(screen.getByRole('button', { name: 'Copy run id' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Copy curl command' })).toBeTruthy();
+  });
+
   it('a live run forecasts its remaining attempts', () => {
     show(fixtures.waiting);
     const table = screen.getByRole('table', { name: 'Forecast of the remaining attempts' });

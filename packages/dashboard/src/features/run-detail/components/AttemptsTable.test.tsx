@@ -1,0 +1,33 @@
+import { render, screen, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import type { Run } from '@tether/machine/protocol';
+import { fixtures } from '../../../test/fixtures.ts';
+import { AttemptsTable } from './AttemptsTable.tsx';
+
+describe('AttemptsTable', () => {
+  it('shows an attempt’s output and progress, collapsed, beside its message', () => {
+    const base = fixtures.waiting.run;
+    const run: Run = {
+      ...base,
+      attempts: [
+        { ...base.attempts[0]!, output: { rows: 3 } },
+        { ...base.attempts[1]!, progress: { percent: 40 } },
+      ],
+    };
+    render(<AttemptsTable run={run} />);
+    const rows = within(screen.getByRole('table', { name: 'Attempts' }))
+      .getAllByRole('row')
+      .slice(1);
+    const first = rows[0]!.querySelector('details')!;
+    expect(first.open).toBe(false);
+    expect(first.querySelector('summary')!.textContent).toBe('output (3 lines)');
+    expect(within(rows[0]!).getByLabelText('output').textContent).toBe(JSON.stringify({ rows: 3 }, null, 2));
+    expect(within(rows[1]!).getByLabelText('progress').textContent).toBe(JSON.stringify({ percent: 40 }, null, 2));
+    expect(rows[1]!.querySelector('td:nth-child(6)')!.textContent).toBe('AwaitingCallback');
+  });
+
+  it('shows no JSON for attempts without output or progress', () => {
+    render(<AttemptsTable run={fixtures.exhausted.run} />);
+    expect(screen.getByRole('table', { name: 'Attempts' }).querySelector('details')).toBeNull();
+  });
+});
