@@ -19,11 +19,14 @@ export const diagramState = (page: Page, stateId: string): Locator => page.locat
 /** Diagram nodes marked as the current step: always exactly one. */
 export const currentStepNodes = (page: Page): Locator => page.locator('[data-state-id][aria-current="step"]');
 
-/** The diagram's current leaf is `stateId`: its node is active and marked as the current step. */
+/**
+ * The diagram's current leaf is `stateId`: its node is active and marked as the current step — both at the same
+ * moment, checked in one poll. (Two checks one after the other can straddle a short state, a 3 s backoff on a loaded
+ * machine: active at the first, already left at the second.)
+ */
 export async function expectCurrentState(page: Page, stateId: string, timeout?: number): Promise<void> {
-  const node = diagramState(page, stateId);
-  await expect(node).toHaveAttribute('data-active', 'true', timeout ? { timeout } : {});
-  await expect(node).toHaveAttribute('aria-current', 'step');
+  const current = page.locator(`[data-state-id="${stateId}"][data-active="true"][aria-current="step"]`);
+  await expect(current, `the diagram's current step is ${stateId}`).toHaveCount(1, timeout ? { timeout } : {});
 }
 
 /** Attempt `n`'s row on the timeline (its accessible name starts "Attempt n: <state>"). */

@@ -10,11 +10,12 @@ test('the seed scenario from the form: attempt 1 times out, a backoff gap, attem
   await page.goto('/runs/new?preset=seed');
   await expect(page.getByRole('radio', { name: /Seed scenario/ })).toBeChecked();
   // The preset's simulator answers attempt 2 after 2 s; a 5 s timeout leaves room for that on a busy machine and
-  // keeps the run short.
-  await fillLaunchForm(page, { name: 'seed e2e', timeoutSeconds: '5', initialSeconds: '3' });
+  // keeps the run short. The 6 s backoff is the window in which the page must show the backoff (and offer Retry
+  // now): long enough for a loaded machine's browser to render it.
+  await fillLaunchForm(page, { name: 'seed e2e', timeoutSeconds: '5', initialSeconds: '6' });
   const forecast = page.getByRole('table', { name: 'Forecast if launched now' });
   await expect(forecast.locator('tbody tr')).toHaveCount(5);
-  await expect(forecast.locator('[data-forecast-attempt="2"]')).toContainText('3.0 s');
+  await expect(forecast.locator('[data-forecast-attempt="2"]')).toContainText('6.0 s');
 
   await page.getByRole('button', { name: 'Launch run' }).click();
   await expect(page).toHaveURL(/\/runs\/run_/);
@@ -30,10 +31,10 @@ test('the seed scenario from the form: attempt 1 times out, a backoff gap, attem
   await expectCurrentState(page, 'retrying');
   await expect(page.getByRole('button', { name: 'Retry now' })).toBeEnabled();
   await expect(page.getByTestId('backoff-before-2')).toBeVisible();
-  await expect(page.getByTestId('backoff-before-2')).toContainText('backoff 3.0 s');
+  await expect(page.getByTestId('backoff-before-2')).toContainText('backoff 6.0 s');
 
   // Attempt 2 succeeds; the diagram ends on `succeeded`.
-  await expectCurrentState(page, 'succeeded', 15_000);
+  await expectCurrentState(page, 'succeeded', 20_000);
   await expect(currentStepNodes(page)).toHaveCount(1);
   await expect(timelineAttempt(page, 2)).toHaveAttribute('data-state', 'CallbackSuccess');
   await expect(page.getByTestId('backoff-before-2')).toBeVisible();
@@ -50,9 +51,9 @@ test('the seed scenario from the form: attempt 1 times out, a backoff gap, attem
   const run = await getRun(request, id);
   expect(run.status).toBe('succeeded');
   expect(run.attempts.map((a) => a.state)).toEqual(['TimedOut', 'CallbackSuccess']);
-  // The gap the timeline draws is the real one: attempt 2 started after the 3 s backoff.
+  // The gap the timeline draws is the real one: attempt 2 started after the 6 s backoff.
   const [a1, a2] = run.attempts;
-  expect(Date.parse(a2!.started) - Date.parse(a1!.endedAt!)).toBeGreaterThanOrEqual(3_000);
+  expect(Date.parse(a2!.started) - Date.parse(a1!.endedAt!)).toBeGreaterThanOrEqual(6_000);
 
   // Journey 2, from the callback console: the external system calls attempt 1 back now, long after it timed out.
   await page.getByRole('button', { name: 'Late, to attempt #1' }).click();
