@@ -8,6 +8,7 @@ import { WebSocket as Ws } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tether, TetherError, type FetchLike, type WatchMessage, type WebSocketConstructor } from '../src/index.ts';
 import { fakeExternal, simulated, startServer, type FakeExternal, type TestServer } from './helpers/server.ts';
+import { countingFetch } from './helpers/counting-fetch.ts';
 
 let s: TestServer;
 let tether: Tether;
@@ -32,18 +33,6 @@ async function rejection(p: Promise<unknown>): Promise<TetherError> {
     return e as TetherError;
   }
   throw new Error('expected a TetherError, but the call succeeded');
-}
-
-/** fetch that counts the requests it sends, by method and path. */
-function countingFetch(): { fetch: FetchLike; calls: string[] } {
-  const calls: string[] = [];
-  return {
-    calls,
-    fetch: (input, init) => {
-      calls.push(`${init?.method ?? 'GET'} ${new URL(input).pathname}${new URL(input).search}`);
-      return globalThis.fetch(input, init);
-    },
-  };
 }
 
 /** The last run.updated of a watch. */

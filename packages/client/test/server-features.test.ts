@@ -7,9 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Tether, TetherError, verifyNotification, type FetchLike, type Run, type RunConfig } from '../src/index.ts';
+import { Tether, TetherError, verifyNotification, type Run, type RunConfig } from '../src/index.ts';
 import { runCli } from './helpers/cli.ts';
 import { SECRET, simulated, startServer, type TestServer } from './helpers/server.ts';
+import { countingFetch } from './helpers/counting-fetch.ts';
 
 let s: TestServer;
 let tether: Tether;
@@ -20,17 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await s?.close();
 });
-
-function countingFetch(): { fetch: FetchLike; calls: string[] } {
-  const calls: string[] = [];
-  return {
-    calls,
-    fetch: (input, init) => {
-      calls.push(`${init?.method ?? 'GET'} ${new URL(input).pathname}${new URL(input).search}`);
-      return globalThis.fetch(input, init);
-    },
-  };
-}
 
 async function runsNamed(name: string): Promise<string[]> {
   const ids: string[] = [];

@@ -23,16 +23,19 @@ import type { PersistedRunSnapshot, RunDoc } from '../../src/store/types.ts';
 export const BENCH_SECRET = 'bench-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 export const benchSigner = new Signer(Buffer.from(BENCH_SECRET, 'utf8'), 'http://127.0.0.1:1');
 
+/** The bench run's config as a request body: an hour to the callback, a 10-minute heartbeat deadline each heartbeat moves. */
+export const benchRunBody = (targetUrl: string, over: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name: 'bench job',
+  target: { url: targetUrl },
+  payload: { report: 'monthly', rows: 1200 },
+  timeoutSeconds: 3600,
+  heartbeatTimeoutSeconds: 600,
+  retryLimit: 3,
+  ...over,
+});
+
 export function benchConfig(targetUrl: string, over: Record<string, unknown> = {}): ResolvedRunConfig {
-  const raw: Record<string, unknown> = {
-    name: 'bench job',
-    target: { url: targetUrl },
-    payload: { report: 'monthly', rows: 1200 },
-    timeoutSeconds: 3600,
-    heartbeatTimeoutSeconds: 600,
-    retryLimit: 3,
-    ...over,
-  };
+  const raw = benchRunBody(targetUrl, over);
   // `undefined` in `over` removes a default (e.g. no heartbeat timeout).
   for (const [k, v] of Object.entries(raw)) if (v === undefined) delete raw[k];
   const r = parseRunConfig(raw);

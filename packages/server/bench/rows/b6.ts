@@ -11,7 +11,8 @@ import { resetStats, startTether, stats, waitIdle } from '../lib/servers.ts';
 import { progress, round, QUICK } from '../lib/util.ts';
 import type { Row } from '../lib/row.ts';
 
-interface Result {
+/** What the WebSocket probe process (procs/ws-probe.ts) reports. */
+export interface ProbeResult {
   clients: number;
   callbacks: number;
   expected: number;
@@ -34,7 +35,7 @@ export async function benchStream(work: string, targetUrl: string): Promise<Row[
     const specFile = join(work, 'b6-spec.json');
     await writeFile(specFile, JSON.stringify({ base: server.base, clients, runs: seeded.waiting, paceMs, warmup }));
     await resetStats(server);
-    const r = await runChild<Result>('bench/procs/ws-probe.ts', { name: 'B6 probe', args: [specFile], timeoutMs: 5 * 60_000 });
+    const r = await runChild<ProbeResult>('bench/procs/ws-probe.ts', { name: 'B6 probe', args: [specFile], timeoutMs: 5 * 60_000 });
     const st = await stats(server);
     const l = r.latencyMs;
     progress(`B6: server event loop max ${round(st.eld.maxMs, 1)} ms, probe event loop max ${round(r.probeEventLoopMaxMs, 1)} ms`);

@@ -18,21 +18,12 @@ import { attemptIdFor } from '@tether/machine';
 import { runChild } from '../lib/child.ts';
 import { withPostgres, startPgNode, procCpuSec, type BenchPg, type DbSample } from '../lib/pg.ts';
 import type { Row } from '../lib/row.ts';
-import { heartbeatPath, seedDataDir } from '../lib/seed.ts';
+import type { ProbeResult } from './b6.ts';
+import { benchRunBody as runBody, heartbeatPath, seedDataDir } from '../lib/seed.ts';
 import { startBare, startTether, runLoad, resetStats, stats, waitIdle, type Server, type ServerStats, type LoadResult } from '../lib/servers.ts';
 import { getJson, postJson, progress, round, sleep, summarize, QUICK } from '../lib/util.ts';
 
 const HEARTBEAT = JSON.stringify({ progress: { percent: 40, step: 'rows' } });
-/** As bench/lib/seed.ts's benchConfig: an hour to the callback, a 10-minute heartbeat deadline that each heartbeat moves. */
-const runBody = (targetUrl: string, over: Record<string, unknown> = {}) => ({
-  name: 'bench job',
-  target: { url: targetUrl },
-  payload: { report: 'monthly', rows: 1200 },
-  timeoutSeconds: 3600,
-  heartbeatTimeoutSeconds: 600,
-  retryLimit: 3,
-  ...over,
-});
 
 interface Created {
   runId: string;
@@ -512,15 +503,6 @@ export async function benchTakeover(work: string): Promise<Row[]> {
 }
 
 // ───────────────────────────── B12 ─────────────────────────────
-
-interface ProbeResult {
-  clients: number;
-  callbacks: number;
-  expected: number;
-  received: number;
-  latencyMs: { n: number; p50: number; p99: number; max: number; mean: number };
-  probeEventLoopMaxMs: number;
-}
 
 export async function benchCrossNodeStream(work: string): Promise<Row[]> {
   const clients = QUICK ? 2 : 10;

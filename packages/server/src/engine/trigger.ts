@@ -27,41 +27,69 @@ function networkMessage(e: unknown, timeoutMs: number): string {
   return code ? `${code}: ${msg}` : msg;
 }
 
-export async function sendTrigger(fetchImpl: typeof fetch, req: TriggerRequest): Promise<TriggerOutcome> {
-  // A controller held here and a plain timer, not AbortSignal.any([signal, AbortSignal.timeout(ms)]): Node's timeout
-  // signal is held only weakly by its timer, and a composite collected mid-request would never abort fetch: a target
-  // that never answers would hold its attempt forever. (The suspected cause of a rare hang of the trigger-timeout test
-  // under load; here every reference is strong, and the timer is cleared when the request ends.)
+/** A POST's answer (its status and body text), or why there was none; `timedOut` when `timeoutMs` cut it. */
+export type PostResult = { ok: true; res: Response; text: string } | { ok: false; timedOut: boolean; error: unknown };
+
+/**
+ * One POST, cut after `timeoutMs` or when `signal` aborts; never redirected. Shared by triggers and completion webhooks.
+ * A controller held here and a plain timer, not AbortSignal.any([signal, AbortSignal.timeout(ms)]): Node's timeout
+ * signal is held only weakly by its timer, and a composite collected mid-request would never abort fetch: a target
+ * that never answers would hold its attempt forever. (The suspected cause of a rare hang of the trigger-timeout test
+ * under load; here every reference is strong, and the timer is cleared when the request ends.)
+ */
+export async function timedPost(
+  fetchImpl: typeof fetch,
+  url: string,
+  req: { method: string; headers: Record<string, string>; body: string },
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<PostResult> {
   const ac = new AbortController();
-  const { signal } = ac;
-  const onAbort = () => ac.abort(req.signal.reason);
-  if (req.signal.aborted) onAbort();
-  else req.signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => ac.abort(new DOMException(`no response within ${req.timeoutMs} ms`, 'TimeoutError')), req.timeoutMs);
-  const target = `${req.method} ${req.url}`;
+  const onAbort = () => ac.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort(new DOMException(`no response within ${timeoutMs} ms`, 'TimeoutError'));
+  }, timeoutMs);
   try {
-    const res = await fetchImpl(req.url, {
-      method: req.method,
-      headers: { ...req.headers, 'content-type': 'application/json', 'idempotency-key': req.idempotencyKey },
-      body: JSON.stringify(req.body),
-      signal,
-      redirect: 'manual',
-    });
+    const res = await fetchImpl(url, { ...req, signal: ac.signal, redirect: 'manual' });
     let text = '';
     try {
       text = await res.text();
     } catch {
       /* body unreadable: the status still decides */
     }
-    const excerpt = text.length > EXCERPT ? `${text.slice(0, EXCERPT)}…` : text;
-    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, detail: `${target} → ${res.status}` };
-    const message = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${excerpt ? `: ${excerpt}` : ''}`;
-    return { ok: false, message, detail: `${target} → ${message}` };
-  } catch (e) {
-    const message = networkMessage(e, req.timeoutMs);
-    return { ok: false, message, detail: `${target} → ${message}` };
+    return { ok: true, res, text };
+  } catch (error) {
+    return { ok: false, timedOut: timedOut || (error as { name?: string })?.name === 'TimeoutError', error };
   } finally {
     clearTimeout(timer);
-    req.signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', onAbort);
   }
+}
+
+export async function sendTrigger(fetchImpl: typeof fetch, req: TriggerRequest): Promise<TriggerOutcome> {
+  const target = `${req.method} ${req.url}`;
+  const r = await timedPost(
+    fetchImpl,
+    req.url,
+    {
+      method: req.method,
+      headers: { ...req.headers, 'content-type': 'application/json', 'idempotency-key': req.idempotencyKey },
+      body: JSON.stringify(req.body),
+    },
+    req.timeoutMs,
+    req.signal,
+  );
+  if (!r.ok) {
+    const message = r.timedOut ? `no response within ${req.timeoutMs / 1000} s` : networkMessage(r.error, req.timeoutMs);
+    return { ok: false, message, detail: `${target} → ${message}` };
+  }
+  const { res, text } = r;
+  const excerpt = text.length > EXCERPT ? `${text.slice(0, EXCERPT)}…` : text;
+  if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, detail: `${target} → ${res.status}` };
+  const message = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${excerpt ? `: ${excerpt}` : ''}`;
+  return { ok: false, message, detail: `${target} → ${message}` };
 }

@@ -11,6 +11,7 @@ import type { Clock } from '../clock.ts';
 import type { Signer } from '../signer.ts';
 import type { RunDoc } from '../../store/types.ts';
 import { notificationIdempotencyKey, type DeliveryOutcome } from '../../core/notify.ts';
+import { timedPost } from '../trigger.ts';
 
 export interface NotificationDispatcherOptions {
   clock: Clock;
@@ -125,22 +126,15 @@ async function post(
   timeoutMs: number,
   stop: AbortSignal,
 ): Promise<{ ok: true; status: number } | { ok: false; status: number | null; error: string }> {
-  const ac = new AbortController();
-  const onStop = () => ac.abort(new Error('server stopping'));
-  stop.addEventListener('abort', onStop, { once: true });
-  const timer = setTimeout(() => ac.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
-  try {
-    const res = await fetchImpl(url, { method: 'POST', headers, body, signal: ac.signal, redirect: 'manual' });
-    await res.arrayBuffer().catch(() => undefined);
-    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-    return { ok: false, status: res.status, error: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}` };
-  } catch (e) {
-    const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-    const error =
-      err?.name === 'TimeoutError' || ac.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : (err?.cause?.code ?? err?.message ?? String(e));
-    return { ok: false, status: null, error };
-  } finally {
-    clearTimeout(timer);
-    stop.removeEventListener('abort', onStop);
+  const r = await timedPost(fetchImpl, url, { method: 'POST', headers, body }, timeoutMs, stop);
+  if (!r.ok) {
+    const err = r.error as { message?: string; cause?: { code?: string } };
+    return {
+      ok: false,
+      status: null,
+      error: r.timedOut ? `no answer within ${timeoutMs / 1000} s` : (err?.cause?.code ?? err?.message ?? String(r.error)),
+    };
   }
+  if (r.res.status >= 200 && r.res.status < 300) return { ok: true, status: r.res.status };
+  return { ok: false, status: r.res.status, error: `HTTP ${r.res.status}${r.res.statusText ? ` ${r.res.statusText}` : ''}` };
 }
