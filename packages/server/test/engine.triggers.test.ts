@@ -124,6 +124,37 @@ describe('engine: triggers from the outbox, against a real external system on lo
     expect(r.attempts[2]!.message).toBe(`Trigger failed: HTTP 503 Service Unavailable: ${'x'.repeat(200)}…`);
   });
 
+  it('a target that streams an endless answer costs a bounded read: the trigger fails with its excerpt and the connection is cut', async () => {
+    const { createServer } = await import('node:http');
+    let sent = 0;
+    let cut!: () => void;
+    const closed = new Promise<void>((r) => (cut = r));
+    const flood = createServer((req, res) => {
+      req.resume();
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 'y');
+      const pump = () => {
+        while (!res.destroyed && sent < 512 * 1024 * 1024 && res.write(chunk)) sent += chunk.length;
+      };
+      res.on('drain', pump);
+      res.on('close', () => cut());
+      pump();
+    });
+    await new Promise<void>((r) => flood.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(flood.address() as { port: number }).port}/jobs`;
+      const run = await h.engine.createRun(config({ target: { url }, retryLimit: 0 }));
+      await within(closed, 30_000, 'the client cuts the endless answer');
+      await h.engine.idle();
+      const r = (await h.engine.getRun(run.id))!;
+      expect(r.attempts[0]!.message).toBe(`Trigger failed: HTTP 500 Internal Server Error: ${'y'.repeat(200)}…`);
+      expect(sent, 'bytes the target managed to send before the cut').toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      flood.closeAllConnections();
+      await new Promise<void>((r) => flood.close(() => r()));
+    }
+  });
+
   it('a network error (nothing listening) → trigger.failed with the error code', async () => {
     const url = await closedPortUrl();
     const run = await h.engine.createRun(config({ target: { url }, retryLimit: 1 }));

@@ -27,6 +27,27 @@ function networkMessage(e: unknown, timeoutMs: number): string {
   return code ? `${code}: ${msg}` : msg;
 }
 
+/** The most of an answer's body read (only an excerpt is kept): a target streaming gigabytes costs this, then the cut. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+async function readCapped(res: Response, cap: number): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size >= cap) {
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
+}
+
 /** A POST's answer (its status and body text), or why there was none; `timedOut` when `timeoutMs` cut it. */
 export type PostResult = { ok: true; res: Response; text: string } | { ok: false; timedOut: boolean; error: unknown };
 
@@ -57,7 +78,7 @@ export async function timedPost(
     const res = await fetchImpl(url, { ...req, signal: ac.signal, redirect: 'manual' });
     let text = '';
     try {
-      text = await res.text();
+      text = await readCapped(res, MAX_ANSWER_BYTES);
     } catch {
       /* body unreadable: the status still decides */
     }
