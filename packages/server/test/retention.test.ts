@@ -104,13 +104,14 @@ describe('TETHER_RETENTION_DAYS', () => {
     const old: string[] = [];
     for (let i = 0; i < OLD; i += 50) old.push(...(await Promise.all(Array.from({ length: 50 }, () => post(failing(ext))))).map((r) => r.id));
     const waiting = await post({ ...failing(ext), payload: { wait: true }, timeoutSeconds: 3600 });
-    // Old enough: the retention below is 8 s, and the "young" runs finish just before the restart.
-    await new Promise((r) => setTimeout(r, 9000));
+    // Old enough: the retention below is 30 s, and the "young" runs finish just before the restart — so they stay
+    // young through both restarts below even on a loaded machine, where each start and the mid-sweep kill take seconds.
+    await new Promise((r) => setTimeout(r, 31_000));
     const young = (await Promise.all(Array.from({ length: 20 }, () => post(failing(ext))))).map((r) => r.id);
     await new Promise((r) => setTimeout(r, 500));
     await p1.stop();
 
-    const days = String(8 / 86_400);
+    const days = String(30 / 86_400);
     const p2 = make({ TETHER_RETENTION_DAYS: days });
     open.push(p2);
     await p2.start();
