@@ -232,4 +232,35 @@ describe('a corrupt run file', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('of a waiting run (re-armed without reading its file at start-up): the recovery right after finds it and quarantines it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tether-corrupt-waiting-'));
+    try {
+      const first = await serve({ clock, dataDir: dir });
+      const created = (await first.send('POST', '/api/runs', { json: { target: { url: ext.url }, timeoutSeconds: 60, retryLimit: 0 } })).json as Run;
+      await first.idle();
+      expect((await first.run(created.id)).state).toBe('awaitingCallback');
+      await first.close();
+      const file = join(dir, 'runs', `${created.id}.json`);
+      const text = '{"v":1,"id":"' + created.id + '","snap';
+      await writeFile(file, text);
+
+      const srv = await serve({ clock, dataDir: dir });
+      try {
+        await srv.idle(); // the background recovery reads every re-armed run to record its restart
+        const health = (await srv.send('GET', '/healthz')).json as { ok: boolean; damaged: Array<{ runId: string; file: string; reason: string }> };
+        expect(health.ok).toBe(false);
+        expect(health.damaged).toEqual([{ runId: created.id, file, reason: expect.stringMatching(/invalid JSON/), since: expect.any(String) }]);
+        expect((await srv.send('GET', `/api/runs/${created.id}`)).json).toMatchObject({ error: { code: 'TETHER_RUN_DAMAGED' } });
+        // Still listed with its last known summary; every other write goes on.
+        expect(((await srv.send('GET', '/api/runs')).json as { runs: Array<{ id: string }> }).runs.map((r) => r.id)).toEqual([created.id]);
+        expect((await srv.send('POST', '/api/runs', { json: { target: { url: ext.url }, timeoutSeconds: 5, retryLimit: 0 } })).status).toBe(201);
+      } finally {
+        await srv.close();
+      }
+      expect(await readFile(file, 'utf8'), 'the file must be left as it was').toBe(text);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -8,7 +8,7 @@
  * without it this file fails, loudly, rather than skipping.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -133,5 +133,12 @@ describe('start-up on a data directory that cannot be written', () => {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
     }
+    // Every line it kept was true (only superseded copies were left in): no index.stale, the next start trusts it.
+    expect(
+      await stat(join(dir, 'index.stale')).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(false);
   }, 60_000);
 });

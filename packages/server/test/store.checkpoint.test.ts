@@ -1,7 +1,9 @@
 /**
  * The clean-shutdown checkpoint: a stopped engine records every waiting run's committed timers, so the next start
- * reads none of their files. It only ever saves work: stale, damaged or missing (a crash), it is ignored and every
- * non-final run file is read as before; and it is gone before anything else is committed.
+ * reads none of their files. It only ever saves work: stale, damaged or missing (a crash), it is ignored and the start
+ * goes as after a crash — the journal's documents win, every other waiting run is re-armed from its index line
+ * (index-line.ts) unless that line says a trigger is in flight, then its file is read; and it is gone before anything
+ * else is committed.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -15,7 +17,9 @@ import { config, tempDir, testSigner } from './helpers/engine.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { deferred } from './helpers/async.ts';
+import { crashCopy } from './helpers/durable.ts';
 import { expectEveryRunReplays } from './helpers/replay-check.ts';
+import { pendingOfDoc } from './helpers/index-lines.ts';
 
 const exists = (f: string) =>
   stat(f).then(
@@ -102,14 +106,22 @@ describe('clean-shutdown checkpoint', () => {
     await engine.stop();
   });
 
-  it('is ignored when the index grew after it (a commit it does not know): every waiting run file is read', async () => {
+  it('is ignored when the index grew after it (a commit it does not know): each waiting run goes by its last index line', async () => {
     const { waiting } = await session();
-    await appendFile(join(tmp.dir, 'index.jsonl'), `${(await readFile(join(tmp.dir, 'index.jsonl'), 'utf8')).split('\n')[0]}\n`);
+    const [a, b] = waiting as [string, string];
+    // The line appended is a's first (its creation, a trigger in flight): now a's last line, so the checkpoint —
+    // which has a waiting, no trigger — no longer describes the index.
+    const first = (await readFile(join(tmp.dir, 'index.jsonl'), 'utf8')).split('\n')[0]!;
+    const line = JSON.parse(first) as { id: string; '~p': unknown[] };
+    expect([line.id, line['~p'].slice(0, 2)], 'a, attempt 1, one trigger in its outbox').toEqual([a, [1, 1]]);
+    await appendFile(join(tmp.dir, 'index.jsonl'), `${first}\n`);
     const store = new LowdbRunStore({ dir: tmp.dir });
     const loaded = await store.load();
     await store.close();
-    expect(loaded.pending).toBeUndefined();
-    expect(loaded.active.map((d) => d.id).sort()).toEqual([...waiting].sort());
+    // a: its line says a trigger is in flight, so its file is read (and it has none); b: re-armed from its line.
+    expect(loaded.active).toEqual([await readDurable(tmp.dir, a)]);
+    expect(loaded.active[0]!.outbox).toEqual([]);
+    expect(loaded.pending).toEqual([pendingOfDoc((await readDurable(tmp.dir, b))!)]);
     expect(await exists(checkpointFile())).toBe(false);
   });
 
@@ -124,9 +136,9 @@ describe('clean-shutdown checkpoint', () => {
     const store = new LowdbRunStore({ dir: tmp.dir });
     const loaded = await store.load();
     await store.close();
-    expect(loaded.pending).toBeUndefined();
-    expect(loaded.active.map((d) => d.id).sort()).toEqual([...waiting].sort());
-    expect(loaded.active.find((d) => d.id === a)).toEqual(moved);
+    // a as the journal has it (its timer moved, not the checkpoint's); b, not journaled, re-armed from its index line.
+    expect(loaded.active).toEqual([moved]);
+    expect(loaded.pending).toEqual([pendingOfDoc((await readDurable(tmp.dir, waiting[1]!))!)]);
     expect(await exists(checkpointFile())).toBe(false);
     expect(await readDurable(tmp.dir, a)).toEqual(moved);
   });
@@ -138,12 +150,14 @@ describe('clean-shutdown checkpoint', () => {
     const store = new LowdbRunStore({ dir: tmp.dir });
     const loaded = await store.load();
     await store.close();
-    expect(loaded.pending).toBeUndefined();
-    expect(loaded.active.map((d) => d.id).sort()).toEqual([...waiting].sort());
+    // As after a crash: both waiting runs re-armed from their index lines, with their committed timers.
+    expect(loaded.active).toEqual([]);
+    const want = await Promise.all(waiting.map(async (id) => pendingOfDoc((await readDurable(tmp.dir, id))!)));
+    expect(loaded.pending!.slice().sort((x, y) => x.id.localeCompare(y.id))).toEqual(want.sort((x, y) => x.id.localeCompare(y.id)));
     expect(await exists(checkpointFile())).toBe(false);
   });
 
-  it('a crash leaves none, and a start removes the one it used: the next crash restart reads every file', async () => {
+  it('a crash leaves none, and a start removes the one it used: the next crash restart goes by the journal and the index', async () => {
     const engine = await start();
     await engine.createRun(config({ target: { url: ext.url } }));
     await ext.waitFor(1);
@@ -153,12 +167,20 @@ describe('clean-shutdown checkpoint', () => {
     const again = await start(); // uses the checkpoint, and removes it at once
     expect(await exists(checkpointFile())).toBe(false);
     await again.idle();
-    // …so if this one dies now (no stop), the next start finds no checkpoint and reads the run file.
-    const store = new LowdbRunStore({ dir: tmp.dir });
-    const loaded = await store.load();
-    await store.close();
-    expect(loaded.pending).toBeUndefined();
-    expect(loaded.active).toHaveLength(1);
+    // …so if this one dies now (no stop), the next start finds no checkpoint: the run's recovery marker is in the
+    // journal (no write-back yet), and the journal's document wins over anything the checkpoint said.
+    const crashed = await crashCopy(tmp.dir);
+    try {
+      const store = new LowdbRunStore({ dir: crashed.dir });
+      const loaded = await store.load();
+      await store.close();
+      expect(loaded.pending).toEqual([]);
+      expect(loaded.active).toHaveLength(1);
+      expect(loaded.active[0]!.events.at(-1)!.type).toBe('server.recovered');
+      expect(loaded.active[0]).toEqual(await again.getDoc(loaded.active[0]!.id));
+    } finally {
+      await crashed.cleanup();
+    }
     await again.stop();
   });
 

@@ -14,6 +14,7 @@ import { CorruptRunFileError, type RunDoc } from '../src/store/types.ts';
 import { makeDoc, runIdFor, summaryOf } from './helpers/run-docs.ts';
 import { tempDir } from './helpers/engine.ts';
 import { crashCopy, linesOf, segments } from './helpers/durable.ts';
+import { expectedIndexLine, pendingOfDoc } from './helpers/index-lines.ts';
 
 const indexIds = async (dir: string) =>
   (await readFile(join(dir, 'index.jsonl'), 'utf8'))
@@ -51,7 +52,8 @@ describe('LowdbRunStore journal: group commit', () => {
           seen.push(lines.length - 1);
           expect(lines.at(-1), 'nothing torn after the group').toBe('');
           expect(lines).toContain(JSON.stringify(d));
-          expect(readFileSync(join(tmp.dir, 'index.jsonl'), 'utf8')).toContain(`${JSON.stringify(summaryOf(d))}\n`);
+          // Its index line too: the summary, and for a waiting run what a restart re-arms (index-line.ts).
+          expect(readFileSync(join(tmp.dir, 'index.jsonl'), 'utf8')).toContain(`${expectedIndexLine(d)}\n`);
           // And it is what a fresh start would read for the run (one at a time: each reads the whole journal).
           readBack = readBack.then(async () => expect(await readDurable(tmp.dir, d.id)).toEqual(d));
           return readBack;
@@ -90,11 +92,15 @@ describe('LowdbRunStore journal: group commit', () => {
 
     const loaded = await open();
     const want = docs.map((d) => (d.id === last.id ? last : d));
-    expect(loaded.active.map((d) => d.id).sort()).toEqual(
+    // No checkpoint (the file layer alone leaves none) and an empty journal: every waiting run is re-armed from its
+    // index line, none of their files read.
+    expect(loaded.active).toEqual([]);
+    const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+    expect(loaded.pending!.slice().sort(byId)).toEqual(
       want
         .filter((d) => summaryOf(d).status === 'running')
-        .map((d) => d.id)
-        .sort(),
+        .map(pendingOfDoc)
+        .sort(byId),
     );
     expect(loaded.summaries.map((s) => [s.id, s.state]).sort()).toEqual(want.map((d) => [d.id, summaryOf(d).state]).sort());
     for (const d of want) {
@@ -118,8 +124,11 @@ describe('LowdbRunStore journal: group commit', () => {
     try {
       const next = new LowdbRunStore({ dir: crashed.dir, writeBackIntervalMs: 0 });
       const loaded = await next.load();
-      expect(loaded.active).toEqual([b]);
+      // a from the journal (final now); b, written back and waiting, re-armed from its index line.
+      expect(loaded.active).toEqual([]);
+      expect(loaded.pending).toEqual([pendingOfDoc(b)]);
       expect(Object.fromEntries(loaded.summaries.map((s) => [s.id, s.state]))).toEqual({ [a.id]: 'succeeded', [b.id]: 'awaitingCallback' });
+      expect(await next.read(b.id)).toEqual(b);
       expect(await next.read(a.id)).toEqual(a3);
       // The run file is behind until a write-back; the old segment stays until then too.
       expect(JSON.parse(await readFile(join(crashed.dir, 'runs', `${a.id}.json`), 'utf8'))).toEqual(a);
@@ -184,6 +193,11 @@ describe('LowdbRunStore journal: group commit', () => {
       expect(index.map((l) => [l.id, l.state])).toEqual([
         [waiting.id, 'succeeded'],
         [orphan.id, 'triggering'],
+      ]);
+      // Rewritten from the journal's documents: the orphan's line says its trigger is in flight (outbox 1).
+      expect((await readFile(join(crashed.dir, 'index.jsonl'), 'utf8')).split('\n').filter(Boolean)).toEqual([
+        expectedIndexLine(done),
+        expectedIndexLine(orphan),
       ]);
       await next.close();
     } finally {

@@ -12,6 +12,7 @@ import { tempDir, testSigner } from './helpers/engine.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { crashCopy, linesOf, segments } from './helpers/durable.ts';
 import { withFileSizeLimit } from './helpers/file-size-limit.ts';
+import { expectedIndexLine, pendingOfDoc, plainIndexLine } from './helpers/index-lines.ts';
 
 const indexLines = async (dir: string) => (await readFile(join(dir, 'index.jsonl'), 'utf8')).split('\n').filter(Boolean);
 const exists = (f: string) =>
@@ -119,23 +120,23 @@ describe('LowdbRunStore: one document per run, an append-only index', () => {
     await open();
     const a = runIdFor(1);
     const b = runIdFor(2);
+    const bWaiting = makeDoc(b, 'awaitingCallback');
     await commit(makeDoc(a, 'triggering'));
     await commit(makeDoc(a, 'awaitingCallback'));
     await commit(makeDoc(a, 'succeeded'));
     await commit(makeDoc(b, 'triggering'));
-    await commit(makeDoc(b, 'awaitingCallback'));
-    expect(await indexLines(tmp.dir)).toHaveLength(5);
+    await commit(bWaiting);
+    // One line per commit, each as the format says: a final run's summary, an open run's with its re-arm record.
+    expect(await indexLines(tmp.dir)).toEqual(
+      [makeDoc(a, 'triggering'), makeDoc(a, 'awaitingCallback'), makeDoc(a, 'succeeded'), makeDoc(b, 'triggering'), bWaiting].map(expectedIndexLine),
+    );
     await store.close();
 
     const loaded = await open();
-    const lines = (await indexLines(tmp.dir)).map((l) => JSON.parse(l) as { id: string; status: string; state: string });
-    expect(lines.map((l) => [l.id, l.status, l.state]).sort()).toEqual(
-      [
-        [a, 'succeeded', 'succeeded'],
-        [b, 'running', 'awaitingCallback'],
-      ].sort(),
-    );
-    expect(loaded.active.map((d) => d.id)).toEqual([b]);
+    expect((await indexLines(tmp.dir)).sort()).toEqual([expectedIndexLine(makeDoc(a, 'succeeded')), expectedIndexLine(bWaiting)].sort());
+    // b waits with no trigger in flight: re-armed from its line, its file not read.
+    expect(loaded.active).toEqual([]);
+    expect(loaded.pending).toEqual([pendingOfDoc(bWaiting)]);
     expect(loaded.summaries.map((s) => s.id).sort()).toEqual([a, b].sort());
     // Appends continue after compaction.
     await commit(makeDoc(b, 'succeeded'));
@@ -163,16 +164,44 @@ describe('LowdbRunStore: one document per run, an append-only index', () => {
     expect((await indexLines(tmp.dir)).length).toBe(3);
   });
 
-  it('corrects an index line that lags behind its run file (the file is the truth)', async () => {
+  it('corrects an index line that lags behind its run file when index.stale says the index may lag (the file is the truth)', async () => {
+    await open();
+    const doc = makeDoc(runIdFor(1), 'awaitingCallback');
+    const other = makeDoc(runIdFor(2), 'awaitingCallback');
+    await commit(doc);
+    await commit(other);
+    await store.close();
+    // What a session whose index append failed leaves: the run file ahead of the line, and the marker it wrote first.
+    const done = makeDoc(doc.id, 'succeeded');
+    await writeFile(join(tmp.dir, 'runs', `${doc.id}.json`), JSON.stringify(done)); // index still says running
+    await writeFile(join(tmp.dir, 'index.stale'), '');
+    const loaded = await open();
+    expect(loaded.active, 'every open run is read from its file').toEqual([other]);
+    expect(loaded.pending).toEqual([]);
+    expect(Object.fromEntries(loaded.summaries.map((s) => [s.id, s]))).toEqual({ [doc.id]: summaryOf(done), [other.id]: summaryOf(other) });
+    // The index is rewritten from the files, and trusted again: the marker is gone.
+    expect((await indexLines(tmp.dir)).sort()).toEqual([expectedIndexLine(done), expectedIndexLine(other)].sort());
+    expect(await exists(join(tmp.dir, 'index.stale'))).toBe(false);
+  });
+
+  it('without index.stale, an open run’s index line is trusted: a file changed behind the store’s back is not read at start-up', async () => {
+    // The trust rule: a run file can only be ahead of its line after a failed index append, which writes index.stale.
+    // Anything else that changes a file (a hand edit) is not seen until the run is read.
     await open();
     const doc = makeDoc(runIdFor(1), 'awaitingCallback');
     await commit(doc);
     await store.close();
-    const done = makeDoc(doc.id, 'succeeded');
-    await writeFile(join(tmp.dir, 'runs', `${doc.id}.json`), JSON.stringify(done)); // index still says running
+    const edited = makeDoc(doc.id, 'awaitingCallback', Date.UTC(2026, 0, 5));
+    await writeFile(join(tmp.dir, 'runs', `${doc.id}.json`), JSON.stringify(edited));
+    const lineBefore = await indexLines(tmp.dir);
     const loaded = await open();
     expect(loaded.active).toEqual([]);
-    expect(loaded.summaries).toEqual([summaryOf(done)]);
+    expect(loaded.pending, 'the timers of the line, not of the file').toEqual([pendingOfDoc(doc)]);
+    expect(loaded.pending![0]!.timers).not.toEqual(edited.timers);
+    expect(loaded.summaries).toEqual([summaryOf(doc)]);
+    expect(await indexLines(tmp.dir), 'nothing to correct: the index is left as it is').toEqual(lineBefore);
+    // The document itself comes from the file, on first use.
+    expect(await store.read(doc.id)).toEqual(edited);
   });
 
   it('tolerates a torn last index line (crash mid-append) and still lists every run correctly', async () => {
@@ -198,8 +227,11 @@ describe('LowdbRunStore: one document per run, an append-only index', () => {
     await writeFile(join(tmp.dir, 'runs', `.${doc.id}.json.tmp-999-1`), '{"v":1,"id":"half a wri');
     await writeFile(join(tmp.dir, `.index.jsonl.tmp-999-2`), '{"id":');
     const loaded = await open();
-    expect(loaded.active).toEqual([doc]);
+    expect(loaded.active).toEqual([]);
+    expect(loaded.pending).toEqual([pendingOfDoc(doc)]);
     expect(await listTemp(tmp.dir)).toEqual([]);
+    // The run file is kept, whole.
+    expect(await store.read(doc.id)).toEqual(doc);
   });
 
   it('fsync mode commits and reads back the same document', async () => {
@@ -301,9 +333,15 @@ describe('a damaged run file is quarantined: the start goes on, the file is left
       signer: testSigner(),
       clock: new ManualClock(),
     });
+    // Both runs wait, re-armed from their index lines: no file is read to start (store.index-pending.test.ts proves
+    // it), so the damage is found by the background recovery, which records the restart of each run, reading its file.
+    await engine.idle();
     const damaged = engine.damagedRuns();
     expect(damaged.map((d) => [d.runId, d.file])).toEqual([[bad.id, file]]);
     expect(damaged[0]!.reason).toMatch(reason);
+    expect((await engine.getDoc(ok.id))!.events.at(-1)!.type).toBe('server.recovered');
+    // Found damaged after the start: the next start must read every waiting file (so it quarantines this one there).
+    expect(await exists(join(tmp.dir, 'index.stale'))).toBe(true);
     const err = await engine.getRun(bad.id).then(
       () => null,
       (e: unknown) => e,
@@ -324,6 +362,20 @@ describe('a damaged run file is quarantined: the start goes on, the file is left
     const after = await stat(file, { bigint: true });
     expect([after.ino, after.mtimeNs, after.size]).toEqual([st.ino, st.mtimeNs, st.size]);
     expect((await readdir(join(tmp.dir, 'runs'))).sort()).toEqual([`${ok.id}.json`, `${bad.id}.json`].sort());
+
+    // The next start finds it at once (index.stale: every waiting file is read), keeps its line without a re-arm
+    // record (so every later start reads its file too, until it is repaired), and trusts the index again.
+    const next = new LowdbRunStore({ dir: tmp.dir });
+    const loaded = await next.load();
+    await next.close();
+    expect(loaded.damaged).toEqual([{ id: bad.id, file, reason: expect.stringMatching(reason) }]);
+    // The clean stop's checkpoint (which leaves damaged runs out) still re-arms the good run without reading it.
+    expect(loaded.active).toEqual([]);
+    expect(loaded.pending!.map((p) => p.id)).toEqual([ok.id]);
+    expect(loaded.summaries.map((x) => x.id).sort()).toEqual([ok.id, bad.id].sort());
+    expect((await indexLines(tmp.dir)).find((l) => l.includes(bad.id))).toBe(plainIndexLine(bad));
+    expect(await exists(join(tmp.dir, 'index.stale'))).toBe(false);
+    expect(await readFile(file)).toEqual(bytes);
   });
 
   it('an unreadable run file (a directory in its place) is quarantined naming the file', async () => {

@@ -17,6 +17,7 @@ import {
   type RunEventEntry,
 } from '@tether/machine';
 import { Signer } from '../../src/engine/signer.ts';
+import { indexLineOf } from '../../src/store/index-line.ts';
 import type { PersistedRunSnapshot, RunDoc } from '../../src/store/types.ts';
 
 /** Every benchmark server gets this secret, so the load generator can sign callback URLs itself. */
@@ -119,10 +120,12 @@ export async function seedDataDir(spec: SeedSpec): Promise<Seeded> {
     awaitingCallback: JSON.stringify(buildDoc(templateId, config, t0, 'awaitingCallback')),
     succeeded: JSON.stringify(buildDoc(templateId, config, t0, 'succeeded')),
   };
-  const summaries = {
-    awaitingCallback: JSON.stringify(toRunSummary(buildDoc(templateId, config, t0, 'awaitingCallback').snapshot)),
-    succeeded: JSON.stringify(toRunSummary(buildDoc(templateId, config, t0, 'succeeded').snapshot)),
+  // Index lines as the store writes them: a waiting run's line carries its timers (index-line.ts).
+  const lineOf = (stage: Stage) => {
+    const doc = buildDoc(templateId, config, t0, stage);
+    return indexLineOf(toRunSummary(doc.snapshot), stage === 'succeeded' ? null : doc).slice(0, -1);
   };
+  const summaries = { awaitingCallback: lineOf('awaitingCallback'), succeeded: lineOf('succeeded') };
   const total = spec.finished + spec.waiting;
   const index: string[] = [];
   const waiting: Seeded['waiting'] = [];

@@ -149,8 +149,9 @@ export class FileRunStore implements RunStore {
 
   /**
    * Leaves a shutdown checkpoint (every waiting run's committed timers: the next start reads none of their files) when
-   * nothing failed this session, then closes the files. Runs with a trigger in flight and damaged runs are left to a
-   * full read at the next start.
+   * nothing failed this session, then closes the files. Runs with a trigger in flight and damaged runs are left out:
+   * the next start reads their files (the index line of the first says a trigger is in flight; a damaged file found
+   * this session left `index.stale`, see lowdb-store.ts).
    */
   async close(): Promise<void> {
     if (!this.failed && this.files.checkpoint) {

@@ -6,7 +6,9 @@
  *
  *   <dataDir>/journal/<seq>.jsonl  one RunDoc per line, appended per commit; the newest line of a run wins (journal-files.ts)
  *   <dataDir>/runs/<runId>.json    the run's lowdb document as of the last checkpoint that included it
- *   <dataDir>/index.jsonl          one RunSummary line per commit, last line wins; compacted at start-up
+ *   <dataDir>/index.jsonl          one RunSummary line per commit, last line wins; compacted at start-up. An open
+ *                                  run's line also carries its attempt, timers and outbox size (index-line.ts)
+ *   <dataDir>/index.stale          present while the index may lag a run file (an index append failed)
  *
  * A run's truth is its newest journal line if there is one, else its run file. A write-back starts a new segment,
  * writes the newest document of every run the journal changed since the last one to its run file (temp + rename, on
@@ -20,8 +22,13 @@
  * once (docs/benchmarks.md, B1).
  *
  * The index line is appended after the journal write. A crash between the two leaves the index stale, never the run:
- * start-up reads the whole journal, every run file the index does not show as final (and every file it does not know),
- * and corrects it.
+ * start-up reads the whole journal first, and the journal's document wins. A run the journal no longer holds was
+ * written back, which only happens after its index line landed (with fsync: and was synced), or, if that append
+ * failed, after `index.stale` was written (if even that cannot be written, no segment is removed for the rest of the
+ * session). So after a crash start-up takes a waiting run's timers from its index line and reads its file only if the
+ * line cannot say (a trigger in flight, an older line without them, `index.stale`), or the index does not know it.
+ * A start that cannot rewrite a lagging index, and a read that finds a run file damaged, write `index.stale` too. A
+ * damaged run's line never carries timers: whatever file a repair puts back is read.
  *
  *   <dataDir>/checkpoint.json      left by a clean shutdown only: the committed timers of every waiting run
  *
@@ -31,12 +38,14 @@
  * when it was written, and it is deleted before anything else is committed.
  */
 import { Low } from 'lowdb';
-import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isFinalRunStatus, type RunSummary } from '@tether/machine';
 import { summaryOf } from '../core/notify.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { DurableJSONFile, fsyncDir, writeFileAtomic } from './durable-file.ts';
+import { indexEntryOf, indexLineOf, indexLineOfPending, pendingOf, type IndexEntry } from './index-line.ts';
 import { JournalWriter } from './journal.ts';
 import { checkDoc, isTombstone, journalDir, readJournal, segmentFile, tombstoneOf } from './journal-files.ts';
 import { RunFileWriter } from './run-file-writer.ts';
@@ -99,10 +108,28 @@ function decodeCheckpoint(c: Checkpoint): Map<string, PendingRun> {
   return out;
 }
 
+const exists = (file: string): Promise<boolean> =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
+
+/** Flushes a file another thread appends to (fsync covers the file's data whichever descriptor wrote it). */
+async function fsyncFile(file: string): Promise<void> {
+  const fd = await open(file, 'r');
+  try {
+    await fd.sync();
+  } finally {
+    await fd.close();
+  }
+}
+
 const RUN_FILE = /^(run_[A-Za-z0-9_-]+)\.json$/;
 /** How a tombstone's line starts (tombstoneOf): the write-back tells a deletion from a document by it. */
 const TOMBSTONE_PREFIX = '{"deleted":true,';
 const RUN_ID = /^run_[A-Za-z0-9_-]+$/;
+/** Present while index.jsonl may lag a run file: the next start trusts none of its re-arm records (markIndexStale). */
+const STALE_MARKER = 'index.stale';
 
 export interface LowdbStoreOptions {
   dir: string;
@@ -134,6 +161,10 @@ export class LowdbRunStore implements RunFiles {
   private readonly writeBackBatch: number;
   /** A commit or an index append failed this session: the index may lag, so no shutdown checkpoint is written. */
   private failed = false;
+  /** `index.stale` is on disk (written once per session). */
+  private indexStaleMarked = false;
+  /** The index lags and the marker could not be written: journal segments are kept (see markIndexStale). */
+  private keepSegments = false;
   private journal: JournalWriter | null = null;
   private files: RunFileWriter | null = null;
   /**
@@ -198,6 +229,9 @@ export class LowdbRunStore implements RunFiles {
     // own temp file in the data directory if the process dies mid-rewrite.
     const isTemp = (n: string) => n.startsWith('.') && n.includes('.tmp-');
     await Promise.all(names.filter(isTemp).map((n) => unlink(join(this.runsDir, n)).catch(() => {})));
+    const staleMarker = join(this.dir, STALE_MARKER);
+    const indexStale = await exists(staleMarker);
+    this.indexStaleMarked = indexStale;
     const indexTemps = (await readdir(this.dir)).filter((n) => isTemp(n) && n.startsWith('.index.jsonl.'));
     await Promise.all(indexTemps.map((n) => unlink(join(this.dir, n)).catch(() => {})));
     const onDisk = new Set<string>();
@@ -219,6 +253,8 @@ export class LowdbRunStore implements RunFiles {
     const summaries = new Map<string, RunSummary>();
     /** Index lines still true, kept as read: compaction writes them back without re-serialising 100k summaries. */
     const keptLines = new Map<string, string>();
+    /** Index lines to write for runs whose line is rebuilt (read from a document, or given timers from a checkpoint). */
+    const newLines = new Map<string, string>();
     const pending: PendingRun[] = [];
     const toRead: string[] = [];
     const active: RunDoc[] = [];
@@ -226,6 +262,16 @@ export class LowdbRunStore implements RunFiles {
     // sorted, which the engine's id list can then check instead of sorting.
     const order = new Set<string>();
     const damaged: DamagedRun[] = [];
+    /** A damaged run's line whose re-arm record had to be dropped: the index must be rewritten. */
+    let damagedLinesChanged = false;
+    // A damaged run keeps its last known summary, but never a re-arm record: whatever file is put back in its place
+    // (a repair, a backup) is the truth then, so every start reads it until it reads again.
+    const keepDamaged = (id: string, hit: IndexEntry & { line: string }) => {
+      if (hit.open) {
+        newLines.set(id, indexLineOf(hit.summary, null));
+        damagedLinesChanged = true;
+      } else keptLines.set(id, hit.line);
+    };
     for (const [id, hit] of indexed) {
       if (onDisk.has(id) || journaled.docs.has(id)) order.add(id);
       else {
@@ -233,7 +279,7 @@ export class LowdbRunStore implements RunFiles {
         // it: the file was deleted or lost. Reported, listed with its last known summary, never silently dropped.
         damaged.push({ id, file: this.runFile(id), reason: 'the file is missing' });
         summaries.set(id, hit.summary);
-        keptLines.set(id, hit.line);
+        keepDamaged(id, hit);
       }
     }
     for (const id of onDisk) order.add(id);
@@ -243,15 +289,30 @@ export class LowdbRunStore implements RunFiles {
       if (j) {
         const summary = summaryOf(j.doc);
         summaries.set(id, summary);
-        if (!isFinalRunStatus(summary.status)) active.push(j.doc);
+        const open = !isFinalRunStatus(summary.status);
+        newLines.set(id, indexLineOf(summary, open ? j.doc : null));
+        if (open) active.push(j.doc);
         continue;
       }
       const hit = indexed.get(id);
+      if (!hit) {
+        toRead.push(id);
+        continue;
+      }
       const p = trusted.get(id);
-      if (hit && (isFinalRunStatus(hit.summary.status) || p)) {
+      if (isFinalRunStatus(hit.summary.status)) {
         summaries.set(id, hit.summary);
         keptLines.set(id, hit.line);
-        if (p && !isFinalRunStatus(hit.summary.status)) pending.push(p);
+      } else if (p) {
+        summaries.set(id, hit.summary);
+        if (hit.open) keptLines.set(id, hit.line);
+        else newLines.set(id, indexLineOfPending(hit.summary, p));
+        pending.push(p);
+      } else if (!indexStale && hit.open && hit.open.outbox === 0) {
+        // After a crash: the line of the run's last commit says what to re-arm (see the header); its file waits for first use.
+        summaries.set(id, hit.summary);
+        keptLines.set(id, hit.line);
+        pending.push(pendingOf(id, hit.open));
       } else toRead.push(id);
     }
 
@@ -267,13 +328,15 @@ export class LowdbRunStore implements RunFiles {
         const hit = indexed.get(id);
         if (hit) {
           summaries.set(id, hit.summary);
-          keptLines.set(id, hit.line);
+          keepDamaged(id, hit);
         }
         continue;
       }
       const summary = summaryOf(doc);
       summaries.set(id, summary);
-      if (!isFinalRunStatus(summary.status)) active.push(doc);
+      const open = !isFinalRunStatus(summary.status);
+      newLines.set(id, indexLineOf(summary, open ? doc : null));
+      if (open) active.push(doc);
     }
 
     // Compact: one line per run, written atomically, then appended to from here on. Skipped when every summary came
@@ -281,17 +344,31 @@ export class LowdbRunStore implements RunFiles {
     // start would cost more than the lines it saves).
     // Deleted runs' lines (and their tombstones) go at the first start after: deleting frees the disk.
     const intact =
-      toRead.length === 0 && journaled.docs.size === 0 && journaled.deleted.size === 0 && tombstones === 0 && indexed.size === summaries.size;
+      !indexStale &&
+      !damagedLinesChanged &&
+      toRead.length === 0 &&
+      journaled.docs.size === 0 &&
+      journaled.deleted.size === 0 &&
+      tombstones === 0 &&
+      indexed.size === summaries.size;
     const warnings: string[] = [];
     if (!(intact && indexLines <= 2 * summaries.size)) {
-      const lines = [...summaries.values()].map((s) => keptLines.get(s.id) ?? JSON.stringify(s)).join('\n');
+      const lines = [...summaries.values()].map((s) => keptLines.get(s.id) ?? newLines.get(s.id)?.slice(0, -1) ?? JSON.stringify(s)).join('\n');
       try {
         await writeFileAtomic(this.indexFile, lines ? `${lines}\n` : '', this.fsync);
+        // Rewritten from what was read just now: true again.
+        if (indexStale) {
+          await unlink(staleMarker);
+          this.indexStaleMarked = false;
+        }
       } catch (e) {
         // The index is derived: a start must not need free space to rewrite it before it can serve (a full disk would
         // then keep Tether down for good). Appends go on to the index as it is; last line still wins, and the next
         // start corrects it again. No shutdown checkpoint is trusted on top of it.
         this.failed = true;
+        // Not rewritten, it may still lag what was just read (a journaled document, a file it did not know): once
+        // the write-backs have emptied the journal, its old lines must not be trusted by the next start.
+        if (!intact) this.markIndexStale();
         warnings.push(`index.jsonl not compacted (${(e as Error).message}); it is appended to as it is and corrected at the next start`);
       }
     }
@@ -306,7 +383,7 @@ export class LowdbRunStore implements RunFiles {
     const journal = (this.journal = new JournalWriter());
     journal.onLanded = (group, indexFailed) => {
       for (const { runId, record } of group) this.setDirty(runId, record);
-      if (indexFailed) this.failed = true;
+      if (indexFailed) this.markIndexStale();
       this.maybeWriteBack();
     };
     await journal.open(segmentFile(this.dir, seq), this.indexFile, this.fsync);
@@ -314,17 +391,57 @@ export class LowdbRunStore implements RunFiles {
     if (this.writeBackIntervalMs > 0) {
       this.writeBackTimer = setInterval(() => {
         // A failure is recorded and logged by writeBack itself; the next tick tries again.
-        if (this.dirty.size || this.segments.length > 1) void this.writeBack().catch(() => {});
+        if (this.dirty.size || this.segmentsToRemove()) void this.writeBack().catch(() => {});
       }, this.writeBackIntervalMs);
       this.writeBackTimer.unref();
     }
     return {
       active,
-      ...(checkpoint && journaled.docs.size === 0 ? { pending } : {}),
+      pending,
       summaries: [...summaries.values()],
       ...(damaged.length ? { damaged } : {}),
       ...(warnings.length ? { warnings } : {}),
     };
+  }
+
+  /**
+   * An index append failed: from now on a run's line may be older than its file. Written synchronously, before the
+   * group's documents become dirty, so no write-back can remove a journal segment (the only other place the newer
+   * document is) before the next start knows not to trust the index.
+   */
+  private markIndexStale(): void {
+    this.failed = true;
+    // Without the marker the journal must keep what the index lacks: write-backs stop removing segments.
+    if (!this.writeStaleMarker()) this.keepSegments = true;
+  }
+
+  /**
+   * Writes `index.stale` (once a session, synchronously; with fsync, its name is synced too): the next start trusts no
+   * index line's re-arm record. False if it could not be written.
+   */
+  private writeStaleMarker(): boolean {
+    if (this.indexStaleMarked) return true;
+    try {
+      const fd = openSync(join(this.dir, STALE_MARKER), 'w');
+      try {
+        writeSync(fd, 'index.jsonl may lag the run files; the next start reads every waiting run file and rewrites the index\n');
+        if (this.fsync) fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      if (this.fsync) {
+        const dirFd = openSync(this.dir, 'r');
+        try {
+          fsyncSync(dirFd);
+        } finally {
+          closeSync(dirFd);
+        }
+      }
+      this.indexStaleMarked = true;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private setDirty(runId: string, text: string): void {
@@ -398,6 +515,32 @@ export class LowdbRunStore implements RunFiles {
         failures.map((f) => f.file),
       );
     }
+    // The index lines of every document just written back are appended (before their commits resolved), but with
+    // fsync only a synced index survives a power loss: once the segments go, a lost line would be trusted in its
+    // older version (index-line.ts).
+    if (this.fsync && !this.keepSegments) {
+      await fsyncFile(this.indexFile).catch((e: Error) => {
+        throw new WriteBackError(`write-back: index.jsonl not synced: ${e.message}`, [this.indexFile]);
+      });
+    }
+    // The index lags and no marker says so: the journal is the only record of what it lacks, and keeps every segment.
+    if (!this.keepSegments) await this.removeSegments(old);
+    // A run that committed again meanwhile stays: its newer document is in the new segment, not yet in its file.
+    for (const [id, text] of batch) {
+      if (this.dirty.get(id) === text) {
+        this.dirty.delete(id);
+        this.dirtyBytes -= text.length;
+      }
+    }
+    return true;
+  }
+
+  /** Segments a write-back would remove: every one but the current, unless they are kept (markIndexStale). */
+  private segmentsToRemove(): boolean {
+    return this.segments.length > 1 && !this.keepSegments;
+  }
+
+  private async removeSegments(old: number[]): Promise<void> {
     for (const s of old) {
       const file = segmentFile(this.dir, s);
       await unlink(file).catch((e: NodeJS.ErrnoException) => {
@@ -410,14 +553,6 @@ export class LowdbRunStore implements RunFiles {
       });
     }
     this.segments = this.segments.filter((s) => !old.includes(s));
-    // A run that committed again meanwhile stays: its newer document is in the new segment, not yet in its file.
-    for (const [id, text] of batch) {
-      if (this.dirty.get(id) === text) {
-        this.dirty.delete(id);
-        this.dirtyBytes -= text.length;
-      }
-    }
-    return true;
   }
 
   /**
@@ -468,15 +603,15 @@ export class LowdbRunStore implements RunFiles {
     await journal.drain();
     try {
       await this.writingBack?.catch(() => {});
-      if (this.dirty.size || this.segments.length > 1) await this.writeBack();
+      if (this.dirty.size || this.segmentsToRemove()) await this.writeBack();
     } catch {
       this.failed = true;
     }
   }
 
   /** Last line per run wins. Empty if the index is missing or damaged anywhere: it is derived; run files decide. */
-  private async readIndex(): Promise<{ entries: Map<string, { summary: RunSummary; line: string }>; lines: number; tombstones: number }> {
-    const out = new Map<string, { summary: RunSummary; line: string }>();
+  private async readIndex(): Promise<{ entries: Map<string, IndexEntry & { line: string }>; lines: number; tombstones: number }> {
+    const out = new Map<string, IndexEntry & { line: string }>();
     let text: string;
     try {
       text = await readFile(this.indexFile, 'utf8');
@@ -501,7 +636,7 @@ export class LowdbRunStore implements RunFiles {
       if (isTombstone(s)) {
         out.delete(s.id);
         tombstones++;
-      } else if (typeof id === 'string') out.set(id, { summary: s as RunSummary, line: lines[i]! });
+      } else if (typeof id === 'string') out.set(id, { ...indexEntryOf(s as Record<string, unknown>), line: lines[i]! });
     });
     return { entries: out, lines: lines.length, tombstones };
   }
@@ -522,7 +657,12 @@ export class LowdbRunStore implements RunFiles {
     try {
       return await this.readChecked(runId);
     } catch (e) {
-      if (e instanceof CorruptRunFileError && e.reason === 'empty document') return null;
+      if (!(e instanceof CorruptRunFileError)) throw e;
+      // No file: no such run. A file holding `null` is a damaged one (as start-up finds it).
+      if (e.reason === 'empty document' && !(await exists(e.file))) return null;
+      // Found damaged only now (a run re-armed from its index line): the next start reads every waiting file, so it is
+      // quarantined there and its line loses its re-arm record; the file a repair puts back is then read, not the line.
+      this.writeStaleMarker();
       throw e;
     }
   }
@@ -542,7 +682,7 @@ export class LowdbRunStore implements RunFiles {
       if (bytes > limit) throw new RunTooLargeError(doc.id, bytes, limit);
     }
     try {
-      await journal.append(doc.id, record, `${JSON.stringify(summary)}\n`);
+      await journal.append(doc.id, record, indexLineOf(summary, isFinalRunStatus(summary.status) ? null : doc));
     } catch (e) {
       this.failed = true;
       throw e;

@@ -66,11 +66,16 @@ export interface PersistedRunSnapshot {
 }
 
 export interface LoadedStore {
-  /** Documents of the runs that are not final, read at start-up (every one of them after a crash). */
+  /**
+   * Documents of the runs that are not final and were read at start-up: those the journal holds, those with a trigger
+   * in flight, those the index cannot vouch for (no line, a line without a re-arm record, or `index.stale` present).
+   */
   active: RunDoc[];
   /**
-   * Runs that are not final, known from the checkpoint a clean shutdown left (their documents were not read): what
-   * recovery needs to re-arm them. Runs with a trigger in flight are never here; their documents are in `active`.
+   * Runs that are not final whose documents were not read: what recovery needs to re-arm them, taken from the
+   * checkpoint a clean shutdown left or, after a crash, from the index line of each run's last commit (index-line.ts).
+   * Their documents are read on first use (a damaged file is found then, not at start-up). Runs with a trigger in
+   * flight are never here; their documents are in `active`. The file store always returns it (empty if none).
    */
   pending?: PendingRun[];
   /** Summaries of every run (final ones included), for listing. Damaged runs are here when the index knew them. */
