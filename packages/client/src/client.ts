@@ -5,6 +5,10 @@
 import {
   isFinalRunStatus,
   MAX_WAIT_SECONDS,
+  type BulkAction,
+  type BulkBody,
+  type BulkCancelBody,
+  type BulkResult,
   type CallbackBody,
   type CallbackResult,
   type CompleteBody,
@@ -59,9 +63,21 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
-/** `GET /api/runs` filters, typed from the wire's `RunListQuery`; `limit` is the page size (1–500, server default 50). */
-export type ListQuery = Pick<RunListQuery, 'status' | 'name'> & { limit?: number };
+/**
+ * `GET /api/runs` filters and order, typed from the wire's `RunListQuery`: `createdAfter` (inclusive) and
+ * `createdBefore` (exclusive) are RFC 3339 date-times, `sort` one of RUN_LIST_SORTS (default `-createdAt`, newest
+ * first); `limit` is the page size (1–500, server default 50).
+ */
+export type ListQuery = Pick<RunListQuery, 'status' | 'name' | 'sort' | 'createdAfter' | 'createdBefore'> & { limit?: number };
+/** `cursor`: the previous page's `nextCursor`, with the same query (a cursor continues the sort it was made for). */
 export type ListPageQuery = ListQuery & { cursor?: string | null };
+
+/** The runs a bulk action names: `ids` (1–1000, each once), or every run a `filter` matches (at most 1000). */
+export type BulkTarget = { ids: NonNullable<BulkBody['ids']>; filter?: undefined } | { filter: NonNullable<BulkBody['filter']>; ids?: undefined };
+/** A bulk action's body: its target, `dryRun`, and for `cancel` only a `reason` (recorded on every run cancelled). */
+export type BulkRequest<A extends BulkAction = BulkAction> = BulkTarget &
+  Pick<BulkBody, 'dryRun'> &
+  (A extends 'cancel' ? Pick<BulkCancelBody, 'reason'> : { reason?: undefined });
 
 export interface RerunOptions {
   /** Replaces the payload; omit to keep the original run's. */
@@ -188,11 +204,19 @@ export class RunsApi {
 
   /** One page of `GET /api/runs`, newest first; pass its `nextCursor` as `cursor` for the next. */
   listPage(query: ListPageQuery = {}, opts: { signal?: AbortSignal } = {}): Promise<RunList> {
-    const q = queryString({ status: query.status, name: query.name, limit: query.limit, cursor: query.cursor ?? undefined });
+    const q = queryString({
+      status: query.status,
+      name: query.name,
+      createdAfter: query.createdAfter,
+      createdBefore: query.createdBefore,
+      sort: query.sort,
+      limit: query.limit,
+      cursor: query.cursor ?? undefined,
+    });
     return this.t.request<RunList>('GET', `/api/runs${q}`, opts.signal ? { signal: opts.signal } : {});
   }
 
-  /** Every run matching the query, newest first, fetched a page (`limit`) at a time as the iteration goes. */
+  /** Every run matching the query, in its `sort` (newest first by default), fetched a page (`limit`) at a time as the iteration goes. */
   async *list(query: ListQuery = {}): AsyncGenerator<RunSummary, void, undefined> {
     let cursor: string | null = null;
     do {
@@ -218,6 +242,16 @@ export class RunsApi {
       json: opts.payload === undefined ? {} : { payload: opts.payload },
       ...(opts.idempotencyKey !== undefined ? { headers: { 'idempotency-key': opts.idempotencyKey } } : {}),
     });
+  }
+
+  /**
+   * `POST /api/runs/bulk/{cancel,retry-now,rerun}`: the single-run action on every run of `request.ids` or matched by
+   * `request.filter`, one result per run (in the order of `ids`; newest first for a filter). With `dryRun`, each
+   * outcome is decided (`eligible`, `skipped`, `failed`) and nothing changes. `422 TETHER_BULK_TOO_MANY` for a filter
+   * matching more than 1000 runs (nothing done); `400` listing every field that is wrong.
+   */
+  bulk<A extends BulkAction>(action: A, request: BulkRequest<A>, opts: { signal?: AbortSignal } = {}): Promise<BulkResult> {
+    return this.t.request<BulkResult>('POST', `/api/runs/bulk/${action}`, { json: request, ...(opts.signal ? { signal: opts.signal } : {}) });
   }
 
   /** `POST /api/runs/:id/attempts/:attemptId/complete`: the operator settles the waiting attempt. */

@@ -12,6 +12,8 @@ export {
   type GetOptions,
   type ListQuery,
   type ListPageQuery,
+  type BulkTarget,
+  type BulkRequest,
   type RerunOptions,
   type ResultOptions,
 } from './client.ts';
@@ -31,6 +33,10 @@ export {
 } from './notifications.ts';
 export type {
   Attempt,
+  BulkAction,
+  BulkOutcome,
+  BulkResult,
+  BulkRunResult,
   CallbackBody,
   CallbackPayload,
   CallbackResult,
@@ -40,7 +46,9 @@ export type {
   Run,
   RunConfig,
   RunEventEntry,
+  RunFilter,
   RunList,
+  RunListSort,
   RunStatus,
   RunSummary,
   SimulateSpec,

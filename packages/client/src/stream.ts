@@ -14,8 +14,11 @@ export interface WebSocketLike {
 }
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
-/** What `watch()` yields: the stream's messages for one run, without the keep-alive pings. */
-export type WatchMessage = Exclude<StreamMessage, { type: 'ping' }>;
+/**
+ * What `watch()` yields: the stream's messages for one run (`?runId=`), without the keep-alive pings. The stream's
+ * watch mode (`?watch=1`) has messages of its own, which a `?runId=` connection never gets.
+ */
+export type WatchMessage = Extract<StreamMessage, { type: 'snapshot' | 'run.updated' | 'run.event' }>;
 
 export interface WatchOptions {
   /** Stops the watch: the iterator throws the signal's reason and the socket is closed. */
@@ -203,7 +206,8 @@ export async function* watchRun(ctx: StreamContext, runId: string, opts: WatchOp
         }
         if (item.kind === 'open') continue;
         const m = parseMessage(item.data);
-        if (!m || m.type === 'ping') continue;
+        // Pings, and the watch mode's messages (never sent to a `?runId=` connection: skipping them narrows the type).
+        if (!m || m.type === 'ping' || m.type === 'run.summary' || m.type === 'run.deleted' || m.type === 'watch.ok') continue;
         delivered = true;
         failures = 0;
         if (m.type === 'snapshot' && !m.runs.some((r) => r.id === runId)) {

@@ -31,8 +31,8 @@ import simulator from './simulator/index.ts';
  * - paths without the trailing slash of a prefix's '/' route (`POST /api/runs`: Fastify answers both forms);
  * - the bearer token (`bearerAuth`) for Swagger UI's Authorize;
  * - OpenAPI 3.1 `webhooks`: the requests Tether sends (the trigger, `run.finished`) and the callback it is sent;
- * - the WebSocket stream: its query, its 101 and its messages (`x-stream-messages`), which the route cannot declare
- *   without being validated by them.
+ * - the WebSocket stream: its query, its 101, its messages (`x-stream-messages`) and the watch-mode client's
+ *   (`x-stream-client-messages`), which the route cannot declare without being validated by them.
  */
 const named: Record<string, { $id: string }> = Object.fromEntries(
   (Object.values(protocol) as unknown[])
@@ -190,6 +190,8 @@ const openapiOptions = (): SwaggerOptions => ({
       doc.querystring = protocol.StreamQuery;
       doc.response = { 101: { type: 'null', description: 'Switching Protocols: the WebSocket is open.' }, 401: protocol.ErrorBody };
       doc['x-stream-messages'] = ref('StreamMessage');
+      // What a watch-mode client (`?watch=1`) sends: the one client→server message.
+      doc['x-stream-client-messages'] = ref('StreamWatch');
     }
     const body = nameOf(doc.body);
     if (body) doc.body = ref(body);

@@ -91,6 +91,9 @@ describe('GET /api/openapi.json', () => {
         'timeoutAttempt',
         'rerunRun',
         'redeliverNotification',
+        'bulkCancelRuns',
+        'bulkRetryNowRuns',
+        'bulkRerunRuns',
         'postCallback',
         'postHeartbeat',
         'getStream',
@@ -135,6 +138,10 @@ describe('GET /api/openapi.json', () => {
       'RunFinishedNotification',
       'StreamMessage',
       'Health',
+      'RunFilter',
+      'BulkBody',
+      'BulkCancelBody',
+      'BulkResult',
     ])
       expect(schemas, name).toHaveProperty(name);
     // Every reference resolves; nothing else than components is referenced.
@@ -152,6 +159,10 @@ describe('GET /api/openapi.json', () => {
     expect(schemaOf(create.responses['400']?.content)).toEqual(refTo('ErrorBody'));
     expect(schemaOf(doc.paths['/api/runs/{id}']!.get!.responses['200']?.content)).toEqual(refTo('Run'));
     expect(schemaOf(doc.paths['/api/callbacks/{runId}/{attemptId}']!.post!.responses['410']?.content)).toEqual(refTo('CallbackResult'));
+    expect(schemaOf(doc.paths['/api/runs/bulk/cancel']!.post!.requestBody?.content)).toEqual(refTo('BulkCancelBody'));
+    expect(schemaOf(doc.paths['/api/runs/bulk/rerun']!.post!.requestBody?.content)).toEqual(refTo('BulkBody'));
+    expect(schemaOf(doc.paths['/api/runs/bulk/retry-now']!.post!.responses['200']?.content)).toEqual(refTo('BulkResult'));
+    expect((schemas.BulkBody as { properties: Record<string, unknown> }).properties.filter).toEqual(refTo('RunFilter'));
     expect((schemas.Run as { properties: Record<string, unknown> }).properties.config).toEqual(refTo('RunConfig'));
     expect((schemas.Run as { properties: Record<string, unknown> }).properties.attempts).toEqual({ type: 'array', items: refTo('Attempt') });
   });
@@ -186,10 +197,12 @@ describe('GET /api/openapi.json', () => {
     const stream = doc.paths['/api/stream']!.get!;
     expect(stream.operationId).toBe('getStream');
     expect(stream['x-stream-messages']).toEqual(refTo('StreamMessage'));
-    expect(stream.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(['query:runId', 'query:token']);
+    expect(stream.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(['query:runId', 'query:watch', 'query:token']);
     expect(Object.keys(stream.responses)).toEqual(['101', '401']);
     const members = (doc.components.schemas.StreamMessage as { anyOf: unknown[] }).anyOf;
-    expect(members).toEqual(['StreamSnapshot', 'StreamRunUpdated', 'StreamRunEvent', 'StreamPing'].map(refTo));
+    expect(members).toEqual(
+      ['StreamSnapshot', 'StreamRunUpdated', 'StreamRunEvent', 'StreamRunSummary', 'StreamRunDeleted', 'StreamWatchOk', 'StreamPing'].map(refTo),
+    );
   });
 
   it("leaves the protocol's schemas as they were", async () => {
@@ -262,7 +275,7 @@ type Created = paths['/api/runs']['post']['responses'][201]['content']['applicat
 const statusOf = (run: Created): components['schemas']['RunStatus'] => run.status;
 const attemptsOf = (run: Created): components['schemas']['Attempt'][] => run.attempts;
 type Query = NonNullable<paths['/api/runs']['get']['parameters']['query']>;
-const query: Query = { status: 'failed', limit: '20' };
+const query: Query = { status: 'failed', limit: '20', sort: '-duration', createdAfter: '2026-01-01T00:00:00Z' };
 type Trigger = webhooks['trigger']['post']['requestBody']['content']['application/json'];
 const callbackUrlOf = (t: Trigger): string => t.callbackUrl;
 type Finished = webhooks['run.finished']['post']['requestBody']['content']['application/json'];
@@ -279,7 +292,7 @@ export { seconds, same, statusOf, attemptsOf, query, callbackUrlOf, finishedRunO
 export const stringSeconds: CreateBody = { target: { url: 'https://jobs.example.com/run' }, timeoutSeconds: '30', retryLimit: 2 };
 export const noRetryLimit: CreateBody = { target: { url: 'https://jobs.example.com/run' }, timeoutSeconds: 30 };
 export const badStatus: components['schemas']['RunStatus'] = 'done';
-export const badMessage: components['schemas']['StreamMessage'] = { type: 'run.deleted', runId: 'run_1' };
+export const badMessage: components['schemas']['StreamMessage'] = { type: 'run.exploded', runId: 'run_1' };
 `);
     expect(diagnostics).toHaveLength(4);
     expect(diagnostics[0]).toMatch(/^4: TS2322 Type 'string' is not assignable to type 'number'/);

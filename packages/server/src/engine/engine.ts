@@ -159,6 +159,8 @@ export class Engine {
   private readonly nodeName: string;
   /** Told of every commit this node makes (cluster.ts: the coalesced notification to the other nodes). */
   private committedHook: ((runId: string, version: number) => void) | null = null;
+  /** Told of every run this node deletes (the stream's watchers): the Notifier's updates are of commits only. */
+  private readonly deletedListeners = new Set<(runId: string) => void>();
   /** Timers taken over from another node (cluster.ts): whose they were, for the log entry of their firing. */
   private readonly takenOver = new Map<string, string>();
   private readonly notifyPolicy: NotifyPolicy;
@@ -288,7 +290,8 @@ export class Engine {
   }
 
   listRuns(q: ListQuery = {}): RunPage {
-    return this.readModel.list(q);
+    // Derived states (overdue) are decided on the engine's clock, as every other time here.
+    return this.readModel.list(q.derived && q.now === undefined ? { ...q, now: this.clock.now() } : q);
   }
 
   allSummaries(): RunSummary[] {
@@ -297,6 +300,15 @@ export class Engine {
 
   subscribe(fn: (u: RunUpdate) => void): () => void {
     return this.notifier.subscribe(fn);
+  }
+
+  /**
+   * Calls `fn` after each run this node deletes (DELETE /api/runs/:id, retention); returns the unsubscribe. Not told
+   * of deletions made by other nodes of a cluster.
+   */
+  onRunDeleted(fn: (runId: string) => void): () => void {
+    this.deletedListeners.add(fn);
+    return () => void this.deletedListeners.delete(fn);
   }
 
   /** Quarantined runs: listed in /healthz. */
@@ -375,6 +387,13 @@ export class Engine {
       }
       this.docs.forget(runId);
       this.committedHook?.(runId, 0);
+      for (const fn of this.deletedListeners) {
+        try {
+          fn(runId);
+        } catch (e) {
+          this.log.warn({ err: errText(e) }, 'subscriber threw');
+        }
+      }
       return 'deleted';
     });
   }

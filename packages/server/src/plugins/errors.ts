@@ -26,6 +26,12 @@ export const Errors = {
   runTooLarge: createError<[string]>('TETHER_RUN_TOO_LARGE', '%s', 413),
   idempotencyKeyReused: createError<[string]>('TETHER_IDEMPOTENCY_KEY_REUSED', '%s', 422),
   runNotFinal: createError<[string]>('TETHER_RUN_NOT_FINAL', 'Run %s is not final: cancel it first, or wait for it to end.', 409),
+  /** A bulk action's filter matching more runs than one request acts on: nothing is done. */
+  bulkTooMany: createError<[number, number]>(
+    'TETHER_BULK_TOO_MANY',
+    'The filter matches %d runs; a bulk action takes at most %d. Nothing was done: narrow the filter (status, name, created range) or pass ids.',
+    422,
+  ),
   noNotification: createError<[string]>(
     'TETHER_NO_NOTIFICATION',
     'Run %s has no completion webhook to deliver: it has no config.notify, or it is not final yet.',

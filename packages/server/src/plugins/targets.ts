@@ -6,6 +6,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { schemaErrors } from '@tether/machine';
+import { SimulateSpec, type ErrorField } from '@tether/machine/protocol';
 import type { Settings } from '../settings.ts';
 import { Errors, summarize, withFields } from './errors.ts';
 
@@ -50,4 +52,22 @@ export function ownSimulatorUrls(app: FastifyInstance): string[] {
   const port = addr && typeof addr === 'object' ? addr.port : app.tether.settings.port;
   const bases = [app.tether.publicUrl(), `http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`];
   return bases.map((b) => `${b}/simulator/jobs`);
+}
+
+/**
+ * What is wrong with `payload.simulate` of a run aimed at this server's own simulator, field by field: without this a
+ * typo (`"sucess"`) was accepted (201) and only refused by the simulator at every trigger, until the run was exhausted.
+ * A run aimed anywhere else may carry any `simulate` it likes.
+ */
+export function simulatorPayloadFields(body: unknown, ownSimulatorUrls: readonly string[]): ErrorField[] {
+  const b = body as { target?: { url?: unknown }; payload?: unknown } | null;
+  const url = b?.target?.url;
+  if (typeof url !== 'string' || !URL.canParse(url)) return [];
+  if (!ownSimulatorUrls.some((s) => sameEndpoint(new URL(url), s))) return [];
+  const payload = b?.payload;
+  if (payload === null || typeof payload !== 'object' || !('simulate' in payload)) return [];
+  return schemaErrors(SimulateSpec, (payload as { simulate: unknown }).simulate).map((e) => ({
+    path: e.field === '(body)' ? 'payload.simulate' : `payload.simulate.${e.field}`,
+    message: e.message,
+  }));
 }

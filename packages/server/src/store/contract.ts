@@ -7,7 +7,7 @@
  * database it is the fence that makes a transition exactly-once.
  */
 import type { RunEventEntry, RunSummary, TimerRow } from '@tether/machine';
-import type { RunList } from '@tether/machine/protocol';
+import type { RunList, RunListQuery } from '@tether/machine/protocol';
 import type { OutboxEntry, RunDoc } from './types.ts';
 
 export type { TimerRow } from '@tether/machine';
@@ -32,13 +32,19 @@ export interface CommitOptions {
   maxBytes?: number;
 }
 
-/** Listing: newest first, filtered and paged. */
-export interface ListQuery {
-  status?: string;
-  name?: string;
+/**
+ * Listing: filtered, in `sort` (default newest first), paged by `cursor` (the previous page's nextCursor, made for the
+ * same sort). The wire's RunListQuery, parsed: `limit` a number, the created range in epoch ms.
+ */
+export type ListQuery = Pick<RunListQuery, 'status' | 'name' | 'sort' | 'cursor' | 'derived'> & {
+  /** The instant `derived` is decided at (overdue depends on it), epoch ms: the engine's clock. */
+  now?: number;
   limit?: number;
-  cursor?: string;
-}
+  /** Runs created at or after this instant (epoch ms). */
+  createdAfter?: number;
+  /** Runs created before this instant (epoch ms). */
+  createdBefore?: number;
+};
 
 /** A page of the list: the wire contract's RunList. */
 export type RunPage = RunList;

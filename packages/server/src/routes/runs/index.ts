@@ -1,5 +1,6 @@
 /**
- * The runs API: create, list, read, events, cancel, retry-now, operator complete/timeout, rerun.
+ * The runs API: create, list, read, events, cancel, retry-now, operator complete/timeout, rerun; the bulk actions in
+ * bulk.ts.
  */
 import { createHash } from 'node:crypto';
 import Type from 'typebox';
@@ -18,16 +19,21 @@ import {
   RunListQuery,
   RunWaitQuery,
   CreateHeaders,
+  DEFAULT_RUN_LIST_SORT,
   MAX_WAIT_SECONDS,
+  RUN_LIST_SORTS,
   type ErrorField,
+  type RunListSort,
 } from '@tether/machine/protocol';
 import { Errors, invalidFields, summarize, toErrorField, withFields } from '../../plugins/errors.ts';
 import { requireToken } from '../../plugins/auth.ts';
 import { typeboxValidatorCompiler } from '../../plugins/validation.ts';
 import { AttemptParams, RunIdParams } from '../schemas.ts';
-import { checkTarget, ownSimulatorUrls } from '../../plugins/targets.ts';
+import { checkTarget, ownSimulatorUrls, simulatorPayloadFields } from '../../plugins/targets.ts';
 import { MESSAGE_TOO_LONG, isMessageTooLong, oversized } from '../field-caps.ts';
 import { IdempotencyKeyReusedError } from '../../engine/engine.ts';
+import { cursorProblem, ListCursorError } from '../../store/memory-read-model.ts';
+import bulk, { readFilter, schemaFields } from './bulk.ts';
 
 /** The IETF draft's key: 1–255 visible ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -58,7 +64,9 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
   const parseConfig = (body: unknown): ResolvedRunConfig => {
     // Schema and rules in one pass: every field a config gets wrong is in the one 400.
     const parsed = parseRunConfig(body);
-    if (!parsed.ok) throw invalidFields(parsed.errors.map((e) => toErrorField(e)));
+    const simulate = simulatorPayloadFields(body, ownSimulatorUrls(app));
+    if (!parsed.ok) throw invalidFields([...parsed.errors.map((e) => toErrorField(e)), ...simulate]);
+    if (simulate.length) throw invalidFields(simulate);
     // Both endpoints are allow-listed alike; both refusals are reported together.
     const refusals: unknown[] = [];
     const check = (fn: () => void) => {
@@ -173,27 +181,49 @@ const runs: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/',
     {
+      // The handler sees schema errors, to add the rules a schema cannot say (limit's range, an empty created range, a
+      // cursor of another sort) and answer one 400 naming every bad parameter.
+      attachValidation: true,
       schema: {
         operationId: 'listRuns',
         tags: ['runs'],
         security: [{ bearerAuth: [] }],
-        summary: 'List runs, newest first',
+        summary: 'List runs, newest first or in `sort`, filtered; with the total that match',
+        description:
+          'Filters: status, name (case-insensitive substring), createdAfter (inclusive) and createdBefore (exclusive), RFC 3339 date-times. `sort`: -createdAt (default), createdAt, -updatedAt, updatedAt, status, -status, duration, -duration (finishedAt − createdAt; runs not final last in both directions); ties by id. `nextCursor` continues the same sort only. A 400 lists every parameter that is wrong.',
         querystring: RunListQuery,
         response: { 200: RunList, 400: ErrorBody, 401: ErrorBody },
       },
     },
     async (req) => {
-      const q = req.query;
-      const limit = q.limit === undefined ? 50 : Number(q.limit);
-      if (limit < 1 || limit > 500) throw invalidFields([{ path: 'query.limit', message: 'must be between 1 and 500' }]);
-      return engine.listRuns({
-        limit,
-        ...(q.status ? { status: q.status } : {}),
-        ...(q.name ? { name: q.name } : {}),
-        ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
+      const fields = schemaFields(req);
+      const named = new Set(fields.map((f) => f.path));
+      // Read as strings by type: after a schema error the query is as sent (a repeated parameter is an array).
+      const q = req.query as Record<string, unknown>;
+      const str = (k: string) => (typeof q[k] === 'string' && !named.has(`query.${k}`) ? (q[k] as string) : undefined);
+      const limitText = str('limit');
+      const limit = limitText === undefined ? 50 : Number(limitText);
+      if (limit < 1 || limit > 500) fields.push({ path: 'query.limit', message: 'must be between 1 and 500' });
+      const { filter, fields: filterFields } = readFilter(q, 'query.', named);
+      fields.push(...filterFields);
+      const sortText = str('sort');
+      const sort: RunListSort =
+        sortText && (RUN_LIST_SORTS as readonly string[]).includes(sortText) ? (sortText as RunListSort) : DEFAULT_RUN_LIST_SORT;
+      const cursor = str('cursor');
+      // A cursor is read in the sort asked; with a sort that is itself wrong there is nothing to read it against.
+      const problem = cursor && !named.has('query.sort') ? cursorProblem(sort, cursor) : null;
+      if (problem) fields.push({ path: 'query.cursor', message: problem });
+      if (fields.length) throw invalidFields(fields);
+      try {
+        return engine.listRuns({ ...filter, limit, ...(sortText ? { sort } : {}), ...(cursor ? { cursor } : {}) });
+      } catch (e) {
+        if (e instanceof ListCursorError) throw invalidFields([{ path: 'query.cursor', message: e.problem }]);
+        throw e;
+      }
     },
   );
+
+  await app.register(bulk, { parseConfig });
 
   app.get(
     '/:id',
