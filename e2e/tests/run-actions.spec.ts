@@ -114,7 +114,7 @@ test.describe('run actions', () => {
     await expectCurrentState(page, 'succeeded');
     await expect(timelineAttempt(page, 1)).toHaveAttribute('data-state', 'CallbackSuccess');
     await expect(attemptRows(page).nth(0)).toContainText('Export finished by hand');
-    await expect(callbackLane(page).getByRole('listitem', { name: /^operator for attempt 1 at .*: 200 accepted/ })).toBeVisible();
+    await expect(callbackLane(page).getByRole('listitem', { name: /^operator for attempt 1 at .*: 200 applied/ })).toBeVisible();
 
     const after = await getRun(request, run.id);
     expect(after.status).toBe('succeeded');

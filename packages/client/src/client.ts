@@ -68,7 +68,7 @@ export interface GetOptions {
  * `createdBefore` (exclusive) are RFC 3339 date-times, `sort` one of RUN_LIST_SORTS (default `-createdAt`, newest
  * first); `limit` is the page size (1–500, server default 50).
  */
-export type ListQuery = Pick<RunListQuery, 'status' | 'name' | 'sort' | 'createdAfter' | 'createdBefore'> & { limit?: number };
+export type ListQuery = Pick<RunListQuery, 'status' | 'name' | 'derived' | 'sort' | 'createdAfter' | 'createdBefore'> & { limit?: number };
 /** `cursor`: the previous page's `nextCursor`, with the same query (a cursor continues the sort it was made for). */
 export type ListPageQuery = ListQuery & { cursor?: string | null };
 
@@ -207,6 +207,7 @@ export class RunsApi {
     const q = queryString({
       status: query.status,
       name: query.name,
+      derived: query.derived,
       createdAfter: query.createdAfter,
       createdBefore: query.createdBefore,
       sort: query.sort,

@@ -10,7 +10,7 @@ function Routes() {
   if (pathname === '/' || pathname === '/runs') return <RunsPage />;
   if (pathname === '/runs/new') return <LaunchPage />;
   const run = matchPath('/runs/:id', pathname);
-  // Keyed by id: a different run gets a fresh page, with its own stream subscription.
+  // Keyed by id: a different run gets a fresh page, with its own queries and its own watch on the shared stream.
   if (run) return <RunPage key={run.id} id={run.id!} />;
   return (
     <div className="page">

@@ -1,5 +1,6 @@
 import type { StreamConnection } from '../lib/stream/useStream.ts';
-import { formatClock, formatCountdown } from '../lib/time.ts';
+import { formatCountdown } from '../lib/time.ts';
+import { Time } from './Time.tsx';
 
 /** Live / connecting / reconnecting, with the time to the next try and a way to try now. */
 export function ConnectionIndicator({ connection, now }: { connection: StreamConnection; now: number }) {
@@ -27,7 +28,7 @@ export function ConnectionIndicator({ connection, now }: { connection: StreamCon
       ) : null}
       {lastRestart ? (
         <span className="restart-note" role="note">
-          Server restarted at {formatClock(Date.parse(lastRestart.startedAt))}
+          Server restarted at <Time at={Date.parse(lastRestart.startedAt)} now={now} ago />
         </span>
       ) : null}
     </div>

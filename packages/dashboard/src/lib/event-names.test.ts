@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventName } from './event-names.ts';
+import { fixtures } from '../test/fixtures.ts';
+import { attemptNumbersOf, eventName, VERDICT_MEANING, verdictWord } from './event-names.ts';
 
 describe('eventName', () => {
   it.each([
@@ -27,5 +28,26 @@ describe('eventName', () => {
   it('keeps unknown types as they are, and names unknown timers', () => {
     expect(eventName('something.new')).toBe('something.new');
     expect(eventName('xstate.after.fooTimer.run.x')).toBe('fooTimer elapsed');
+  });
+});
+
+describe('verdictWord', () => {
+  it('is the API’s own word, so the page, the log and the API say the same', () => {
+    expect(verdictWord('applied')).toBe('applied');
+    expect(verdictWord('unauthorized')).toBe('unauthorized');
+    expect(verdictWord('not_found')).toBe('not found');
+    expect(Object.keys(VERDICT_MEANING).sort()).toEqual(
+      ['applied', 'conflict', 'duplicate', 'invalid', 'late', 'not_found', 'recorded', 'rejected', 'unauthorized'].sort(),
+    );
+  });
+});
+
+describe('attemptNumbersOf', () => {
+  it('gives timer entries the attempt of the last applied entry that named one', () => {
+    const f = fixtures.exhausted;
+    const numbers = attemptNumbersOf(f.run.attempts, f.events);
+    const timeouts = f.events.filter((e) => e.type.startsWith('xstate.after.attemptTimeout'));
+    expect(timeouts.map((e) => numbers.get(e.seq))).toEqual([1, 2, 3]);
+    expect(numbers.get(f.events[0]!.seq)).toBeUndefined();
   });
 });

@@ -11,6 +11,7 @@ import type { createInspector } from '@statelyai/inspect';
 import { initialTransition, type ActorRefLike, type AnyEventObject } from 'xstate';
 import { replayOnto, runMachine, type RunSnapshot } from '@tether/machine';
 import type { Run, RunEventEntry } from '@tether/machine/protocol';
+import { inputOfRun } from './run-snapshot.ts';
 
 /** What we use of an inspector; any adapter (the browser window, a test's collector) will do. */
 export type RunInspector = Pick<ReturnType<typeof createInspector>, 'actor' | 'event' | 'snapshot' | 'stop'>;
@@ -37,9 +38,9 @@ export class RunHistoryInspector {
 
   constructor(
     private readonly inspector: RunInspector,
-    private readonly run: Pick<Run, 'id' | 'config' | 'createdAt'>,
+    private readonly run: Pick<Run, 'id' | 'config' | 'createdAt' | 'idempotencyKey'>,
   ) {
-    [this.snapshot] = initialTransition(runMachine, { runId: run.id, config: run.config, at: Date.parse(run.createdAt) });
+    [this.snapshot] = initialTransition(runMachine, inputOfRun(run));
     inspector.actor(actorOf(run.id), inspected(this.snapshot));
   }
 
@@ -80,7 +81,10 @@ export const inspectorLoaded = (): boolean => inspectModule !== null;
  * Opens the Stately inspector in a new window (call it from a click: popup blockers allow that) and replays the run
  * into it. The browser inspector holds events until the window says it is connected, so the history is kept for it.
  */
-export function openRunInInspector(run: Pick<Run, 'id' | 'config' | 'createdAt'>, events: readonly RunEventEntry[]): RunHistoryInspector {
+export function openRunInInspector(
+  run: Pick<Run, 'id' | 'config' | 'createdAt' | 'idempotencyKey'>,
+  events: readonly RunEventEntry[],
+): RunHistoryInspector {
   if (!inspectModule) throw new Error('The inspector is still loading (loadInspector() first).');
   const inspector = inspectModule.createBrowserInspector({
     url: STATELY_INSPECTOR_URL,

@@ -5,7 +5,9 @@ const target = { url: 'http://example.test/jobs' };
 
 describe('describeRetryPolicy', () => {
   it('lists the backoff delays the machine schedules', () => {
-    expect(describeRetryPolicy({ target, timeoutSeconds: 30, retryLimit: 3 })).toBe('up to 4 attempts, 1 s → 2 s → 4 s backoff, 30 s timeout each');
+    expect(describeRetryPolicy({ target, timeoutSeconds: 30, retryLimit: 3 })).toBe(
+      'up to 4 attempts in all (3 retries), 1 s → 2 s → 4 s backoff, 30 s timeout each',
+    );
   });
 
   it('says "no retries" for retryLimit 0', () => {
@@ -14,7 +16,7 @@ describe('describeRetryPolicy', () => {
 
   it('caps the delays at maxSeconds and shortens long lists', () => {
     expect(describeRetryPolicy({ target, timeoutSeconds: 5, retryLimit: 10, backoff: { initialSeconds: 30, maxSeconds: 120 } })).toBe(
-      'up to 11 attempts, 30 s → 1 min → 2 min → … → 2 min backoff, 5 s timeout each',
+      'up to 11 attempts in all (10 retries), 30 s → 1 min → 2 min → … → 2 min backoff, 5 s timeout each',
     );
   });
 
@@ -28,7 +30,9 @@ describe('describeRetryPolicy', () => {
         heartbeatTimeoutSeconds: 10,
         deadlineSeconds: 3600,
       }),
-    ).toBe('up to 2 attempts, 1.5 s backoff (full jitter), 1 min timeout each, heartbeat timeout 10 s, deadline 1 h after the start');
+    ).toBe(
+      'up to 2 attempts in all (1 retry), 1.5 s backoff (full jitter), 1 min timeout each, heartbeat timeout 10 s, deadline 1 h after the start',
+    );
   });
 });
 

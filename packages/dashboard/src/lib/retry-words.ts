@@ -1,4 +1,4 @@
-/** A run's retry policy in words: "up to 4 attempts, 1 s → 2 s → 4 s backoff, 30 s timeout each". */
+/** A run's retry policy in words: "up to 4 attempts in all (3 retries), 1 s → 2 s → 4 s backoff, 30 s timeout each". */
 import { resolveRunConfig, retryDelay } from '@tether/machine';
 import type { RunConfig } from '@tether/machine/protocol';
 
@@ -33,7 +33,9 @@ export function describeRetryPolicy(config: RunConfig, seed = 'run'): string {
     const numbers = c.retryLimit <= LISTED ? Array.from({ length: c.retryLimit }, (_, i) => i + 1) : [1, 2, 3, null, c.retryLimit];
     const delays = numbers.map((n) => (n === null ? '…' : delay(n))).join(' → ');
     const jitter = c.backoff.jitter === 'none' ? '' : ` (${c.backoff.jitter} jitter)`;
-    parts.push(`up to ${1 + c.retryLimit} attempts`, `${delays} backoff${jitter}`);
+    // Said as the total and the retries both, so neither number can be read as the other.
+    const retries = `${c.retryLimit} ${c.retryLimit === 1 ? 'retry' : 'retries'}`;
+    parts.push(`up to ${1 + c.retryLimit} attempts in all (${retries})`, `${delays} backoff${jitter}`);
   }
   parts.push(`${formatSeconds(c.timeoutSeconds)} timeout ${c.retryLimit === 0 ? '' : 'each'}`.trim());
   if (c.heartbeatTimeoutSeconds !== undefined) parts.push(`heartbeat timeout ${formatSeconds(c.heartbeatTimeoutSeconds)}`);

@@ -1,6 +1,8 @@
 /**
  * A dependency-free router: the History API plus a hook. react-router would need Node 22 to build; three routes
  * do not need it. Search params are the state of the list filters, so they live in the URL and survive reloads.
+ * An entry may also carry a little state of its own (history.state: string values by key), for what belongs to that
+ * entry but not in a shareable URL — the list's way back through the pages it came from.
  */
 import { useMemo, useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react';
 
@@ -31,11 +33,20 @@ export function useLocation(): Location {
   }, [href]);
 }
 
-export function navigate(to: string, options: { replace?: boolean } = {}): void {
+export type EntryState = Record<string, string>;
+
+export interface NavigateOptions {
+  replace?: boolean;
+  /** The new entry's own state (history.state); none by default. */
+  state?: EntryState;
+}
+
+export function navigate(to: string, options: NavigateOptions = {}): void {
   if (to === currentHref()) return;
-  if (options.replace) window.history.replaceState(null, '', to);
+  const state = options.state ?? null;
+  if (options.replace) window.history.replaceState(state, '', to);
   else {
-    window.history.pushState(null, '', to);
+    window.history.pushState(state, '', to);
     window.scrollTo?.(0, 0);
   }
   window.dispatchEvent(new Event(NAVIGATE_EVENT));
@@ -56,8 +67,17 @@ export function matchPath(pattern: string, pathname: string): Record<string, str
   return params;
 }
 
+/** One value of the current entry's state (see `navigate`), re-read on every navigation; null when it has none. */
+export function useEntryState(key: string): string | null {
+  const read = () => {
+    const v: unknown = (window.history.state as Record<string, unknown> | null)?.[key];
+    return typeof v === 'string' ? v : null;
+  };
+  return useSyncExternalStore(subscribe, read, () => null);
+}
+
 /** Replace some search params (null removes one), keeping the others; replaces the history entry by default. */
-export function setSearchParams(patch: Record<string, string | null>, options: { replace?: boolean } = { replace: true }): void {
+export function setSearchParams(patch: Record<string, string | null>, options: NavigateOptions = { replace: true }): void {
   const url = new URL(window.location.href);
   for (const [k, v] of Object.entries(patch)) {
     if (v === null || v === '') url.searchParams.delete(k);

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { leafState, toRun } from '@tether/machine';
 import { allFixtures, fixtures, serverFixtures } from '../test/fixtures.ts';
-import { activeStateIds, contextFromRun, nextSteps, replayRun, snapshotFromRun, stateValueOf } from './run-snapshot.ts';
+import { activeStateIds, contextFromRun, liveSnapshot, nextSteps, replayRun, snapshotFromRun, stateValueOf } from './run-snapshot.ts';
 
 const withoutUrls = (run: ReturnType<typeof toRun>) => ({
   ...run,
   attempts: run.attempts.map((a) => ({ ...a, callbackUrl: null, heartbeatUrl: null })),
 });
 
-describe('hydrating a wire Run into the shared machine', () => {
+describe('hydrating a wire Run into the shared machine (the fallback of the live snapshot)', () => {
   it('maps a leaf state to its state value and its active ancestors', () => {
     expect(stateValueOf('awaitingCallback')).toEqual({ attempt: 'awaitingCallback' });
     expect(stateValueOf('retrying')).toBe('retrying');
@@ -69,5 +69,42 @@ describe('replaying the event log (ground for time travel)', () => {
         expect(leafState(replayRun(f.run, f.events, e.seq).value), `${f.name} #${e.seq}`).toBe(e.stateAfter);
       }
     }
+  });
+});
+
+describe('the live snapshot: the run’s log replayed, not the wire run inverted', () => {
+  it.each([...allFixtures, ...serverFixtures].map((f) => [f.name, f] as const))(
+    '%s: is the replay, and projects to the run the server sent',
+    (_n, f) => {
+      const live = liveSnapshot(f.run, f.events);
+      expect(live.source).toBe('replay');
+      expect(live.snapshot).toEqual(replayRun(f.run, f.events));
+      expect(toRun(live.snapshot, { rerunOf: f.run.rerunOf })).toEqual(withoutUrls(f.run));
+    },
+  );
+
+  it('keeps what hydration cannot rebuild, such as the cancel reason', () => {
+    const cancelled = liveSnapshot(fixtures.cancelled.run, fixtures.cancelled.events).snapshot.context;
+    expect(cancelled.cancelReason).not.toBeNull();
+    expect(contextFromRun(fixtures.cancelled.run).cancelReason).toBeNull();
+  });
+
+  it('falls back to the run itself while its log lags it (the last commit’s entries still on the way), and says why', () => {
+    const f = fixtures.waiting;
+    const lastApplied = f.events.filter((e) => e.verdict === 'applied').at(-1)!;
+    const live = liveSnapshot(
+      f.run,
+      f.events.filter((e) => e !== lastApplied),
+    );
+    expect(live.source).toBe('hydrated');
+    expect(live.source === 'hydrated' && live.why).toMatch(/does not reach the run yet/);
+    expect(leafState(live.snapshot.value)).toBe(f.run.state);
+  });
+
+  it('falls back when an applied entry carries no event to replay', () => {
+    const f = fixtures.seed;
+    const events = f.events.map((e, i) => (i === 2 ? { ...e, event: undefined } : e));
+    const live = liveSnapshot(f.run, events);
+    expect(live.source === 'hydrated' && live.why).toBe(`log entry ${f.events[2]!.seq} was applied but carries no event to replay`);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * A run from the API, hydrated back into the shared statechart, so the dashboard can ask the machine itself what
- * the run accepts now and what each event would do — rather than re-stating the rules in UI code.
+ * A run from the API rebuilt in the shared statechart — its log replayed from its input, as the server rebuilds it —
+ * so the dashboard can ask the machine itself what the run accepts now and what each event would do, rather than
+ * re-stating the rules in UI code.
  */
 import { getMicrosteps, getNextTransitions, transition, type StateValue } from 'xstate';
 import {
@@ -15,6 +16,7 @@ import {
   toRun,
   type AttemptRecord,
   type RunContext,
+  type RunInput,
   type RunMachineEvent,
   type RunSnapshot,
 } from '@tether/machine';
@@ -27,9 +29,10 @@ const ms = (iso: string): number => Date.parse(iso);
 const msOrNull = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
 
 /**
- * The machine's context rebuilt from the wire `Run`. What the wire does not carry: the accepted callback body (only
- * used to tell a duplicate callback from a conflicting one; rebuilt from the attempt's outcome) and the cancel reason
- * (only shown in the overall sentence, which is carried as is).
+ * The machine's context rebuilt from the wire `Run`: only the fallback of `liveSnapshot` for a log that cannot be
+ * replayed (see there). What the wire does not carry: the accepted callback body (only used to tell a duplicate
+ * callback from a conflicting one; rebuilt from the attempt's outcome) and the cancel reason (only shown in the overall
+ * sentence, which is carried as is).
  */
 export function contextFromRun(run: Run): RunContext {
   const deadlineAt = msOrNull(run.deadlineAt);
@@ -69,6 +72,7 @@ export function contextFromRun(run: Run): RunContext {
     failureReason: run.failureReason,
     cancelReason: null,
     overallState: run.overallState,
+    ...(run.idempotencyKey !== undefined ? { idempotencyKey: run.idempotencyKey } : {}),
   };
 }
 
@@ -94,21 +98,67 @@ export function activeStateIds(leaf: string): string[] {
   return out;
 }
 
+/** The run hydrated from its wire form alone (`contextFromRun`): the fallback of `liveSnapshot`. */
 export function snapshotFromRun(run: Run): RunSnapshot {
   return runMachine.resolveState({ value: stateValueOf(run.state), context: contextFromRun(run) });
 }
 
+/** What the machine was created with, read back from the wire `Run` (header values come redacted: no rule reads them). */
+export function inputOfRun(run: Pick<Run, 'id' | 'config' | 'createdAt' | 'idempotencyKey'>): RunInput {
+  return {
+    runId: run.id,
+    config: run.config,
+    at: Date.parse(run.createdAt),
+    ...(run.idempotencyKey !== undefined ? { idempotencyKey: run.idempotencyKey } : {}),
+  };
+}
+
 /**
  * The run rebuilt by replaying its log through the shared machine, up to and including entry `uptoSeq`: the applied
- * entries' exact events, in order, from the run's input (id, config, creation time). What time travel will scrub.
+ * entries' exact events, in order, from the run's input (id, config, creation time). What time travel scrubs.
  */
 export function replayRun(
-  run: Pick<Run, 'id' | 'config' | 'createdAt'>,
+  run: Pick<Run, 'id' | 'config' | 'createdAt' | 'idempotencyKey'>,
   events: readonly RunEventEntry[],
   uptoSeq = Number.POSITIVE_INFINITY,
 ): RunSnapshot {
   // The machine package's one replay (the server's and the inspector's too), from the run's input.
-  return replayMachineRun({ runId: run.id, config: run.config, at: Date.parse(run.createdAt) }, events, uptoSeq);
+  return replayMachineRun(inputOfRun(run), events, uptoSeq);
+}
+
+/** Where the live snapshot came from: the log replayed (the rule), or the wire run hydrated (the fallback, and why). */
+export type LiveSnapshot = { snapshot: RunSnapshot; source: 'replay' } | { snapshot: RunSnapshot; source: 'hydrated'; why: string };
+
+/** The replayed snapshot is the run the server sent: same state, same attempts, same last commit. */
+function agrees(snapshot: RunSnapshot, run: Run): boolean {
+  const c = snapshot.context;
+  return leafState(snapshot.value) === run.state && c.attempts.length === run.attempts.length && c.updatedAt === Date.parse(run.updatedAt);
+}
+
+/**
+ * The run as the machine holds it now: its log replayed through the shared machine from its input, exactly as the
+ * server rebuilds it — so what the page asks of it (what it accepts next, the forecast) is what the server would
+ * answer. Replay falls short when the log does not (yet) reach the run:
+ *
+ * - an action's answer or the stream's `run.updated` lands a moment before the `run.event` entries of the same commit
+ *   (and a reconnect re-reads both), so for that moment the log is one commit behind the run;
+ * - an applied entry without its exact `event` (logs written before entries carried one) cannot be replayed at all.
+ *
+ * Then the wire run itself is hydrated into the machine (`contextFromRun`), said so in `why`, so the page never shows
+ * a run a commit behind the header above it.
+ */
+export function liveSnapshot(run: Run, events: readonly RunEventEntry[]): LiveSnapshot {
+  const unreplayable = events.find((e) => e.verdict === 'applied' && e.event === undefined);
+  if (unreplayable) {
+    return { snapshot: snapshotFromRun(run), source: 'hydrated', why: `log entry ${unreplayable.seq} was applied but carries no event to replay` };
+  }
+  const replayed = replayRun(run, events);
+  if (agrees(replayed, run)) return { snapshot: replayed, source: 'replay' };
+  return {
+    snapshot: snapshotFromRun(run),
+    source: 'hydrated',
+    why: 'the event log does not reach the run yet (its last commit is still on the way)',
+  };
 }
 
 /** The run as it was right after one entry of its log: what time travel shows. */
@@ -125,7 +175,7 @@ export interface RunAtEntry {
 
 /** The run right after log entry `seq`, rebuilt by replaying the log through the shared machine; null if no such entry. */
 export function runAtEntry(
-  run: Pick<Run, 'id' | 'config' | 'createdAt' | 'rerunOf'>,
+  run: Pick<Run, 'id' | 'config' | 'createdAt' | 'rerunOf' | 'idempotencyKey'>,
   events: readonly RunEventEntry[],
   seq: number,
 ): RunAtEntry | null {

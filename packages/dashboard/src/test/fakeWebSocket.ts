@@ -1,8 +1,9 @@
 /**
  * A stand-in for the browser WebSocket in jsdom: records every socket the page opens and lets a test play the
- * server (open, send a StreamMessage, close). Installed with `vi.stubGlobal('WebSocket', FakeWebSocket)`.
+ * server (open, send a StreamMessage, close) and read what the page sent. Installed with
+ * `vi.stubGlobal('WebSocket', FakeWebSocket)`.
  */
-import type { StreamMessage } from '@tether/machine/protocol';
+import type { StreamMessage, StreamWatch } from '@tether/machine/protocol';
 
 export class FakeWebSocket {
   static readonly CONNECTING = 0;
@@ -20,6 +21,8 @@ export class FakeWebSocket {
   onmessage: ((e: MessageEvent) => void) | null = null;
   onclose: ((e: CloseEvent) => void) | null = null;
   onerror: ((e: Event) => void) | null = null;
+  /** Every frame the page sent on this socket, as sent. */
+  readonly sent: string[] = [];
 
   constructor(readonly url: string) {
     FakeWebSocket.instances.push(this);
@@ -49,7 +52,15 @@ export class FakeWebSocket {
     this.onclose?.(new CloseEvent('close', { code, reason: '' }));
   }
 
-  send(): void {}
+  send(data: string): void {
+    if (this.readyState !== 1) throw new Error('send on a socket that is not open');
+    this.sent.push(data);
+  }
+
+  /** The watch messages the page sent on this socket, parsed. */
+  watches(): StreamWatch[] {
+    return this.sent.map((d) => JSON.parse(d) as StreamWatch).filter((m) => m.type === 'watch');
+  }
 
   close(): void {
     this.readyState = 3;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { leafState, toRun } from '@tether/machine';
 import { AttemptsTimeline } from '../features/run-detail/components/timeline/AttemptsTimeline.tsx';
 import { MachineDiagram } from '../features/run-detail/components/MachineDiagram.tsx';
-import { replayRun, snapshotFromRun } from '../lib/run-snapshot.ts';
+import { liveSnapshot, replayRun, snapshotFromRun } from '../lib/run-snapshot.ts';
 import { allFixtures, serverFixtures } from './fixtures.ts';
 
 const stripUrls = (run: ReturnType<typeof toRun>) => ({
@@ -26,7 +26,13 @@ describe('recorded runs', () => {
     expect(stripUrls(toRun(replayRun(f.run, f.events), { rerunOf: f.run.rerunOf }))).toEqual(stripUrls(f.run));
   });
 
-  it.each(cases)('%s: hydrating it into the machine gives its state back', (_n, f) => {
+  it.each(cases)('%s: the run page’s live snapshot is that replay, and equals the server’s view', (_n, f) => {
+    const live = liveSnapshot(f.run, f.events);
+    expect(live.source).toBe('replay');
+    expect(stripUrls(toRun(live.snapshot, { rerunOf: f.run.rerunOf }))).toEqual(stripUrls(f.run));
+  });
+
+  it.each(cases)('%s: hydrating it into the machine (the fallback while a log lags) gives its state back', (_n, f) => {
     expect(leafState(snapshotFromRun(f.run).value)).toBe(f.run.state);
   });
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromCallback } from 'xstate';
+import type { StreamWatch } from '@tether/machine/protocol';
 import {
   connectionMachine,
   connectionStatus,
@@ -13,18 +14,24 @@ import {
 function harness() {
   const sockets: Array<(e: ConnectionEvent) => void> = [];
   const closed: number[] = [];
+  /** What the machine sent to the server, per socket. */
+  const sent: StreamWatch[][] = [];
   const logic = connectionMachine.provide({
     actors: {
-      socket: fromCallback<ConnectionEvent, SocketInput>(({ sendBack }) => {
+      socket: fromCallback<ConnectionEvent, SocketInput>(({ sendBack, receive }) => {
         const i = sockets.length;
         sockets.push(sendBack);
+        sent.push([]);
+        receive((e) => {
+          if (e.type === 'socket.send') sent[i]!.push(e.message);
+        });
         return () => closed.push(i);
       }),
     },
   });
   const actor = createActor(logic, { input: { url: 'ws://test/api/stream', onMessage: () => {} } }).start();
   const status = () => connectionStatus(actor.getSnapshot());
-  return { actor, sockets, closed, status };
+  return { actor, sockets, closed, sent, status };
 }
 
 describe('connectionMachine', () => {
@@ -96,5 +103,22 @@ describe('connectionMachine', () => {
     expect(h.status()).toBe('reconnecting');
     expect(h.closed).toEqual([0]);
     expect(h.actor.getSnapshot().context.lastClose).toBe('no message for 50 s');
+  });
+
+  it('declares the watch on every open, and each change of it while live', () => {
+    const h = harness();
+    const a: StreamWatch = { type: 'watch', runs: ['run_a'], run: null, created: true };
+    const b: StreamWatch = { type: 'watch', runs: [], run: 'run_b', created: false };
+    h.actor.send({ type: 'watch.changed', watch: a });
+    expect(h.sent[0]).toEqual([]);
+    h.sockets[0]!({ type: 'socket.opened' });
+    expect(h.sent[0]).toEqual([a]);
+    h.actor.send({ type: 'watch.changed', watch: b });
+    expect(h.sent[0]).toEqual([a, b]);
+
+    h.sockets[0]!({ type: 'socket.closed' });
+    vi.advanceTimersByTime(500);
+    h.sockets[1]!({ type: 'socket.opened' });
+    expect(h.sent[1]).toEqual([b]);
   });
 });

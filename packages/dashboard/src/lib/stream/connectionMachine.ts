@@ -3,10 +3,13 @@
  * `waiting` for an exponential backoff before opening a new socket. A snapshot carrying a bootId other than the
  * last one means the server restarted while we were away: it is recorded so pages can mark it.
  *
+ * In watch mode the server sends only what the page asked for: the machine keeps the latest `watch` message and sends
+ * it on every open (a new socket knows nothing of the last one's interest) and whenever it changes while live.
+ *
  * The socket itself is a callback actor (`socket`), swapped in tests with `connectionMachine.provide`.
  */
-import { assign, fromCallback, setup } from 'xstate';
-import type { StreamMessage } from '@tether/machine/protocol';
+import { assign, enqueueActions, fromCallback, setup } from 'xstate';
+import type { StreamMessage, StreamWatch } from '@tether/machine/protocol';
 
 export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_MAX_MS = 15_000;
@@ -31,6 +34,10 @@ export interface ServerRestart {
 
 export type ConnectionEvent =
   | { type: 'socket.opened' }
+  /** To the socket actor: a message for the server. */
+  | { type: 'socket.send'; message: StreamWatch }
+  /** From the page: what it wants to hear about from now on (replaces the previous watch). */
+  | { type: 'watch.changed'; watch: StreamWatch }
   | { type: 'socket.closed'; code?: number; reason?: string }
   | { type: 'socket.snapshot'; bootId: string; startedAt: string }
   | { type: 'socket.message' }
@@ -45,13 +52,18 @@ export interface ConnectionContext extends SocketInput {
   /** When the next connection attempt starts, epoch ms, while waiting. */
   nextRetryAt: number | null;
   lastClose: string | null;
+  /** The interest to declare on every open; null until the page has declared one. */
+  watch: StreamWatch | null;
 }
 
 const isStreamMessage = (v: unknown): v is StreamMessage => typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
 
 /** A real browser WebSocket, reporting open, close and snapshots to the machine and every message to `onMessage`. */
-export const browserSocket = fromCallback<ConnectionEvent, SocketInput>(({ sendBack, input }) => {
+export const browserSocket = fromCallback<ConnectionEvent, SocketInput>(({ sendBack, receive, input }) => {
   const ws = new WebSocket(input.url);
+  receive((e) => {
+    if (e.type === 'socket.send' && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(e.message));
+  });
   ws.onopen = () => sendBack({ type: 'socket.opened' });
   ws.onmessage = (e: MessageEvent) => {
     let message: unknown;
@@ -101,6 +113,10 @@ export const connectionMachine = setup({
             : `no message for ${SILENCE_LIMIT_MS / 1000} s`,
       };
     }),
+    setWatch: assign({ watch: ({ context, event }) => (event.type === 'watch.changed' ? event.watch : context.watch) }),
+    sendWatch: enqueueActions(({ context, enqueue }) => {
+      if (context.watch) enqueue.sendTo('socket', { type: 'socket.send', message: context.watch } satisfies ConnectionEvent);
+    }),
     noteBoot: assign(({ context, event }) => {
       const e = event as Extract<ConnectionEvent, { type: 'socket.snapshot' }>;
       if (context.bootId === null || context.bootId === e.bootId) return { bootId: e.bootId };
@@ -125,8 +141,11 @@ export const connectionMachine = setup({
     restarts: [],
     nextRetryAt: null,
     lastClose: null,
+    watch: null,
   }),
   initial: 'socket',
+  // Kept while disconnected too: the next socket declares it as soon as it opens.
+  on: { 'watch.changed': { actions: 'setWatch' } },
   states: {
     socket: {
       invoke: { id: 'socket', src: 'socket', input: ({ context }) => ({ url: context.url, onMessage: context.onMessage }) },
@@ -136,10 +155,13 @@ export const connectionMachine = setup({
         'socket.closed': { target: 'waiting', actions: 'markClosed' },
       },
       states: {
-        connecting: { on: { 'socket.opened': { target: 'live', actions: 'markOpen' } } },
+        connecting: { on: { 'socket.opened': { target: 'live', actions: ['markOpen', 'sendWatch'] } } },
         live: {
-          // Any message (pings included) restarts the silence watchdog.
-          on: { 'socket.message': { target: 'live', reenter: true } },
+          on: {
+            // Any message (pings included) restarts the silence watchdog.
+            'socket.message': { target: 'live', reenter: true },
+            'watch.changed': { actions: ['setWatch', 'sendWatch'] },
+          },
           after: { silenceLimit: { target: '#connection.waiting', actions: 'markClosed' } },
         },
       },

@@ -25,14 +25,14 @@ describe('LaunchPage', () => {
     const forecast = screen.getByRole('table', { name: 'Forecast if launched now' });
     // 10 s timeout, 4 retries, backoff 2 s doubling: 0–10, 12–22, 26–36, 44–54, 70–80.
     expect(within(forecast).getAllByRole('row')).toHaveLength(1 + 5);
-    expect(screen.getByTestId('forecast-summary').textContent).toContain('gives up at 12:01:20 (+1 m 20 s) after 5 attempts');
+    expect(screen.getByTestId('forecast-summary').textContent).toContain('gives up at 12:01:20 UTC (+1 m 20 s) after attempt 5 of 5');
   });
 
   it('recomputes the forecast as the timing fields change', () => {
     render(<LaunchPage />);
     fireEvent.change(screen.getByLabelText('Retry limit'), { target: { value: '1' } });
     fireEvent.change(screen.getByLabelText('Timeout per attempt (s)'), { target: { value: '5' } });
-    expect(screen.getByTestId('forecast-summary').textContent).toContain('gives up at 12:00:12 (+12.0 s) after 2 attempts');
+    expect(screen.getByTestId('forecast-summary').textContent).toContain('gives up at 12:00:12 UTC (+12.0 s) after attempt 2 of 2');
   });
 
   it('applies a simulator preset to the payload', () => {
@@ -60,6 +60,48 @@ describe('LaunchPage', () => {
     expect(fetch).not.toHaveBeenCalled();
     expect(screen.getByLabelText('Max delay (s)').getAttribute('aria-invalid')).toBe('true');
     expect(screen.getByText('backoff.maxSeconds must be >= backoff.initialSeconds')).toBeTruthy();
+  });
+
+  it('on launch, shows every error of the form at once, each by its field, with a summary that leads to them', () => {
+    const fetch = vi.fn();
+    vi.stubGlobal('fetch', fetch);
+    render(<LaunchPage />);
+    fireEvent.change(screen.getByLabelText('Retry limit'), { target: { value: '' } });
+    fireEvent.change(screen.getByLabelText('Timeout per attempt (s)'), { target: { value: '0' } });
+    fireEvent.change(screen.getByLabelText('Initial delay (s)'), { target: { value: '-1' } });
+    fireEvent.change(screen.getByLabelText('Payload (JSON)'), { target: { value: '{"simulate": {"outcome": "sucess"}}' } });
+    fireEvent.change(screen.getByLabelText('Heartbeat timeout (s)'), { target: { value: '0' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Launch run' }));
+    expect(fetch).not.toHaveBeenCalled();
+
+    const described = (label: string) => {
+      const control = screen.getByLabelText(label);
+      expect(control.getAttribute('aria-invalid'), label).toBe('true');
+      return document.getElementById(control.getAttribute('aria-describedby')!.split(' ')[0]!)!.textContent;
+    };
+    expect(described('Retry limit')).toBe('retryLimit is required');
+    expect(described('Timeout per attempt (s)')).toBe('timeoutSeconds must be > 0');
+    expect(described('Initial delay (s)')).toBe('backoff.initialSeconds must be >= 0');
+    expect(described('Heartbeat timeout (s)')).toBe('heartbeatTimeoutSeconds must be > 0');
+    // The simulator's outcome is checked against the outcomes it has, not silently taken for one it does not know.
+    expect(described('Payload (JSON)')).toBe(
+      'payload.simulate.outcome must be one of "success", "failure", "never", "triggerError", "late", "duplicate", "early"',
+    );
+
+    expect(screen.getByRole('alert').textContent).toBe('5 fields need fixing before launch.');
+    const summary = screen.getByRole('list', { name: '5 fields need fixing before launch.' });
+    const links = within(summary).getAllByRole('link');
+    expect(links.map((l) => l.textContent)).toEqual(['Payload', 'Timeout per attempt', 'Retry limit', 'Heartbeat timeout', 'Initial delay']);
+    fireEvent.click(links[2]!);
+    expect(document.activeElement).toBe(screen.getByLabelText('Retry limit'));
+  });
+
+  it('before a launch is tried, only the fields already edited show their errors', () => {
+    render(<LaunchPage />);
+    fireEvent.change(screen.getByLabelText('Retry limit'), { target: { value: '' } });
+    expect(screen.getByLabelText('Retry limit').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByLabelText('Timeout per attempt (s)').getAttribute('aria-invalid')).toBeNull();
+    expect(screen.queryByRole('alert')).toBeNull();
   });
 
   it('shows the server’s field error next to that field', async () => {
@@ -117,8 +159,14 @@ describe('LaunchPage', () => {
     expect(shown).toHaveLength(3);
     for (const label of ['Target URL', 'Max delay (s)', 'Timeout per attempt (s)'])
       expect(screen.getByLabelText(label).getAttribute('aria-invalid'), label).toBe('true');
-    // Nothing is left for the notice: each error has its control.
-    expect(screen.queryByText('The server refused this run')).toBeNull();
+    // The summary names the three controls (each message is shown once, by its control) and nothing else.
+    expect(screen.getByRole('alert').textContent).toBe('The server refused this run: 3 fields need fixing.');
+    const summary = screen.getByRole('list', { name: 'The server refused this run: 3 fields need fixing.' });
+    expect(
+      within(summary)
+        .getAllByRole('listitem')
+        .map((li) => li.textContent),
+    ).toEqual(['Target URL', 'Timeout per attempt', 'Max delay']);
   });
 
   it('several errors on one control are all shown there; one with no control goes to the notice', async () => {
@@ -143,7 +191,12 @@ describe('LaunchPage', () => {
       'target.headers.X-A is not a valid header name',
       'target.headers.X-B is set by Tether and cannot be overridden',
     ]);
-    expect(within(screen.getByRole('alert')).getByText('bogus is not a known field')).toBeTruthy();
+    const summary = screen.getByRole('list', { name: /^The server refused this run/ });
+    expect(
+      within(summary)
+        .getAllByRole('listitem')
+        .map((li) => li.textContent),
+    ).toEqual(['Headers (2 errors)', 'bogus is not a known field']);
   });
 
   it('an answer without fields is shown as the server said it, not parsed for field names', async () => {

@@ -8,6 +8,8 @@ import { useNow } from '../../../lib/useNow.ts';
 import { createRun } from '../api/createRun.ts';
 import { buildConfig, errorsByControl, FIELD_PATHS, fromServer, valuesFromPreset, type LaunchValues } from '../hooks/launchForm.ts';
 import { PRESETS, presetById } from '../hooks/presets.ts';
+import '../launch.css';
+import { ErrorSummary } from './ErrorSummary.tsx';
 
 function Field({
   id,
@@ -60,7 +62,8 @@ export function LaunchPage() {
   const built = useMemo(() => buildConfig(values), [values]);
   const clientErrors = errorsByControl(built.errors);
   const server = errorsByControl(serverErrors);
-  // The server's verdict on a control replaces the form's own until that control is edited.
+  // Every error at once after a launch was tried; before that, only those of the controls already edited. The
+  // server's verdict on a control replaces the form's own until that control is edited.
   const errorFor = (key: keyof LaunchValues): string[] | undefined =>
     server.byControl[key] ?? (submitted || touched.has(key) ? clientErrors.byControl[key] : undefined);
 
@@ -96,6 +99,7 @@ export function LaunchPage() {
     setSubmitted(true);
     setFormError(null);
     if (!built.config) return;
+    setServerErrors([]);
     setSending(true);
     try {
       const run = await createRun(built.config);
@@ -111,10 +115,10 @@ export function LaunchPage() {
   };
 
   const preview = built.config ? forecast(built.config, { startAt: now }) : null;
+  const maxAttempts = built.config ? 1 + built.config.retryLimit : 0;
   const curl = built.config
     ? `curl -sS -X POST '${origin}/api/runs' \\\n  -H 'content-type: application/json' \\\n  -d '${JSON.stringify(built.config).replace(/'/g, "'\\''")}'`
     : '';
-  const otherErrors = [...server.other, ...(submitted ? clientErrors.other : [])];
 
   return (
     <section className="page" aria-labelledby="launch-title">
@@ -264,25 +268,19 @@ export function LaunchPage() {
                   The worst case, from the same backoff function the engine uses: each attempt waits its whole timeout.
                   {values.jitter !== 'none' ? ' Jitter differs per run; shown for a sample run.' : ''}
                 </p>
-                <ForecastTable forecast={preview} origin={now} caption="Forecast if launched now" />
+                <ForecastTable forecast={preview} maxAttempts={maxAttempts} origin={now} now={now} caption="Forecast if launched now" />
               </>
             ) : (
               <p className="muted">Fix the highlighted fields to see when each attempt would time out and when the run would give up.</p>
             )}
-            {otherErrors.length || formError ? (
+            {formError ? (
               <div className="error-notice" role="alert">
                 <p className="error-title">The server refused this run</p>
-                {formError ? <p>{formError}</p> : null}
-                {otherErrors.map((m) => (
-                  <p key={m}>{m}</p>
-                ))}
+                <p>{formError}</p>
               </div>
             ) : null}
-            {submitted && built.errors.length ? (
-              <p className="field-error" role="alert">
-                {built.errors.length === 1 ? '1 field needs' : `${built.errors.length} fields need`} fixing before launch.
-              </p>
-            ) : null}
+            {serverErrors.length ? <ErrorSummary errors={server} from="server" id="launch-server-errors" /> : null}
+            {submitted ? <ErrorSummary errors={clientErrors} from="form" id="launch-form-errors" /> : null}
             <button type="submit" className="btn btn-primary btn-block" disabled={sending}>
               {sending ? 'Launching…' : 'Launch run'}
             </button>

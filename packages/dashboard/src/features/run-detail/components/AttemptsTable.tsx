@@ -1,16 +1,20 @@
 import type { Run } from '@tether/machine/protocol';
 import { AttemptStateBadge } from '../../../components/Badge.tsx';
 import { JsonBlock } from '../../../components/JsonBlock.tsx';
-import { formatClockMs } from '../../../lib/time.ts';
+import { Time } from '../../../components/Time.tsx';
+import { localizeInstants } from '../../../lib/time.ts';
 
-const t = (iso: string | null) => (iso ? formatClockMs(Date.parse(iso)) : '—');
-
-/** Every attempt with the seed's fields (Id, Started, StateSet, TimeoutDue, State, Message, IsSuccess) and ours. */
-export function AttemptsTable({ run }: { run: Run }) {
+/**
+ * Every attempt with the seed's fields (Id, Started, StateSet, TimeoutDue, State, Message, IsSuccess) and ours. Compact
+ * enough for 1280 px without losing a column: times to the second (the exact instant is each cell's tooltip, lateness
+ * has its own column), ids and messages wrap.
+ */
+export function AttemptsTable({ run, now }: { run: Run; now: number }) {
   if (run.attempts.length === 0) return <p className="muted">No attempts yet.</p>;
+  const t = (iso: string | null) => (iso ? <Time at={Date.parse(iso)} now={now} /> : '—');
   return (
     <div className="table-scroll">
-      <table className="table attempts-table" aria-label="Attempts">
+      <table className="table table-compact attempts-table" aria-label="Attempts">
         <thead>
           <tr>
             <th scope="col">#</th>
@@ -30,21 +34,21 @@ export function AttemptsTable({ run }: { run: Run }) {
           {run.attempts.map((a) => (
             <tr key={a.id} data-attempt-id={a.id}>
               <td className="num">{a.number}</td>
-              <td className="mono small">{a.id}</td>
-              <td className="num">{t(a.started)}</td>
-              <td className="num">{t(a.stateSet)}</td>
-              <td className="num">{t(a.timeoutDue)}</td>
+              <td className="mono small cell-id">{a.id}</td>
+              <td className="cell-time">{t(a.started)}</td>
+              <td className="cell-time">{t(a.stateSet)}</td>
+              <td className="cell-time">{t(a.timeoutDue)}</td>
               <td>
                 <AttemptStateBadge state={a.state} />
               </td>
               <td className="cell-message">
-                {a.message}
+                {localizeInstants(a.message, now)}
                 {a.output !== undefined ? <JsonBlock value={a.output} label="output" collapsed /> : null}
                 {a.progress !== undefined ? <JsonBlock value={a.progress} label="progress" collapsed /> : null}
               </td>
               <td>{a.isSuccess ? 'yes' : 'no'}</td>
-              <td className="num">{t(a.triggeredAt)}</td>
-              <td className="num">{t(a.endedAt)}</td>
+              <td className="cell-time">{t(a.triggeredAt)}</td>
+              <td className="cell-time">{t(a.endedAt)}</td>
               <td className="num">{a.timerLatenessMs !== null ? `${a.timerLatenessMs} ms` : '—'}</td>
             </tr>
           ))}

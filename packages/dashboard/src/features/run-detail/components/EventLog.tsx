@@ -1,9 +1,11 @@
 import { useState, type ReactNode } from 'react';
 import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { VerdictBadge } from '../../../components/Badge.tsx';
+import { LazyDetails } from '../../../components/LazyDetails.tsx';
 import { EmptyState } from '../../../components/States.tsx';
-import { eventName } from '../../../lib/event-names.ts';
-import { formatClockMs } from '../../../lib/time.ts';
+import { Time } from '../../../components/Time.tsx';
+import { attemptNumbersOf, eventName } from '../../../lib/event-names.ts';
+import { localizeInstants } from '../../../lib/time.ts';
 
 /** Timer event types run long (`xstate.after.attemptTimeout.run.attempt.awaitingCallback`): let them wrap at the dots. */
 function breakAtDots(type: string): ReactNode[] {
@@ -14,40 +16,43 @@ function breakAtDots(type: string): ReactNode[] {
 export interface EventLogProps {
   run: Run;
   events: readonly RunEventEntry[];
+  /** The reader's now: times of another day show their date. */
+  now: number;
   /** The entry time travel is looking at, marked in the log. */
   viewingSeq?: number | null;
   /** Time travel to the run as it was right after an entry. */
   onTravel?: (seq: number) => void;
 }
 
-/** The run's log: every applied or rejected event, with its source, verdict, HTTP answer and the exact machine event. */
-export function EventLog({ run, events, viewingSeq = null, onTravel }: EventLogProps) {
-  const [type, setType] = useState('');
-  const types = [...new Set(events.map((e) => e.type))].sort();
-  const shown = type ? events.filter((e) => e.type === type) : events;
+/**
+ * The run's log: every applied or rejected event, with its source, verdict, HTTP answer and the exact machine event.
+ * Events are named in plain words; the raw type is the cell's tooltip and opens with the event's JSON.
+ */
+export function EventLog({ run, events, now, viewingSeq = null, onTravel }: EventLogProps) {
+  // Filtered by plain name: the timer types of one timer (fired while triggering, or while waiting) are one choice.
+  const [name, setName] = useState('');
+  const names = [...new Set(events.map((e) => eventName(e.type)))].sort();
+  const shown = name ? events.filter((e) => eventName(e.type) === name) : events;
   const numberOf = new Map(run.attempts.map((a) => [a.id, a.number]));
-  // Timer entries carry no attemptId: they belong to the attempt of the last applied entry that named one.
-  const attemptOf = new Map<number, number | undefined>();
-  let current: number | undefined;
-  for (const e of events) {
-    if (e.attemptId && e.verdict === 'applied') current = numberOf.get(e.attemptId);
-    attemptOf.set(e.seq, e.attemptId ? numberOf.get(e.attemptId) : current);
-  }
+  const attemptOf = attemptNumbersOf(run.attempts, events);
   return (
     <div className="event-log">
       <div className="toolbar">
         <label htmlFor="event-type-filter">Event type</label>
-        <select id="event-type-filter" value={type} onChange={(e) => setType(e.target.value)}>
+        <select id="event-type-filter" value={name} onChange={(e) => setName(e.target.value)}>
           <option value="">All types ({events.length})</option>
-          {types.map((t) => (
-            <option key={t} value={t}>
-              {eventName(t)} · {t} ({events.filter((e) => e.type === t).length})
-            </option>
-          ))}
+          {names.map((n) => {
+            const of = events.filter((e) => eventName(e.type) === n);
+            return (
+              <option key={n} value={n} title={[...new Set(of.map((e) => e.type))].join(', ')}>
+                {n} ({of.length})
+              </option>
+            );
+          })}
         </select>
       </div>
       {shown.length === 0 ? (
-        <EmptyState title="No events">{type ? <p>No event of type {type}. Choose “All types”.</p> : <p>The log is empty.</p>}</EmptyState>
+        <EmptyState title="No events">{name ? <p>No “{name}” event. Choose “All types”.</p> : <p>The log is empty.</p>}</EmptyState>
       ) : (
         <div className="table-scroll log-scroll">
           <table className="table table-compact" aria-label="Event log">
@@ -88,10 +93,11 @@ export function EventLog({ run, events, viewingSeq = null, onTravel }: EventLogP
                       e.seq
                     )}
                   </td>
-                  <td className="num">{formatClockMs(Date.parse(e.at))}</td>
+                  <td className="cell-time">
+                    <Time at={Date.parse(e.at)} now={now} ms />
+                  </td>
                   <td className="cell-event-type" data-event-type={e.type} title={e.type}>
                     <span className="event-name">{eventName(e.type, attemptOf.get(e.seq))}</span>
-                    <code className="event-raw mono small muted">{breakAtDots(e.type)}</code>
                   </td>
                   <td>{e.source}</td>
                   <td>
@@ -100,13 +106,15 @@ export function EventLog({ run, events, viewingSeq = null, onTravel }: EventLogP
                   <td className="num">{e.attemptId ? `#${numberOf.get(e.attemptId) ?? '?'}` : '—'}</td>
                   <td className="mono small">{e.stateAfter ?? '—'}</td>
                   <td className="cell-message">
-                    {e.detail ?? ''}
-                    {e.event !== undefined ? (
-                      <details className="event-json">
-                        <summary>event</summary>
-                        <pre className="mono small">{JSON.stringify(e.event, null, 2)}</pre>
-                      </details>
-                    ) : null}
+                    {e.detail ? localizeInstants(e.detail, now) : ''}
+                    <LazyDetails className="event-json" summary={e.event !== undefined ? 'event' : 'type'}>
+                      {() => (
+                        <>
+                          <code className="event-raw mono small">{breakAtDots(e.type)}</code>
+                          {e.event !== undefined ? <pre className="mono small">{JSON.stringify(e.event, null, 2)}</pre> : null}
+                        </>
+                      )}
+                    </LazyDetails>
                   </td>
                 </tr>
               ))}

@@ -8,7 +8,9 @@ describe('InputPanel', () => {
   it('shows the target, the retry policy in words and the payload as pretty JSON', () => {
     render(<InputPanel run={fixtures.seed.run} />);
     expect(screen.getByTestId('input-target').textContent).toBe('POST http://127.0.0.1:3000/simulator/jobs');
-    expect(screen.getByTestId('retry-policy').textContent).toBe('up to 5 attempts, 2 s → 4 s → 8 s → 16 s backoff, 10 s timeout each');
+    expect(screen.getByTestId('retry-policy').textContent).toBe(
+      'up to 5 attempts in all (4 retries), 2 s → 4 s → 8 s → 16 s backoff, 10 s timeout each',
+    );
     expect(screen.getByLabelText('Payload').textContent).toBe(JSON.stringify(fixtures.seed.run.config.payload, null, 2));
     expect(screen.queryByRole('list', { name: 'Target headers' })).toBeNull();
   });

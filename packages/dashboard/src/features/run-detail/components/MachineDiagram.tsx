@@ -9,7 +9,7 @@ export interface MachineDiagramProps {
   /** The run's active leaf state (`run.state`, or the state at the instant time travel shows). */
   activeState: string;
   /**
-   * What the current state accepts now, asked of the hydrated machine (`nextSteps`): each event and the states it
+   * What the current state accepts now, asked of the run's live snapshot (`nextSteps`): each event and the states it
    * leads through. A transition is lit when its event is accepted and the run would actually go where it points.
    */
   accepted?: ReadonlyArray<Pick<NextStep, 'eventType' | 'path' | 'resultState'>>;

@@ -1,9 +1,10 @@
 import { Countdown } from '../../../components/Countdown.tsx';
+import { Time } from '../../../components/Time.tsx';
 import type { NextStep, NextSteps } from '../../../lib/run-snapshot.ts';
-import { formatClockMs } from '../../../lib/time.ts';
+import { localizeInstants } from '../../../lib/time.ts';
 import { stateLabel } from '../../../lib/tones.ts';
 
-function Outcome({ step }: { step: NextStep }) {
+function Outcome({ step, now }: { step: NextStep; now: number }) {
   const path = step.path.length ? step.path : [step.resultState];
   return (
     <>
@@ -17,21 +18,25 @@ function Outcome({ step }: { step: NextStep }) {
         ))}
       </span>
       {step.effects.length ? <div className="ns-effects small muted">then Tether {step.effects.join(', ')}</div> : null}
-      <div className="ns-sentence small">“{step.resultSentence}”</div>
+      <div className="ns-sentence small">“{localizeInstants(step.resultSentence, now)}”</div>
     </>
   );
 }
 
 /**
- * "What can happen next": the deadlines that will fire and the events the current state accepts, each tried
- * against the shared machine (hydrated from the run) to show where it leads.
+ * "What can happen next": the deadlines that will fire and the events the current state would apply, each tried
+ * against the shared machine (the run's log replayed) to show where it leads. The words are the log's verdicts: an
+ * event the machine takes is `applied`, one it does not is `rejected`.
+ *
+ * `now` is the instant looked at (the entry's, while time travelling), which the countdowns count from; `clockNow` is
+ * the reader's, which decides whether a time shows its date.
  */
-export function NextStepsPanel({ next, state, now }: { next: NextSteps; state: string; now: number }) {
+export function NextStepsPanel({ next, state, now, clockNow = now }: { next: NextSteps; state: string; now: number; clockNow?: number }) {
   if (next.final) {
     return (
       <div className="next-steps" aria-label="What can happen next">
         <p>
-          The run is final (<span className="mono">{state}</span>): the machine accepts no more events. Callbacks now are answered 410 late and
+          The run is final (<span className="mono">{state}</span>): the machine applies no more events. Callbacks now are answered 410 late and
           recorded. Use <strong>Rerun</strong> to start a new run with the same configuration.
         </p>
       </div>
@@ -56,16 +61,16 @@ export function NextStepsPanel({ next, state, now }: { next: NextSteps; state: s
                 <strong>{s.label}</strong>{' '}
                 {s.dueAt !== null ? (
                   <>
-                    <span className="num">{formatClockMs(s.dueAt)}</span> <Countdown to={s.dueAt} now={now} label={s.label} />
+                    <Time at={s.dueAt} now={clockNow} /> <Countdown to={s.dueAt} now={now} label={s.label} />
                   </>
                 ) : null}
               </div>
-              <Outcome step={s} />
+              <Outcome step={s} now={clockNow} />
             </li>
           ))}
         </ul>
       )}
-      <h3>Events it accepts now</h3>
+      <h3>Events it would apply now</h3>
       <ul className="ns-list">
         {events.map((s) => (
           <li key={s.key} className="ns-item" data-event-type={s.eventType} data-accepted="true">
@@ -73,13 +78,13 @@ export function NextStepsPanel({ next, state, now }: { next: NextSteps; state: s
               <strong>{s.label}</strong> <span className="muted small">from the {s.sender}</span> <code className="small">{s.eventType}</code>
               {s.guard ? <code className="small muted"> [{s.guard}]</code> : null}
             </div>
-            <Outcome step={s} />
+            <Outcome step={s} now={clockNow} />
           </li>
         ))}
       </ul>
       {refused.length ? (
         <>
-          <h3>Refused by a guard now</h3>
+          <h3>Rejected now by a guard</h3>
           <ul className="ns-list">
             {refused.map((s) => (
               <li key={s.key} className="ns-item ns-refused" data-event-type={s.eventType} data-accepted="false">

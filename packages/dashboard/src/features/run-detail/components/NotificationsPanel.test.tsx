@@ -37,7 +37,7 @@ describe('NotificationsPanel', () => {
   afterEach(() => vi.unstubAllGlobals());
 
   it('nothing for a run without notify', () => {
-    const { container } = render(<NotificationsPanel run={base.run} events={base.events} onRun={() => {}} />);
+    const { container } = render(<NotificationsPanel run={base.run} events={base.events} now={base.now} onRun={() => {}} />);
     expect(container.textContent).toBe('');
   });
 
@@ -54,7 +54,7 @@ describe('NotificationsPanel', () => {
     const onRun = vi.fn();
     const fetch = vi.fn(async () => json(202, delivered));
     vi.stubGlobal('fetch', fetch);
-    render(<NotificationsPanel run={delivered} events={tries} onRun={onRun} />);
+    render(<NotificationsPanel run={delivered} events={tries} now={base.now} onRun={onRun} />);
     expect(screen.getByText(/POST https:\/\/ci\.example\/hooks\/tether/)).toBeTruthy();
     expect(screen.getByTestId('notification-state').dataset.state).toBe('delivered');
     const rows = within(screen.getByRole('table', { name: 'Webhook deliveries' }))
@@ -67,7 +67,7 @@ describe('NotificationsPanel', () => {
   });
 
   it('before the run is final: not sent yet, and re-deliver is disabled', () => {
-    render(<NotificationsPanel run={withNotify()} events={base.events} onRun={() => {}} />);
+    render(<NotificationsPanel run={withNotify()} events={base.events} now={base.now} onRun={() => {}} />);
     expect(screen.getByTestId('notification-state').textContent).toMatch(/Not sent yet/);
     expect((screen.getByRole('button', { name: 'Re-deliver' }) as HTMLButtonElement).disabled).toBe(true);
   });

@@ -3,13 +3,25 @@
  * (status, latency, what followed), with a "Re-deliver" button once the run is final.
  */
 import type { Run, RunEventEntry } from '@tether/machine/protocol';
-import { formatClockMs } from '../../../lib/time.ts';
+import { Countdown } from '../../../components/Countdown.tsx';
+import { Time } from '../../../components/Time.tsx';
+import { localizeInstants } from '../../../lib/time.ts';
 import { redeliverNotification } from '../api/runApi.ts';
 import { useAction } from '../hooks/useAction.ts';
 
 const STATE_WORDS = { pending: 'Pending', delivered: 'Delivered', failed: 'Gave up' } as const;
 
-export function NotificationsPanel({ run, events, onRun }: { run: Run; events: readonly RunEventEntry[]; onRun: (run: Run) => void }) {
+export function NotificationsPanel({
+  run,
+  events,
+  now,
+  onRun,
+}: {
+  run: Run;
+  events: readonly RunEventEntry[];
+  now: number;
+  onRun: (run: Run) => void;
+}) {
   const action = useAction();
   const notify = run.config.notify;
   if (!notify) return null;
@@ -29,31 +41,35 @@ export function NotificationsPanel({ run, events, onRun }: { run: Run; events: r
         {n?.state === 'pending' && n.nextAt ? (
           <>
             {' '}
-            · next try at <span className="num">{formatClockMs(Date.parse(n.nextAt))}</span>
+            · next try at <Time at={Date.parse(n.nextAt)} now={now} /> <Countdown to={Date.parse(n.nextAt)} now={now} label="Next try" />
           </>
         ) : null}
       </p>
       {tries.length ? (
-        <table className="table small" aria-label="Webhook deliveries">
-          <thead>
-            <tr>
-              <th scope="col">At</th>
-              <th scope="col">Outcome</th>
-              <th scope="col">Status</th>
-              <th scope="col">Detail</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tries.map((e) => (
-              <tr key={e.seq}>
-                <td className="num">{formatClockMs(Date.parse(e.at))}</td>
-                <td>{e.type === 'notify.delivered' ? 'Delivered' : e.type === 'notify.failed' ? 'Failed' : 'Re-deliver requested'}</td>
-                <td className="num">{e.httpStatus ?? '—'}</td>
-                <td>{e.detail}</td>
+        <div className="table-scroll">
+          <table className="table small" aria-label="Webhook deliveries">
+            <thead>
+              <tr>
+                <th scope="col">At</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Status</th>
+                <th scope="col">Detail</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {tries.map((e) => (
+                <tr key={e.seq}>
+                  <td className="cell-time">
+                    <Time at={Date.parse(e.at)} now={now} ms />
+                  </td>
+                  <td>{e.type === 'notify.delivered' ? 'Delivered' : e.type === 'notify.failed' ? 'Failed' : 'Re-deliver requested'}</td>
+                  <td className="num">{e.httpStatus ?? '—'}</td>
+                  <td>{e.detail ? localizeInstants(e.detail, now) : null}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       ) : null}
       <button
         type="button"

@@ -1,7 +1,8 @@
 import type { Attempt, Run, RunEventEntry } from '@tether/machine/protocol';
 import { JsonBlock } from '../../../components/JsonBlock.tsx';
+import { Time } from '../../../components/Time.tsx';
 import { eventName } from '../../../lib/event-names.ts';
-import { formatClockMs } from '../../../lib/time.ts';
+import { localizeInstants } from '../../../lib/time.ts';
 
 export interface RunResult {
   status: Run['status'];
@@ -14,7 +15,7 @@ export interface RunResult {
 }
 
 const FAILURE_WORDS: Record<string, (run: Run) => string> = {
-  exhausted: (run) => `Every attempt was used (${run.attempts.length} of ${run.maxAttempts}).`,
+  exhausted: (run) => `Every attempt was used: attempt ${run.attempts.length} of ${run.maxAttempts} was the last.`,
   notRetryable: () => 'A failure callback said not to retry (retryable: false).',
   deadline: () => 'The run deadline passed.',
 };
@@ -52,7 +53,7 @@ const SOURCE_WORDS: Record<string, string> = {
 };
 
 /** The run's outcome: the accepted output and who settled it, or why it failed; nothing while it runs. */
-export function ResultPanel({ run, events }: { run: Run; events: readonly RunEventEntry[] }) {
+export function ResultPanel({ run, events, now }: { run: Run; events: readonly RunEventEntry[]; now: number }) {
   const result = runResult(run, events);
   if (result.status === 'running')
     return <p className="muted">No result yet: the run is still {run.state === 'retrying' ? 'backing off' : 'running'}.</p>;
@@ -62,20 +63,22 @@ export function ResultPanel({ run, events }: { run: Run; events: readonly RunEve
     <div className="result-panel" data-status={result.status}>
       <dl className="input-facts">
         <dt>Outcome</dt>
-        <dd data-testid="result-outcome">{result.status === 'succeeded' ? `Succeeded on attempt #${attempt?.number ?? '?'}` : result.reason}</dd>
+        <dd data-testid="result-outcome">
+          {result.status === 'succeeded' ? `Succeeded on attempt ${attempt?.number ?? '?'} of ${run.maxAttempts}` : result.reason}
+        </dd>
         {entry ? (
           <>
             <dt>Settled by</dt>
             <dd data-testid="result-settled-by" data-source={entry.source}>
               {SOURCE_WORDS[entry.source] ?? entry.source} ({eventName(entry.type, numberOf(entry.attemptId))}, event #{entry.seq} at{' '}
-              <span className="num">{formatClockMs(Date.parse(entry.at))}</span>)
+              <Time at={Date.parse(entry.at)} now={now} ms />)
             </dd>
           </>
         ) : null}
         {attempt ? (
           <>
             <dt>{result.status === 'succeeded' ? 'Message' : 'Last message'}</dt>
-            <dd data-testid="result-message">{attempt.message}</dd>
+            <dd data-testid="result-message">{localizeInstants(attempt.message, now)}</dd>
           </>
         ) : null}
         {result.status === 'succeeded' ? (

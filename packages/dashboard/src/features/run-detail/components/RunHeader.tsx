@@ -2,9 +2,10 @@ import { useState } from 'react';
 import { isFailedAttemptState, type Run, type RunEventEntry } from '@tether/machine/protocol';
 import { RunStatusBadge } from '../../../components/Badge.tsx';
 import { Countdown } from '../../../components/Countdown.tsx';
+import { Time } from '../../../components/Time.tsx';
 import { downloadJson } from '../../../lib/download.ts';
 import { Link, navigate } from '../../../lib/router.tsx';
-import { formatClockMs, formatDateTime, formatDuration } from '../../../lib/time.ts';
+import { formatDuration, localizeInstants } from '../../../lib/time.ts';
 import { stateLabel } from '../../../lib/tones.ts';
 import { cancelRun, rerun, retryNow } from '../api/runApi.ts';
 import { useAction } from '../hooks/useAction.ts';
@@ -25,7 +26,8 @@ export function RunHeader({ run, events, now, onRun }: RunHeaderProps) {
 
   const final = run.status !== 'running';
   const inBackoff = run.state === 'retrying' && !final;
-  const remaining = Math.max(0, run.maxAttempts - run.attempt);
+  // Attempts not started yet, said against the total so "2" never reads as "2 in all".
+  const left = Math.max(0, run.maxAttempts - run.attempt);
   const created = Date.parse(run.createdAt);
   // Temporal's pending-activity card, in short: the last failure and the last heartbeat, not only the current state.
   const lastFailure = [...run.attempts].reverse().find((a) => isFailedAttemptState(a.state));
@@ -59,7 +61,7 @@ export function RunHeader({ run, events, now, onRun }: RunHeaderProps) {
           {run.name || <span className="muted">(unnamed run)</span>} <RunStatusBadge status={run.status} />
         </h1>
         <p className="overall" data-testid="overall-state">
-          {run.overallState}
+          {localizeInstants(run.overallState, now)}
         </p>
         {run.rerunOf ? (
           <p className="small muted">
@@ -79,18 +81,34 @@ export function RunHeader({ run, events, now, onRun }: RunHeaderProps) {
           <dt>Attempt</dt>
           <dd className="num" data-testid="attempt-fact">
             {run.attempt} of {run.maxAttempts}
-            {final ? null : <span className="muted small"> · {remaining} remaining</span>}
+            {final ? null : (
+              <span className="muted small">
+                {' '}
+                · {left} {left === 1 ? 'attempt' : 'attempts'} left of {run.maxAttempts}
+              </span>
+            )}
           </dd>
         </div>
         <div>
           <dt>Next deadline</dt>
           <dd className="fact-fixed">
-            {run.nextDueAt ? <Countdown to={Date.parse(run.nextDueAt)} now={now} label="Next deadline" /> : <span className="muted">none</span>}
+            {run.nextDueAt ? (
+              <>
+                <Countdown to={Date.parse(run.nextDueAt)} now={now} label="Next deadline" />
+                <span className="fact-sub small muted">
+                  <Time at={Date.parse(run.nextDueAt)} now={now} />
+                </span>
+              </>
+            ) : (
+              <span className="muted">none</span>
+            )}
           </dd>
         </div>
         <div>
           <dt>Created</dt>
-          <dd className="num">{formatDateTime(created)}</dd>
+          <dd>
+            <Time at={created} now={now} ago />
+          </dd>
         </div>
         <div>
           <dt>{run.finishedAt ? 'Took' : 'Running for'}</dt>
@@ -102,12 +120,12 @@ export function RunHeader({ run, events, now, onRun }: RunHeaderProps) {
         <ul className="run-notes small">
           {lastFailure ? (
             <li data-testid="last-failure">
-              <strong>Last failure</strong> (attempt #{lastFailure.number}, {lastFailure.state}): {lastFailure.message}
+              <strong>Last failure</strong> (attempt #{lastFailure.number}, {lastFailure.state}): {localizeInstants(lastFailure.message, now)}
             </li>
           ) : null}
           {current?.lastHeartbeatAt ? (
             <li>
-              <strong>Last heartbeat</strong> <span className="num">{formatClockMs(Date.parse(current.lastHeartbeatAt))}</span>
+              <strong>Last heartbeat</strong> <Time at={Date.parse(current.lastHeartbeatAt)} now={now} ago />
               {current.progress !== undefined ? <code> {JSON.stringify(current.progress)}</code> : null}
             </li>
           ) : null}

@@ -1,19 +1,19 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import { forecast } from '@tether/machine';
+import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { ConnectionIndicator } from '../../../components/ConnectionIndicator.tsx';
 import { ForecastTable } from '../../../components/ForecastTable.tsx';
 import { ErrorNotice } from '../../../components/States.tsx';
+import { Time } from '../../../components/Time.tsx';
 import { Link } from '../../../lib/router.tsx';
-import { contextFromRun, nextSteps, runAtEntry } from '../../../lib/run-snapshot.ts';
-import { formatClockMs } from '../../../lib/time.ts';
+import { nextSteps, runAtEntry } from '../../../lib/run-snapshot.ts';
+import type { StreamConnection } from '../../../lib/stream/useStream.ts';
 import { useNow } from '../../../lib/useNow.ts';
-import { useNextSteps } from '../hooks/useNextSteps.ts';
+import { useLiveSnapshot, useNextSteps } from '../hooks/useNextSteps.ts';
 import { useRunDetail } from '../hooks/useRunDetail.ts';
 import { useRunInspector } from '../hooks/useRunInspector.ts';
-import type { Run, RunEventEntry } from '@tether/machine/protocol';
-import type { StreamConnection } from '../../../lib/stream/useStream.ts';
+import '../run-detail.css';
 import { AttemptsTable } from './AttemptsTable.tsx';
-import { CallbackConsole } from './CallbackConsole.tsx';
 import { EventLog } from './EventLog.tsx';
 import { InputPanel } from './InputPanel.tsx';
 import { MachineDiagram } from './MachineDiagram.tsx';
@@ -22,6 +22,7 @@ import { NotificationsPanel } from './NotificationsPanel.tsx';
 import { ResultPanel } from './ResultPanel.tsx';
 import { RunCopyBar } from './RunCopyBar.tsx';
 import { RunHeader } from './RunHeader.tsx';
+import { TestTools } from './TestTools.tsx';
 import { TimeTravel } from './TimeTravel.tsx';
 import { AttemptsTimeline } from './timeline/AttemptsTimeline.tsx';
 import type { RestartMark } from './timeline/layout.ts';
@@ -67,7 +68,9 @@ export function RunView({
   connection: StreamConnection;
   onRun: (run: Run) => void;
 }) {
-  const liveNext = useNextSteps(run, now);
+  // The machine's view of the run now: its log replayed through the shared machine, as the server rebuilds it.
+  const live = useLiveSnapshot(run, events);
+  const liveNext = useNextSteps(live.snapshot, now);
   // Time travel: the log entry being looked at (null = live), and the run rebuilt from the log up to it.
   const [travelSeq, setTravelSeq] = useState<number | null>(null);
   const history = useMemo(() => (travelSeq === null ? null : runAtEntry(run, events, travelSeq)), [run, events, travelSeq]);
@@ -81,15 +84,15 @@ export function RunView({
     label: 'Server restarted (this page reconnected to a new server process).',
     origin: 'stream',
   }));
-  const live = run.status === 'running' ? forecast(run.config, { context: contextFromRun(run) }, run.id) : null;
+  const liveForecast = run.status === 'running' ? forecast(run.config, { context: live.snapshot.context }, run.id) : null;
   const historyTag = history ? (
     <span className="history-tag" data-testid="history-tag">
-      as at <span className="num">{formatClockMs(history.at)}</span>
+      as at <Time at={history.at} now={now} ms />
     </span>
   ) : null;
 
   return (
-    <div className="run-page">
+    <div className="run-page" data-snapshot-source={live.source}>
       <div className="run-topbar">
         <ConnectionIndicator connection={connection} now={now} />
       </div>
@@ -101,7 +104,7 @@ export function RunView({
           <InputPanel run={run} />
         </Section>
         <Section id="result-title" title="Result">
-          <ResultPanel run={run} events={events} />
+          <ResultPanel run={run} events={events} now={now} />
         </Section>
       </div>
 
@@ -109,25 +112,29 @@ export function RunView({
         <AttemptsTimeline run={run} events={events} now={now} seenRestarts={seenRestarts} cursorAt={history?.at ?? null} />
       </Section>
 
-      {run.config.notify ? (
-        <Section id="notifications-title" title="Notifications">
-          <NotificationsPanel run={run} events={events} onRun={onRun} />
-        </Section>
+      {liveForecast || run.config.notify ? (
+        <div className="grid-2">
+          {liveForecast ? (
+            <Section id="forecast-title" title="If no callback arrives">
+              <ForecastTable
+                forecast={liveForecast}
+                maxAttempts={run.maxAttempts}
+                origin={Date.parse(run.createdAt)}
+                now={now}
+                caption="Forecast of the remaining attempts"
+              />
+            </Section>
+          ) : null}
+          {run.config.notify ? (
+            <Section id="notifications-title" title="Notifications">
+              <NotificationsPanel run={run} events={events} now={now} onRun={onRun} />
+            </Section>
+          ) : null}
+        </div>
       ) : null}
 
-      <div className="grid-2">
-        <Section id="console-title" title="Callback console">
-          <CallbackConsole run={run} onRun={onRun} />
-        </Section>
-        {live ? (
-          <Section id="forecast-title" title="If no callback arrives">
-            <ForecastTable forecast={live} origin={Date.parse(run.createdAt)} caption="Forecast of the remaining attempts" />
-          </Section>
-        ) : null}
-      </div>
-
       <div className="machine-view" data-viewing={history ? 'history' : 'live'}>
-        <TimeTravel events={events} seq={history ? history.entry.seq : null} onSeq={setTravelSeq} />
+        <TimeTravel events={events} attempts={run.attempts} now={now} seq={history ? history.entry.seq : null} onSeq={setTravelSeq} />
         <div className="grid-diagram">
           <Section
             id="machine-title"
@@ -161,17 +168,19 @@ export function RunView({
             <MachineDiagram activeState={shown.state} accepted={accepted} />
           </Section>
           <Section id="next-title" title="What can happen next" className="history-aware" aside={historyTag}>
-            <NextStepsPanel next={next} state={shown.state} now={shownNow} />
+            <NextStepsPanel next={next} state={shown.state} now={shownNow} clockNow={now} />
           </Section>
         </div>
 
         <Section id="attempts-title" title="Attempts" className="history-aware" aside={historyTag}>
-          <AttemptsTable run={shown} />
+          <AttemptsTable run={shown} now={now} />
         </Section>
       </div>
 
+      <TestTools run={run} onRun={onRun} />
+
       <Section id="log-title" title="Event log">
-        <EventLog run={run} events={events} viewingSeq={history ? history.entry.seq : null} onTravel={setTravelSeq} />
+        <EventLog run={run} events={events} now={now} viewingSeq={history ? history.entry.seq : null} onTravel={setTravelSeq} />
       </Section>
     </div>
   );

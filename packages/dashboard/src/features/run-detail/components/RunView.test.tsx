@@ -2,7 +2,7 @@ import { act, fireEvent, render, screen, waitFor, within } from '@testing-librar
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Run } from '@tether/machine/protocol';
 import type { StreamConnection } from '../../../lib/stream/useStream.ts';
-import { fixtures, type RunFixture } from '../../../test/fixtures.ts';
+import { allFixtures, fixtures, type RunFixture } from '../../../test/fixtures.ts';
 import { RunView } from './RunPage.tsx';
 
 const live: StreamConnection = { status: 'live', failures: 0, nextRetryAt: null, lastClose: null, restarts: [], bootId: 'b1', retryNow: () => {} };
@@ -17,7 +17,7 @@ describe('RunView', () => {
 
   it('header: attempt N of M with what remains, the next deadline and the last failure', () => {
     show(fixtures.waiting);
-    expect(screen.getByTestId('attempt-fact').textContent).toBe('2 of 4 · 2 remaining');
+    expect(screen.getByTestId('attempt-fact').textContent).toBe('2 of 4 · 2 attempts left of 4');
     expect(screen.getByRole('timer', { name: /^Next deadline/ }).textContent).toBe('in 0:01');
     expect(screen.getByTestId('last-failure').textContent).toBe('Last failure (attempt #1, CallbackFailure): Disk full on worker 3');
   });
@@ -89,7 +89,7 @@ describe('RunView', () => {
     const input = screen.getByRole('region', { name: 'Input' });
     expect(within(input).getByTestId('retry-policy').textContent).toMatch(/^up to 5 attempts/);
     const result = screen.getByRole('region', { name: 'Result' });
-    expect(within(result).getByTestId('result-outcome').textContent).toBe('Succeeded on attempt #2');
+    expect(within(result).getByTestId('result-outcome').textContent).toBe('Succeeded on attempt 2 of 5');
     expect(screen.getByRole('button', { name: 'Copy run id' })).toBeTruthy();
     expect(screen.getByRole('button', { name: 'Copy curl command' })).toBeTruthy();
   });
@@ -98,6 +98,67 @@ describe('RunView', () => {
     show(fixtures.waiting);
     const table = screen.getByRole('table', { name: 'Forecast of the remaining attempts' });
     expect(within(table).getAllByRole('row')).toHaveLength(1 + 3);
+  });
+
+  it('test tools: open by default for a run against the built-in simulator, after the run’s own content', () => {
+    const { container } = show(fixtures.waiting);
+    const toggle = screen.getByRole('button', { name: 'Test tools' });
+    expect(toggle.getAttribute('aria-expanded')).toBe('true');
+    expect(screen.getByRole('group', { name: 'Operator actions' })).toBeTruthy();
+    // Below the diagram and the attempts, not above them.
+    const order = [...container.querySelectorAll('section[aria-labelledby] h2')].map((h) => h.textContent!.replace(/^[▾▸]\s*/, ''));
+    expect(order.indexOf('Test tools')).toBeGreaterThan(order.indexOf('Attempts'));
+    expect(order.indexOf('Test tools')).toBeGreaterThan(order.indexOf('Machine'));
+    expect(order.indexOf('Attempts')).toBeGreaterThan(-1);
+    fireEvent.click(toggle);
+    expect(toggle.getAttribute('aria-expanded')).toBe('false');
+    expect(screen.queryByRole('group', { name: 'Operator actions' })).toBeNull();
+  });
+
+  it('test tools: closed for a run against any other target, and open on request', () => {
+    const f = fixtures.waiting;
+    const elsewhere: RunFixture = { ...f, run: { ...f.run, config: { ...f.run.config, target: { url: 'https://jobs.example.com/export' } } } };
+    show(elsewhere);
+    const toggle = screen.getByRole('button', { name: 'Test tools' });
+    expect(toggle.getAttribute('aria-expanded')).toBe('false');
+    expect(screen.queryByRole('button', { name: 'Complete as success' })).toBeNull();
+    fireEvent.click(toggle);
+    expect(screen.getByRole('button', { name: 'Complete as success' })).toBeTruthy();
+  });
+
+  it.each(allFixtures.map((f) => [f.name, f] as const))('%s: the page says nothing in machine words (no `xstate.` anywhere in its text)', (_n, f) => {
+    const { container } = show(f);
+    expect(container.textContent).not.toContain('xstate.');
+    // Time travel to every entry: the readout and the panels it changes stay in plain words too.
+    const slider = screen.getByRole('slider', { name: 'Time travel' });
+    f.events.forEach((_e, i) => {
+      fireEvent.change(slider, { target: { value: String(i) } });
+      expect(container.textContent, `at entry ${i}`).not.toContain('xstate.');
+    });
+  });
+
+  it('shows times in local time with the zone named, and the verdicts in the API’s words', () => {
+    const { container } = show(fixtures.seed);
+    const created = screen.getByText('Created', { selector: 'dt' }).nextElementSibling!.querySelector('time')!;
+    expect(created.textContent).toMatch(/^\d\d:\d\d:\d\d UTC · \d+ (s|min) ago$|^\d\d:\d\d:\d\d UTC · just now$/);
+    expect(created.getAttribute('title')).toBe(fixtures.seed.run.createdAt);
+    // No raw ISO instant as text beside the local ones.
+    expect(container.textContent).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:/);
+    const lane = within(screen.getByRole('list', { name: 'Callback lane' })).getAllByRole('listitem');
+    expect(lane.map((m) => m.getAttribute('aria-label'))).toEqual(expect.arrayContaining([expect.stringMatching(/: 200 applied/)]));
+    // The words the page puts on verdicts are the API's (the server's own sentences, "Success accepted.", are its data).
+    expect(lane.map((m) => /: \d+ (\w+)/.exec(m.getAttribute('aria-label')!)![1])).toEqual(['late', 'applied', 'duplicate', 'conflict']);
+  });
+
+  it('the live view is the run’s log replayed through the machine; a log that lags the run falls back to the run itself', () => {
+    const f = fixtures.waiting;
+    const { container, rerender } = show(f);
+    expect(container.querySelector('.run-page')!.getAttribute('data-snapshot-source')).toBe('replay');
+    // The run has moved on (an action's answer), its log entries are still on the way.
+    const lastApplied = f.events.filter((e) => e.verdict === 'applied').at(-1)!;
+    rerender(<RunView run={f.run} events={f.events.filter((e) => e !== lastApplied)} now={f.now} connection={live} onRun={() => {}} />);
+    expect(container.querySelector('.run-page')!.getAttribute('data-snapshot-source')).toBe('hydrated');
+    expect(container.querySelector('[aria-current="step"][data-state-id]')!.getAttribute('data-state-id')).toBe(f.run.state);
   });
 
   it('rerun sends the edited payload and opens the new run', async () => {

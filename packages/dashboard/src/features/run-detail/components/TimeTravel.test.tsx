@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { StreamConnection } from '../../../lib/stream/useStream.ts';
-import { formatClockMs } from '../../../lib/time.ts';
+import { formatTime } from '../../../lib/time.ts';
 import { allFixtures, fixtures, serverFixtures, type RunFixture } from '../../../test/fixtures.ts';
 import { RunView } from './RunPage.tsx';
 
@@ -31,7 +31,7 @@ describe('time travel (the scrubber over the run’s event log)', () => {
     const { slider, currentState } = show(fixtures.seed);
     expect(slider.value).toBe(String(fixtures.seed.events.length - 1));
     expect(slider.max).toBe(String(fixtures.seed.events.length - 1));
-    expect(slider.getAttribute('aria-valuetext')).toMatch(/^Event 10 of 10: #9 callback\.received → succeeded at 09:00:16\.000 \(live\)$/);
+    expect(slider.getAttribute('aria-valuetext')).toBe('Event 10 of 10: #9 callback → succeeded at 09:00:16.000 UTC (live)');
     expect(banner()).toBeNull();
     expect(currentState()).toBe('succeeded');
     expect((screen.getByRole('button', { name: 'Next event' }) as HTMLButtonElement).disabled).toBe(true);
@@ -45,9 +45,11 @@ describe('time travel (the scrubber over the run’s event log)', () => {
     moveTo(index);
 
     expect(banner()?.textContent).toBe(
-      `Viewing history at ${formatClockMs(Date.parse(f.events[index]!.at))} (after event ${index + 1} of ${f.events.length}) — back to live`,
+      `Viewing history at ${formatTime(Date.parse(f.events[index]!.at), f.now, { ms: true })} (after event ${index + 1} of ${f.events.length}) — back to live`,
     );
-    expect(banner()?.textContent).toContain('09:00:10.035');
+    expect(banner()?.textContent).toContain('09:00:10.035 UTC');
+    // The readout names the entry in plain words; its raw type is the tooltip.
+    expect(screen.getByTestId('time-travel-readout').textContent).toBe('09:00:10.035 UTC #3 attempt 1 timed out → retrying');
     expect(container.querySelector('[data-viewing]')?.getAttribute('data-viewing')).toBe('history');
 
     // The machine was backing off after attempt 1, not finished.
@@ -100,7 +102,7 @@ describe('time travel (the scrubber over the run’s event log)', () => {
     fireEvent.click(screen.getByRole('button', { name: 'View the run as it was after event 2' }));
     expect(slider.value).toBe('2');
     expect(currentState()).toBe('awaitingCallback');
-    expect(banner()?.textContent).toContain(formatClockMs(Date.parse(f.events[2]!.at)));
+    expect(banner()?.textContent).toContain(formatTime(Date.parse(f.events[2]!.at), f.now, { ms: true }));
   });
 
   it.each([...serverFixtures, ...allFixtures].map((f) => [f.name, f] as const))(

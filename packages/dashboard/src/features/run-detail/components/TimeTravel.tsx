@@ -1,21 +1,28 @@
-import type { RunEventEntry } from '@tether/machine/protocol';
-import { formatClockMs } from '../../../lib/time.ts';
+import type { Attempt, RunEventEntry } from '@tether/machine/protocol';
+import { attemptNumbersOf, eventName } from '../../../lib/event-names.ts';
+import { formatTime, isoOf } from '../../../lib/time.ts';
 
 export interface TimeTravelProps {
   events: readonly RunEventEntry[];
+  /** The run's attempts, to name the attempt an entry is about ("attempt 2 timed out"). */
+  attempts?: ReadonlyArray<Pick<Attempt, 'id' | 'number'>>;
+  /** The reader's now: an entry of another day shows its date. */
+  now: number;
   /** The log entry being viewed (its `seq`), or null for live. */
   seq: number | null;
   onSeq: (seq: number | null) => void;
 }
 
-const describe = (e: RunEventEntry) => `#${e.seq} ${e.type}${e.stateAfter ? ` → ${e.stateAfter}` : ''}`;
+/** `#9 callback → succeeded`: the entry in plain words (its raw type is the readout's tooltip). */
+const describe = (e: RunEventEntry, attempt: number | undefined) =>
+  `#${e.seq} ${eventName(e.type, attempt)}${e.stateAfter ? ` → ${e.stateAfter}` : ''}`;
 
 /**
  * A scrubber over the run's event log. Each position is one entry; the page rebuilds the run as it was right after
  * that entry by replaying the log through the shared machine. The last position is live: dragging to the end (or
  * "back to live") follows the run again.
  */
-export function TimeTravel({ events, seq, onSeq }: TimeTravelProps) {
+export function TimeTravel({ events, attempts = [], now, seq, onSeq }: TimeTravelProps) {
   if (events.length === 0) return null;
   const last = events.length - 1;
   const found = seq === null ? -1 : events.findIndex((e) => e.seq === seq);
@@ -23,6 +30,8 @@ export function TimeTravel({ events, seq, onSeq }: TimeTravelProps) {
   const live = seq === null || found === -1;
   const entry = events[index]!;
   const at = Date.parse(entry.at);
+  const when = formatTime(at, now, { ms: true });
+  const words = describe(entry, attemptNumbersOf(attempts, events).get(entry.seq));
   const go = (i: number) => {
     const clamped = Math.min(last, Math.max(0, i));
     onSeq(clamped >= last ? null : events[clamped]!.seq);
@@ -50,14 +59,14 @@ export function TimeTravel({ events, seq, onSeq }: TimeTravelProps) {
           max={last}
           step={1}
           value={index}
-          aria-valuetext={`Event ${index + 1} of ${events.length}: ${describe(entry)} at ${formatClockMs(at)}${live ? ' (live)' : ''}`}
+          aria-valuetext={`Event ${index + 1} of ${events.length}: ${words} at ${when}${live ? ' (live)' : ''}`}
           onChange={(e) => go(Number(e.target.value))}
         />
         <button type="button" className="btn btn-small" onClick={() => go(index + 1)} disabled={live} aria-label="Next event">
           ▶
         </button>
-        <span className="tt-readout small" data-testid="time-travel-readout" title={`${formatClockMs(at)} ${describe(entry)}`}>
-          <span className="num">{formatClockMs(at)}</span> <span className="mono">{describe(entry)}</span>
+        <span className="tt-readout small" data-testid="time-travel-readout" title={`${isoOf(at)} ${entry.type}`}>
+          <span className="num">{when}</span> <span>{words}</span>
         </span>
       </div>
       {live ? (
@@ -67,7 +76,7 @@ export function TimeTravel({ events, seq, onSeq }: TimeTravelProps) {
       ) : (
         <p className="tt-status tt-banner" role="status">
           <strong>
-            Viewing history at <span className="num">{formatClockMs(at)}</span>
+            Viewing history at <span className="num">{when}</span>
           </strong>{' '}
           <span className="small">
             (after event {index + 1} of {events.length})

@@ -1,9 +1,14 @@
 import { useMemo } from 'react';
-import type { Run } from '@tether/machine/protocol';
-import { nextSteps, snapshotFromRun, type NextSteps } from '../../../lib/run-snapshot.ts';
+import type { Run, RunEventEntry } from '@tether/machine/protocol';
+import { liveSnapshot, nextSteps, type LiveSnapshot, type NextSteps } from '../../../lib/run-snapshot.ts';
+import type { RunSnapshot } from '@tether/machine';
 
-/** What the run's current state accepts, asked of the shared machine with the run hydrated into it. */
-export function useNextSteps(run: Run, now: number): NextSteps {
-  const snapshot = useMemo(() => snapshotFromRun(run), [run]);
+/** The run as the machine holds it now: its log replayed (or, while the log lags the run, the run hydrated). */
+export function useLiveSnapshot(run: Run, events: readonly RunEventEntry[]): LiveSnapshot {
+  return useMemo(() => liveSnapshot(run, events), [run, events]);
+}
+
+/** What the snapshot accepts now, asked of the shared machine. */
+export function useNextSteps(snapshot: RunSnapshot, now: number): NextSteps {
   return useMemo(() => nextSteps(snapshot, now), [snapshot, now]);
 }

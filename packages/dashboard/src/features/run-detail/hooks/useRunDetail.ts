@@ -1,7 +1,10 @@
-import { useCallback, useEffect, useState } from 'react';
-import type { Run, RunEventEntry, StreamMessage } from '@tether/machine/protocol';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useCallback } from 'react';
+import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { ApiError } from '../../../lib/http.ts';
-import { useStream, type StreamConnection } from '../../../lib/stream/useStream.ts';
+import { runKeys } from '../../../lib/queryKeys.ts';
+import { mergeBySeq } from '../../../lib/stream/streamCache.ts';
+import { useStreamConnection, useWatch, type StreamConnection } from '../../../lib/stream/useStream.ts';
 import { getEvents, getRun } from '../api/runApi.ts';
 
 export interface RunDetailState {
@@ -17,58 +20,44 @@ export interface RunDetailState {
 
 /** Merge log entries by `seq`: the stream and a reload may both deliver the same entry. */
 export function mergeEvents(current: readonly RunEventEntry[], incoming: readonly RunEventEntry[]): RunEventEntry[] {
-  const bySeq = new Map(current.map((e) => [e.seq, e]));
-  for (const e of incoming) bySeq.set(e.seq, e);
-  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  return mergeBySeq(current, incoming);
 }
 
-/** The run and its event log, fetched once and then kept live by `/api/stream?runId=`. */
+const NO_EVENTS: RunEventEntry[] = [];
+const asApiError = (e: unknown): ApiError | null => (e == null ? null : e instanceof ApiError ? e : new ApiError(0, 'UNKNOWN', String(e)));
+
+/**
+ * The run and its event log: two queries, kept live by the shared stream, which this page asks to follow the run.
+ * The stream writes `run.updated` and `run.event` into these queries, and once the server confirms the watch
+ * (`watch.ok`, after every connect) it has them read again: a commit between the first read and the subscription (a
+ * trigger answered within milliseconds of the launch) is shown, not lost.
+ */
 export function useRunDetail(id: string): RunDetailState {
-  const [run, setRun] = useState<Run | null>(null);
-  const [events, setEvents] = useState<RunEventEntry[]>([]);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [loading, setLoading] = useState(true);
+  const client = useQueryClient();
+  const runQuery = useQuery({ queryKey: runKeys.detail(id), queryFn: ({ signal }) => getRun(id, signal) });
+  const eventsQuery = useQuery({ queryKey: runKeys.events(id), queryFn: ({ signal }) => getEvents(id, signal) });
+  useWatch({ run: id });
+  const connection = useStreamConnection();
 
-  const accept = useCallback((next: Run) => {
-    setRun((prev) => (prev && prev.id === next.id && prev.updatedAt > next.updatedAt ? prev : next));
-  }, []);
-
-  const load = useCallback(
-    (signal?: AbortSignal) => {
-      Promise.all([getRun(id, signal), getEvents(id, signal)])
-        .then(([r, ev]) => {
-          accept(r);
-          setEvents((cur) => mergeEvents(cur, ev));
-          setError(null);
-        })
-        .catch((e: unknown) => {
-          if ((e as Error).name === 'AbortError') return;
-          setError(e instanceof ApiError ? e : new ApiError(0, 'UNKNOWN', String(e)));
-        })
-        .finally(() => setLoading(false));
-    },
-    [id, accept],
+  const accept = useCallback(
+    (next: Run) => client.setQueryData<Run>(runKeys.detail(next.id), (prev) => (prev && prev.updatedAt > next.updatedAt ? prev : next)),
+    [client],
   );
+  const { refetch: refetchRun } = runQuery;
+  const { refetch: refetchEvents } = eventsQuery;
+  const reload = useCallback(() => {
+    void refetchRun();
+    void refetchEvents();
+  }, [refetchRun, refetchEvents]);
 
-  useEffect(() => {
-    const ctrl = new AbortController();
-    load(ctrl.signal);
-    return () => ctrl.abort();
-  }, [load]);
-
-  const onMessage = useCallback(
-    (m: StreamMessage) => {
-      if (m.type === 'snapshot') {
-        // The subscription is live from here. Every connect — the first one too — may have missed commits: the first
-        // fetch can be answered before the socket is open (a trigger answered within milliseconds of the launch was
-        // never shown until the next commit), and a reconnect misses what happened while it was down. Read again.
-        load();
-      } else if (m.type === 'run.updated' && m.run.id === id) accept(m.run);
-      else if (m.type === 'run.event' && m.runId === id) setEvents((cur) => mergeEvents(cur, [m.event]));
-    },
-    [id, accept, load],
-  );
-  const connection = useStream(id, onMessage);
-
-  return { run, events, error, loading, connection, accept, reload: () => load() };
+  return {
+    run: runQuery.data ?? null,
+    events: eventsQuery.data ?? NO_EVENTS,
+    error: asApiError(runQuery.error ?? eventsQuery.error),
+    // Pending until the first answer, an error included (the page then says why).
+    loading: runQuery.isPending,
+    connection,
+    accept,
+    reload,
+  };
 }

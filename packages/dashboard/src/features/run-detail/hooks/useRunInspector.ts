@@ -12,7 +12,10 @@ export interface RunInspectorState {
 }
 
 /** The run's history in the Stately inspector, kept up to date with entries that arrive while it is open. */
-export function useRunInspector(run: Pick<Run, 'id' | 'config' | 'createdAt'>, events: readonly RunEventEntry[]): RunInspectorState {
+export function useRunInspector(
+  run: Pick<Run, 'id' | 'config' | 'createdAt' | 'idempotencyKey'>,
+  events: readonly RunEventEntry[],
+): RunInspectorState {
   const current = useRef<RunHistoryInspector | null>(null);
   // What a click opens: the latest run and events, kept after each render (a ref is not written during render).
   const latest = useRef({ run, events });

@@ -1,85 +1,112 @@
-import { useState } from 'react';
-import { DERIVED_FILTERS, DERIVED_FILTER_LABELS, RUN_STATUSES, type DerivedFilter, type RunStatus } from '@tether/machine/protocol';
-import { derivedTone } from '../../../lib/tones.ts';
-import type { RunFilters as Filters } from '../hooks/runFilters.ts';
+import { useEffect, useRef, useState } from 'react';
+import { DERIVED_FILTER_LABELS, DERIVED_FILTERS, RUN_STATUSES } from '@tether/machine/protocol';
+import { Link } from '../../../lib/router.tsx';
+import { fromLocalInput, toLocalInput } from '../hooks/dateInput.ts';
+import { CLEAR_FILTERS, isFiltered, type ListState } from '../hooks/listState.ts';
 
-const DERIVED_HINT: Record<DerivedFilter, string> = {
-  retrying: 'On attempt 2 or later and not finished',
-  inBackoff: 'Waiting out a backoff before the next attempt',
-  overdue: 'Still waiting past its deadline: a timer that did not fire',
-  exhausted: 'Failed after using every allowed attempt',
-};
+/** Typing pauses this long before the list is asked again: one request per word, not per keystroke. */
+export const NAME_DEBOUNCE_MS = 300;
+const RUN_ID = /^run_[A-Za-z0-9_-]{1,64}$/;
 
 export interface RunFiltersProps {
-  filters: Filters;
-  derivedCounts: Record<DerivedFilter, number>;
-  statusCounts: Record<RunStatus, number>;
+  state: ListState;
+  /** A URL patch; every filter change also drops the page (`cursor`), which belonged to the old filter. */
   onChange: (patch: Record<string, string | null>) => void;
 }
 
-export function RunFilters({ filters, derivedCounts, statusCounts, onChange }: RunFiltersProps) {
-  // The name box updates the URL as you type, without a history entry per keystroke.
-  // A change from elsewhere (back button, a link) resets the box: adjusted during render, not in an effect after it.
-  const [name, setName] = useState(filters.name);
-  const [urlName, setUrlName] = useState(filters.name);
-  if (filters.name !== urlName) {
-    setUrlName(filters.name);
-    setName(filters.name);
+export function RunFilters({ state, onChange }: RunFiltersProps) {
+  // The name box shows what is typed at once and updates the URL after a pause. A change from elsewhere (back
+  // button, a link) resets the box: adjusted during render, not in an effect after it.
+  const [name, setName] = useState(state.name);
+  const [urlName, setUrlName] = useState(state.name);
+  if (state.name !== urlName) {
+    setUrlName(state.name);
+    setName(state.name);
   }
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => clearTimeout(timer.current ?? undefined), []);
+  const typed = (value: string) => {
+    setName(value);
+    clearTimeout(timer.current ?? undefined);
+    timer.current = setTimeout(() => onChange({ name: value.trim() || null, cursor: null }), NAME_DEBOUNCE_MS);
+  };
+
+  const badRange = state.createdAfter !== null && state.createdBefore !== null && state.createdAfter >= state.createdBefore;
+  const trimmed = name.trim();
 
   return (
     <div className="filters" role="search" aria-label="Filter runs">
-      <div className="filter-group">
-        <label htmlFor="filter-name">Name or id</label>
-        <input
-          id="filter-name"
-          type="search"
-          value={name}
-          placeholder="e.g. nightly export"
-          onChange={(e) => {
-            setName(e.target.value);
-            onChange({ name: e.target.value || null });
-          }}
-        />
+      <div className="filter-group filter-name">
+        <label htmlFor="filter-name">Name</label>
+        <input id="filter-name" type="search" value={name} placeholder="e.g. nightly export" onChange={(e) => typed(e.target.value)} />
       </div>
       <div className="filter-group">
         <label htmlFor="filter-status">Status</label>
-        <select id="filter-status" value={filters.status ?? ''} onChange={(e) => onChange({ status: e.target.value || null })}>
+        <select id="filter-status" value={state.status ?? ''} onChange={(e) => onChange({ status: e.target.value || null, cursor: null })}>
           <option value="">All statuses</option>
           {RUN_STATUSES.map((s) => (
             <option key={s} value={s}>
-              {s} ({statusCounts[s]})
+              {s}
             </option>
           ))}
         </select>
       </div>
-      <div className="filter-group" role="group" aria-label="Derived states">
-        <span className="filter-label" aria-hidden="true">
-          Needs attention
-        </span>
-        <div className="chips">
-          {DERIVED_FILTERS.map((d) => {
-            const active = filters.derived === d;
-            return (
-              <button
-                key={d}
-                type="button"
-                className={`chip tone-${derivedTone[d]}${active ? ' chip-active' : ''}`}
-                aria-pressed={active}
-                title={DERIVED_HINT[d]}
-                data-derived={d}
-                onClick={() => onChange({ derived: active ? null : d })}
-              >
-                {DERIVED_FILTER_LABELS[d]} <span className="chip-count num">{derivedCounts[d]}</span>
-              </button>
-            );
-          })}
-        </div>
+      <div className="filter-group">
+        <label htmlFor="filter-derived">Needs attention</label>
+        <select id="filter-derived" value={state.derived ?? ''} onChange={(e) => onChange({ derived: e.target.value || null, cursor: null })}>
+          <option value="">Any</option>
+          {DERIVED_FILTERS.map((d) => (
+            <option key={d} value={d}>
+              {DERIVED_FILTER_LABELS[d]}
+            </option>
+          ))}
+        </select>
       </div>
-      {filters.status || filters.name || filters.derived ? (
-        <button type="button" className="btn btn-link" onClick={() => onChange({ status: null, name: null, derived: null })}>
+      <div className="filter-group">
+        <label htmlFor="filter-created-after">Created after</label>
+        <input
+          id="filter-created-after"
+          type="datetime-local"
+          value={toLocalInput(state.createdAfter)}
+          aria-invalid={badRange || undefined}
+          aria-describedby={badRange ? 'filter-range-error' : undefined}
+          onChange={(e) => onChange({ createdAfter: fromLocalInput(e.target.value), cursor: null })}
+        />
+      </div>
+      <div className="filter-group">
+        <label htmlFor="filter-created-before">Created before</label>
+        <input
+          id="filter-created-before"
+          type="datetime-local"
+          value={toLocalInput(state.createdBefore)}
+          aria-invalid={badRange || undefined}
+          aria-describedby={badRange ? 'filter-range-error' : undefined}
+          onChange={(e) => onChange({ createdBefore: fromLocalInput(e.target.value), cursor: null })}
+        />
+      </div>
+      {isFiltered(state) ? (
+        <button
+          type="button"
+          className="btn btn-link"
+          onClick={() => {
+            // A name still waiting out its pause would bring the filter back.
+            clearTimeout(timer.current ?? undefined);
+            onChange(CLEAR_FILTERS);
+          }}
+        >
           Clear filters
         </button>
+      ) : null}
+      {badRange ? (
+        <p id="filter-range-error" className="field-error filters-note">
+          “Created after” must be earlier than “Created before”.
+        </p>
+      ) : null}
+      {/* The filter matches names only: an id pasted here most likely means "open that run". */}
+      {RUN_ID.test(trimmed) ? (
+        <p className="filters-note small">
+          Looking for a run by id? <Link to={`/runs/${trimmed}`}>Open {trimmed}</Link>
+        </p>
       ) : null}
     </div>
   );

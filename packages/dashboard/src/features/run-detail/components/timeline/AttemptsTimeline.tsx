@@ -1,9 +1,13 @@
+import { useRef } from 'react';
 import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { AttemptStateBadge } from '../../../../components/Badge.tsx';
 import { Countdown } from '../../../../components/Countdown.tsx';
-import { attemptStateTone, verdictLabel, verdictTone } from '../../../../lib/tones.ts';
-import { formatClockMs, formatDuration, formatOffset } from '../../../../lib/time.ts';
-import { layoutTimeline, pct, widthPct, type AttemptLane, type CallbackMark, type RestartMark, type Timeline } from './layout.ts';
+import { Time } from '../../../../components/Time.tsx';
+import { VERDICT_MEANING, verdictWord } from '../../../../lib/event-names.ts';
+import { attemptStateTone, verdictTone } from '../../../../lib/tones.ts';
+import { formatDuration, formatOffset, formatTime, localizeInstants } from '../../../../lib/time.ts';
+import { useElementWidth } from '../../hooks/useElementWidth.ts';
+import { DEFAULT_TRACK_PX, layoutTimeline, pct, widthPct, type AttemptLane, type CallbackMark, type RestartMark, type Timeline } from './layout.ts';
 
 export interface AttemptsTimelineProps {
   run: Run;
@@ -36,17 +40,18 @@ function OutcomeGlyph({ state }: { state: string }) {
   return state === 'TimedOut' || state === 'HeartbeatTimedOut' ? <ClockGlyph /> : <>{OUTCOME_GLYPH[state] ?? '•'}</>;
 }
 
-function markText(m: CallbackMark): string {
+/** A callback mark's name: who, for which attempt, when, and the verdict in the API's word. */
+function markText(m: CallbackMark, now: number): string {
   const who = m.source === 'operator' ? 'operator' : m.kind === 'heartbeat' ? 'heartbeat' : 'callback';
   const status = m.httpStatus !== null ? `${m.httpStatus} ` : '';
   const att = m.attemptNumber !== null ? ` for attempt ${m.attemptNumber}` : '';
-  return `${who}${att} at ${formatClockMs(m.at)}: ${status}${verdictLabel[m.verdict]}${m.detail ? ` — ${m.detail}` : ''}`;
+  return `${who}${att} at ${formatTime(m.at, now, { ms: true })}: ${status}${verdictWord(m.verdict)}${m.detail ? ` — ${localizeInstants(m.detail, now)}` : ''}`;
 }
 
 function AttemptRow({ a, tl }: { a: AttemptLane; tl: Timeline }) {
   const tone = attemptStateTone[a.state];
-  const late = a.latenessMs !== null && (a.state === 'TimedOut' || a.state === 'HeartbeatTimedOut');
-  const label = `Attempt ${a.number}: ${a.state}${a.open ? `, times out at ${formatClockMs(a.dueAt)}` : ''}${late ? `, timer fired ${a.latenessMs} ms late` : ''}`;
+  const at = (t: number) => formatTime(t, tl.now, { ms: true });
+  const label = `Attempt ${a.number}: ${a.state}${a.open ? `, times out at ${at(a.dueAt)}` : ''}${a.lateLabel ? `, timer fired ${a.latenessMs} ms late` : ''}`;
   return (
     <li className="tl-row" data-attempt={a.number} data-state={a.state} aria-label={label}>
       <span className="tl-label">
@@ -60,7 +65,8 @@ function AttemptRow({ a, tl }: { a: AttemptLane; tl: Timeline }) {
             style={{ left: `${pct(a.backoffBefore.from, tl)}%`, width: `${widthPct(a.backoffBefore, tl)}%` }}
             title={`Backoff ${formatDuration(a.backoffBefore.to - a.backoffBefore.from)}`}
           >
-            <span className="tl-seg-text">backoff {formatDuration(a.backoffBefore.to - a.backoffBefore.from)}</span>
+            {/* Too narrow for its text: the length stays in the tooltip and for screen readers, not on top of the bar's ends. */}
+            <span className={a.backoffLabelFits ? 'tl-seg-text' : 'sr-only'}>{a.backoffLabel}</span>
           </span>
         ) : null}
         <span
@@ -85,20 +91,24 @@ function AttemptRow({ a, tl }: { a: AttemptLane; tl: Timeline }) {
             title={`Waited ${formatDuration(a.waiting.to - a.waiting.from)} for the callback`}
           />
         ) : null}
-        <span className="tl-due" style={{ left: `${pct(a.dueAt, tl)}%` }} title={`Times out at ${formatClockMs(a.dueAt)}`} aria-hidden="true" />
+        <span className="tl-due" style={{ left: `${pct(a.dueAt, tl)}%` }} title={`Times out at ${at(a.dueAt)}`} aria-hidden="true" />
         {!a.open && a.endedAt !== null ? (
           <span
             className={`tl-outcome tone-${tone}`}
             style={{ left: `${pct(a.endedAt, tl)}%` }}
-            title={`${a.state} at ${formatClockMs(a.endedAt)}`}
+            title={`${a.state} at ${at(a.endedAt)}`}
             aria-hidden="true"
           >
             <OutcomeGlyph state={a.state} />
           </span>
         ) : null}
-        {late && a.endedAt !== null ? (
-          <span className="tl-late num" style={{ left: `${pct(a.endedAt, tl)}%` }} data-testid={`lateness-${a.number}`}>
-            fired +{a.latenessMs} ms late
+        {a.lateLabel && a.endedAt !== null ? (
+          <span
+            className={a.lateSide === null ? 'sr-only' : `tl-late num tl-late-${a.lateSide}`}
+            style={a.lateSide === 'before' ? { right: `${100 - pct(a.endedAt, tl)}%` } : { left: `${pct(a.endedAt, tl)}%` }}
+            data-testid={`lateness-${a.number}`}
+          >
+            {a.lateLabel}
           </span>
         ) : null}
       </div>
@@ -110,20 +120,22 @@ function AttemptRow({ a, tl }: { a: AttemptLane; tl: Timeline }) {
 }
 
 export function AttemptsTimeline({ run, events, now, seenRestarts = [], cursorAt = null }: AttemptsTimelineProps) {
-  const tl = layoutTimeline(run, events, now, seenRestarts);
+  // Labels are fitted to the track's real width (the axis row's track: every row's track is as wide).
+  const axis = useRef<HTMLDivElement>(null);
+  const trackPx = useElementWidth(axis);
+  const tl = layoutTimeline(run, events, now, seenRestarts, trackPx ?? DEFAULT_TRACK_PX);
   if (tl.attempts.length === 0) {
     return <p className="muted">No attempt has started yet.</p>;
   }
-  const levels = Math.max(1, ...tl.callbacks.map((m) => m.level + 1));
   return (
     <figure className="timeline" aria-label="Attempts timeline">
       <div className="tl-body">
         <div className="tl-row tl-axis" aria-hidden="true">
           <span className="tl-label" />
-          <div className="tl-track">
+          <div className="tl-track" ref={axis}>
             {tl.ticks.map((t) => (
-              <span key={t} className="tl-tick num" style={{ left: `${pct(t, tl)}%` }}>
-                {formatOffset(t - tl.start)}
+              <span key={t.at} className="tl-tick num" style={{ left: `${pct(t.at, tl)}%` }}>
+                {t.label}
               </span>
             ))}
           </div>
@@ -138,7 +150,7 @@ export function AttemptsTimeline({ run, events, now, seenRestarts = [], cursorAt
             <li
               className="tl-row tl-pending"
               data-attempt={tl.pending.number}
-              aria-label={`Attempt ${tl.pending.number} starts at ${formatClockMs(tl.pending.startsAt)}`}
+              aria-label={`Attempt ${tl.pending.number} starts at ${formatTime(tl.pending.startsAt, now, { ms: true })}`}
             >
               <span className="tl-label">
                 <span className="num">#{tl.pending.number}</span>
@@ -148,8 +160,9 @@ export function AttemptsTimeline({ run, events, now, seenRestarts = [], cursorAt
                   className="tl-seg tl-backoff tl-backoff-live"
                   data-testid={`backoff-before-${tl.pending.number}`}
                   style={{ left: `${pct(tl.pending.backoff.from, tl)}%`, width: `${widthPct(tl.pending.backoff, tl)}%` }}
+                  title={`Backoff ${formatDuration(tl.pending.backoff.to - tl.pending.backoff.from)}`}
                 >
-                  <span className="tl-seg-text">backoff {formatDuration(tl.pending.backoff.to - tl.pending.backoff.from)}</span>
+                  <span className={tl.pending.backoffLabelFits ? 'tl-seg-text' : 'sr-only'}>{tl.pending.backoffLabel}</span>
                 </span>
               </div>
               <span className="tl-status">
@@ -159,25 +172,28 @@ export function AttemptsTimeline({ run, events, now, seenRestarts = [], cursorAt
           ) : null}
         </ol>
 
-        <div className="tl-row tl-lane" style={{ ['--levels' as string]: levels }}>
+        <div className="tl-row tl-lane" style={{ ['--levels' as string]: tl.laneLevels }}>
           <span className="tl-label small">Callbacks</span>
           <ol className="tl-track" aria-label="Callback lane">
             {tl.callbacks.length === 0 ? <li className="tl-lane-empty muted small">No callback received yet.</li> : null}
             {tl.callbacks.map((m) => (
               <li
                 key={m.seq}
-                className={`tl-mark tone-${verdictTone[m.verdict]} tl-mark-${m.kind}${m.source === 'operator' ? ' tl-mark-operator' : ''}`}
+                className={`tl-mark tone-${verdictTone[m.verdict]} tl-mark-${m.kind}${m.source === 'operator' ? ' tl-mark-operator' : ''}${m.compact ? ' tl-mark-compact' : ''}`}
                 style={{ left: `${pct(m.at, tl)}%`, ['--level' as string]: m.level }}
                 data-verdict={m.verdict}
                 data-http-status={m.httpStatus ?? undefined}
                 tabIndex={0}
-                aria-label={markText(m)}
+                aria-label={markText(m, now)}
               >
-                <span className="tl-mark-text num" aria-hidden="true">
-                  {m.httpStatus ?? (m.source === 'operator' ? 'op' : '•')}
-                </span>
+                {m.compact ? null : (
+                  <span className="tl-mark-text num" aria-hidden="true">
+                    {m.text}
+                  </span>
+                )}
                 <span className="tl-tip" role="tooltip">
-                  {markText(m)}
+                  {markText(m, now)}
+                  <span className="tl-tip-meaning">{VERDICT_MEANING[m.verdict]}</span>
                 </span>
               </li>
             ))}
@@ -187,12 +203,12 @@ export function AttemptsTimeline({ run, events, now, seenRestarts = [], cursorAt
 
         <div className="tl-overlay" aria-hidden="true">
           {tl.restarts.map((r) => (
-            <span key={`${r.origin}-${r.at}`} className="tl-restart" style={{ left: `${pct(r.at, tl)}%` }} title={r.label}>
-              <span className="tl-restart-flag">⟳</span>
+            <span key={`${r.origin}-${r.at}`} className="tl-restart" style={{ left: `${pct(r.at, tl)}%` }} title={localizeInstants(r.label, now)}>
+              {r.flag ? <span className="tl-restart-flag">⟳</span> : null}
             </span>
           ))}
           {tl.deadlineAt !== null && tl.deadlineAt <= tl.end ? (
-            <span className="tl-deadline" style={{ left: `${pct(tl.deadlineAt, tl)}%` }} title={`Run deadline ${formatClockMs(tl.deadlineAt)}`} />
+            <span className="tl-deadline" style={{ left: `${pct(tl.deadlineAt, tl)}%` }} title={`Run deadline ${formatTime(tl.deadlineAt, now)}`} />
           ) : null}
           {tl.running ? <span className="tl-now" style={{ left: `${pct(now, tl)}%` }} title="now" /> : null}
           {cursorAt !== null ? (
@@ -200,7 +216,7 @@ export function AttemptsTimeline({ run, events, now, seenRestarts = [], cursorAt
               className="tl-cursor"
               data-testid="time-travel-cursor"
               style={{ left: `${pct(cursorAt, tl)}%` }}
-              title={`Time travel: viewing ${formatClockMs(cursorAt)} (${formatOffset(cursorAt - tl.start)})`}
+              title={`Time travel: viewing ${formatTime(cursorAt, now, { ms: true })} (${formatOffset(cursorAt - tl.start)})`}
             />
           ) : null}
         </div>
@@ -213,7 +229,7 @@ export function AttemptsTimeline({ run, events, now, seenRestarts = [], cursorAt
               <span className="tl-restart-flag" aria-hidden="true">
                 ⟳
               </span>{' '}
-              <span className="num">{formatClockMs(r.at)}</span> — {r.label}
+              <Time at={r.at} now={now} ms /> — {localizeInstants(r.label, now)}
               {r.origin === 'stream' ? <span className="muted"> (seen by this page)</span> : null}
             </li>
           ))}
