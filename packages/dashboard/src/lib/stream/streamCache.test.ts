@@ -4,7 +4,7 @@ import type { Run, RunEventEntry, RunList } from '@tether/machine/protocol';
 import { page, summary } from '../../test/fakeApi.ts';
 import { fixtures } from '../../test/fixtures.ts';
 import { runKeys } from '../queryKeys.ts';
-import { LIST_REREAD_MIN_MS, StreamCache } from './streamCache.ts';
+import { LIST_REREAD_MIN_MS, StreamCache, settleEvents, settleRun } from './streamCache.ts';
 
 const later = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
 const firstPage = { limit: 50, sort: '-createdAt' as const };
@@ -91,5 +91,23 @@ describe('StreamCache: the stream written into the query cache', () => {
     expect(lists()).toBe(1);
     vi.advanceTimersByTime(LIST_REREAD_MIN_MS);
     expect(lists()).toBe(2);
+  });
+
+  it('what the stream says before a page has its first read is kept and merged into that read, never lost', () => {
+    const run = fixtures.waiting.run;
+    const log = fixtures.waiting.events;
+    // The first read was answered from before the last commit; that commit's messages arrived while it was in flight.
+    const read = log.slice(0, -1);
+    const last = log[log.length - 1]!;
+    const newer = { ...run, updatedAt: later(run.updatedAt, 1000) };
+    cache.apply({ type: 'run.event', runId: run.id, event: last });
+    cache.apply({ type: 'run.updated', run: newer, summary: fixtures.waiting.summary });
+    expect(client.getQueryData(runKeys.events(run.id)), 'nothing cached before the read').toBeUndefined();
+
+    expect(settleEvents(client, run.id, read)).toEqual(log);
+    expect(settleRun(client, run)).toEqual(newer);
+    // Taken once: a later read is its own truth again.
+    expect(settleEvents(client, run.id, read)).toEqual(read);
+    expect(settleRun(client, run)).toEqual(run);
   });
 });

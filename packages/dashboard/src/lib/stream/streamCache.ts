@@ -31,16 +31,66 @@ export function putSummary(client: QueryClient, summary: RunSummary): void {
   }
 }
 
-/** The run's query, if a page has it, gets the run when it is at least as recent. */
+/**
+ * What the stream said about a run whose page had no answer yet (its first read in flight): kept here until that read
+ * lands, then merged into it (`settleRun`, `settleEvents`). Dropping them lost entries: the first read can be answered
+ * from before a commit whose `run.event` arrives while it is in flight, and the re-read on `watch.ok` joins that same
+ * request (TanStack Query dedupes a fetch of a query with no data), so nothing would bring the entry again.
+ */
+interface Early {
+  run?: Run;
+  events: RunEventEntry[];
+}
+/** At most this many early entries per run: a first read does not take long; a flood is cut, not kept. */
+const MAX_EARLY_EVENTS = 1_000;
+const earlyByClient = new WeakMap<QueryClient, Map<string, Early>>();
+const earlyOf = (client: QueryClient, runId: string): Early => {
+  let byRun = earlyByClient.get(client);
+  if (!byRun) earlyByClient.set(client, (byRun = new Map()));
+  let e = byRun.get(runId);
+  if (!e) byRun.set(runId, (e = { events: [] }));
+  return e;
+};
+
+/** The run's query, if a page has it, gets the run when it is at least as recent; else it waits for the first read. */
 export function putRun(client: QueryClient, run: Run): void {
   const prev = client.getQueryData<Run>(runKeys.detail(run.id));
-  if (prev && atLeastAsRecent(run, prev)) client.setQueryData<Run>(runKeys.detail(run.id), run);
+  if (prev) {
+    if (atLeastAsRecent(run, prev)) client.setQueryData<Run>(runKeys.detail(run.id), run);
+    return;
+  }
+  const early = earlyOf(client, run.id);
+  if (!early.run || atLeastAsRecent(run, early.run)) early.run = run;
 }
 
 function putEvent(client: QueryClient, runId: string, event: RunEventEntry): void {
-  // No log cached yet: the page's own read will bring this entry.
   const prev = client.getQueryData<RunEventEntry[]>(runKeys.events(runId));
-  if (prev) client.setQueryData<RunEventEntry[]>(runKeys.events(runId), mergeBySeq(prev, [event]));
+  if (prev) {
+    client.setQueryData<RunEventEntry[]>(runKeys.events(runId), mergeBySeq(prev, [event]));
+    return;
+  }
+  const early = earlyOf(client, runId);
+  if (early.events.length < MAX_EARLY_EVENTS) early.events.push(event);
+}
+
+/** A read of the run as the page keeps it: the newest of what was read, what is cached and what the stream said meanwhile. */
+export function settleRun(client: QueryClient, read: Run): Run {
+  const early = earlyByClient.get(client)?.get(read.id);
+  const cached = client.getQueryData<Run>(runKeys.detail(read.id));
+  let best = read;
+  for (const r of [cached, early?.run]) if (r && !atLeastAsRecent(best, r)) best = r;
+  if (early) early.run = undefined;
+  return best;
+}
+
+/** A read of the log as the page keeps it: merged with what is cached and what the stream sent while it was in flight. */
+export function settleEvents(client: QueryClient, runId: string, read: readonly RunEventEntry[]): RunEventEntry[] {
+  const early = earlyByClient.get(client)?.get(runId);
+  const cached = client.getQueryData<RunEventEntry[]>(runKeys.events(runId)) ?? [];
+  // The read wins for the entries it has (a folded heartbeat replaced in place); later ones are kept.
+  const merged = mergeBySeq(mergeBySeq(cached, early?.events ?? []), read);
+  if (early) early.events = [];
+  return merged;
 }
 
 function dropRun(client: QueryClient, runId: string): void {
@@ -48,6 +98,7 @@ function dropRun(client: QueryClient, runId: string): void {
     if (!page?.runs.some((r) => r.id === runId)) continue;
     client.setQueryData<RunList>(key, { ...page, runs: page.runs.filter((r) => r.id !== runId), total: Math.max(0, page.total - 1) });
   }
+  earlyByClient.get(client)?.delete(runId);
   // Reset, not kept: a page showing the run reads it again and says it no longer exists.
   void client.resetQueries({ queryKey: runKeys.detail(runId) });
   void client.resetQueries({ queryKey: runKeys.events(runId) });

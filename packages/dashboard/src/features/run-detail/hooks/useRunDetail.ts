@@ -3,7 +3,7 @@ import { useCallback } from 'react';
 import type { Run, RunEventEntry } from '@tether/machine/protocol';
 import { ApiError } from '../../../lib/http.ts';
 import { runKeys } from '../../../lib/queryKeys.ts';
-import { mergeBySeq } from '../../../lib/stream/streamCache.ts';
+import { mergeBySeq, settleEvents, settleRun } from '../../../lib/stream/streamCache.ts';
 import { useStreamConnection, useWatch, type StreamConnection } from '../../../lib/stream/useStream.ts';
 import { getEvents, getRun } from '../api/runApi.ts';
 
@@ -34,8 +34,13 @@ const asApiError = (e: unknown): ApiError | null => (e == null ? null : e instan
  */
 export function useRunDetail(id: string): RunDetailState {
   const client = useQueryClient();
-  const runQuery = useQuery({ queryKey: runKeys.detail(id), queryFn: ({ signal }) => getRun(id, signal) });
-  const eventsQuery = useQuery({ queryKey: runKeys.events(id), queryFn: ({ signal }) => getEvents(id, signal) });
+  // Each read is settled against what the stream said while it was in flight: a read answered from before a commit
+  // must not hide that commit's run.updated / run.event (streamCache.ts).
+  const runQuery = useQuery({ queryKey: runKeys.detail(id), queryFn: async ({ signal }) => settleRun(client, await getRun(id, signal)) });
+  const eventsQuery = useQuery({
+    queryKey: runKeys.events(id),
+    queryFn: async ({ signal }) => settleEvents(client, id, await getEvents(id, signal)),
+  });
   useWatch({ run: id });
   const connection = useStreamConnection();
 
