@@ -15,7 +15,7 @@ import { within } from './helpers/async.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { startServer, type TestServer } from './helpers/http-app.ts';
-import { StreamClient } from './helpers/http-ws.ts';
+import { StreamClient, openRawStream } from './helpers/http-ws.ts';
 
 let ext: FakeExternalSystem | undefined;
 let s: TestServer | undefined;
@@ -45,19 +45,7 @@ async function start(settings: Partial<Settings>): Promise<TestServer> {
 
 const wsUrl = (query = '') => `${s!.base.replace(/^http/, 'ws')}/api/stream${query}`;
 
-/** A raw ws client whose close code and reason are captured from the very first moment (even a close right after open). */
-function open(query = '') {
-  const ws = new WebSocket(wsUrl(query));
-  sockets.push(ws);
-  const messages: StreamMessage[] = [];
-  ws.on('message', (d) => messages.push(JSON.parse(String(d)) as StreamMessage));
-  const opened = new Promise<void>((res, rej) => {
-    ws.once('open', () => res());
-    ws.once('error', rej);
-  });
-  const closed = new Promise<{ code: number; reason: string }>((res) => ws.once('close', (code, reason) => res({ code, reason: reason.toString() })));
-  return { ws, messages, opened, closed };
-}
+const open = (query = '') => openRawStream(wsUrl(query), sockets);
 
 async function until(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
   for (const end = Date.now() + timeoutMs; !pred();) {

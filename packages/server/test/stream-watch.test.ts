@@ -13,7 +13,7 @@ import { within } from './helpers/async.ts';
 import { FakeExternalSystem } from './helpers/fake-external.ts';
 import { ManualClock } from './helpers/manual-clock.ts';
 import { startServer, type StartOptions, type TestServer } from './helpers/http-app.ts';
-import { StreamClient } from './helpers/http-ws.ts';
+import { StreamClient, openRawStream } from './helpers/http-ws.ts';
 
 let ext: FakeExternalSystem;
 let s: TestServer;
@@ -73,19 +73,7 @@ async function touch(run: Run): Promise<void> {
 
 const cancel = async (run: Run) => expect((await s.post(`/api/runs/${run.id}/cancel`, { json: {} })).status).toBe(200);
 
-/** A raw client whose close code and reason are captured from the first moment. */
-function open(query = '?watch=1') {
-  const ws = new WebSocket(wsUrl(query));
-  raws.push(ws);
-  const messages: StreamMessage[] = [];
-  ws.on('message', (d) => messages.push(JSON.parse(String(d)) as StreamMessage));
-  const opened = new Promise<void>((res, rej) => {
-    ws.once('open', () => res());
-    ws.once('error', rej);
-  });
-  const closed = new Promise<{ code: number; reason: string }>((res) => ws.once('close', (code, reason) => res({ code, reason: reason.toString() })));
-  return { ws, messages, opened, closed };
-}
+const open = (query = '?watch=1') => openRawStream(wsUrl(query), raws);
 
 /**
  * Resolves once the server has answered a ws ping on `c`'s socket: ws writes the pong on the socket that carries the

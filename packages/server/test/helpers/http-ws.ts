@@ -72,3 +72,20 @@ export class StreamClient {
     });
   }
 }
+
+/**
+ * A raw ws client whose close code and reason are captured from the very first moment (even a close right after open,
+ * which StreamClient.connect would see as a failed connect). `track` collects the socket for the test's cleanup.
+ */
+export function openRawStream(url: string, track: WebSocket[]) {
+  const ws = new WebSocket(url);
+  track.push(ws);
+  const messages: StreamMessage[] = [];
+  ws.on('message', (d) => messages.push(JSON.parse(String(d)) as StreamMessage));
+  const opened = new Promise<void>((res, rej) => {
+    ws.once('open', () => res());
+    ws.once('error', rej);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((res) => ws.once('close', (code, reason) => res({ code, reason: reason.toString() })));
+  return { ws, messages, opened, closed };
+}

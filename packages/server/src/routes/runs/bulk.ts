@@ -98,7 +98,7 @@ const ACTIONS: Array<{ action: BulkAction; operationId: string; summary: string;
   },
 ];
 
-const DESCRIPTION = `Exactly one of \`ids\` (1–${MAX_BULK_RUNS}, each once) and \`filter\` (the list's status, name, createdAfter, createdBefore; in list order, newest first). A filter matching more than ${MAX_BULK_RUNS} runs is 422 TETHER_BULK_TOO_MANY and nothing is done. Each run: \`done\`; \`eligible\` in a dry run (which changes nothing); \`skipped\` when the single-run action refuses it in its state (its 409 code: TETHER_RUN_FINAL, TETHER_NOT_IN_BACKOFF); \`failed\` otherwise (TETHER_RUN_NOT_FOUND, TETHER_RUN_DAMAGED, TETHER_UNAVAILABLE…). A 400 lists every field that is wrong.`;
+const DESCRIPTION = `Exactly one of \`ids\` (1–${MAX_BULK_RUNS}, each once) and \`filter\` (the list's status, name, derived, createdAfter, createdBefore; in list order, newest first). A filter matching more than ${MAX_BULK_RUNS} runs is 422 TETHER_BULK_TOO_MANY and nothing is done. Each run: \`done\`; \`eligible\` in a dry run (which changes nothing); \`skipped\` when the single-run action refuses it in its state (its 409 code: TETHER_RUN_FINAL, TETHER_NOT_IN_BACKOFF); \`failed\` otherwise (TETHER_RUN_NOT_FOUND, TETHER_RUN_DAMAGED, TETHER_UNAVAILABLE…). A 400 lists every field that is wrong.`;
 
 /** The code of a coded error class, read from an instance once (the codes stay the single routes'). */
 const CODE = {
