@@ -43,7 +43,7 @@ test('the Retrying and In backoff filters find the right runs', async ({ page, r
   ]);
 
   await page.goto('/');
-  await page.getByLabel('Name').fill(tag);
+  await page.getByLabel('Name', { exact: true }).fill(tag);
   await expect(page).toHaveURL(new RegExp(`[?&]name=${tag}`));
   const rows = page.getByRole('table', { name: 'Runs', exact: true }).locator('tbody tr');
   await expect(rows).toHaveCount(6);
@@ -51,7 +51,7 @@ test('the Retrying and In backoff filters find the right runs', async ({ page, r
 
   // Served by the API (derived=…), decided on the server clock by the shared predicates: counted over every run
   // on the server that matches, not over the page.
-  const attention = page.getByLabel('Needs attention');
+  const attention = page.getByLabel('Needs attention', { exact: true });
   await attention.selectOption({ label: 'Retrying' });
   await expect(page).toHaveURL(/[?&]derived=retrying/);
   await expect(rows).toHaveCount(2);
@@ -72,7 +72,7 @@ test('the Retrying and In backoff filters find the right runs', async ({ page, r
   await attention.selectOption({ label: 'In backoff' });
   await expect(rows).toHaveCount(2);
   await page.reload();
-  await expect(page.getByLabel('Needs attention')).toHaveValue('inBackoff');
+  await expect(page.getByLabel('Needs attention', { exact: true })).toHaveValue('inBackoff');
   await expect(rows).toHaveCount(2);
   expect(await shownIds()).toEqual([firstBackoff.id, secondBackoff.id].sort());
 
