@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { initialTransition, transition } from 'xstate';
 import { attemptIdFor, leafState, parseRunConfig, runMachine, toRunSummary, type RunEvent, type RunEventEntry } from '@tether/machine';
 import { Engine } from '../src/engine/engine.ts';
+import { answeringHttpClient } from '../src/engine/http-client.ts';
 import { Signer } from '../src/engine/signer.ts';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
 import { FileRunStore } from '../src/store/file-run-store.ts';
@@ -101,7 +102,6 @@ function stats(samples: number[]) {
 /** A clock whose timers never fire: nothing times out during the measurement. */
 let now = T0 + 10_000;
 const clock: Clock = { now: () => now, setTimer: () => 0, clearTimer: () => {} };
-const okFetch = (async () => new Response('{}', { status: 202 })) as typeof fetch;
 
 for (const n of counts) {
   const dir = await mkdtemp(join(tmpdir(), 'tether-measure-'));
@@ -130,7 +130,7 @@ for (const n of counts) {
       store: new FileRunStore(new LowdbRunStore({ dir, fsync })),
       signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'),
       clock,
-      fetch: okFetch,
+      http: answeringHttpClient(),
     });
     const runs = [];
     for (let i = 0; i < 100; i++) runs.push(await engine.createRun(cfg));

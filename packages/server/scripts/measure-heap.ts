@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createActor } from 'xstate';
 import { parseRunConfig, runMachine } from '@tether/machine';
 import { Engine } from '../src/engine/engine.ts';
+import { answeringHttpClient } from '../src/engine/http-client.ts';
 import { Signer } from '../src/engine/signer.ts';
 import { LowdbRunStore } from '../src/store/lowdb-store.ts';
 import { FileRunStore } from '../src/store/file-run-store.ts';
@@ -34,7 +35,6 @@ const cfg = cfgResult.value;
 
 let now = Date.UTC(2026, 0, 1);
 const clock: Clock = { now: () => now, setTimer: () => 0, clearTimer: () => {} };
-const okFetch = (async () => new Response('{}', { status: 202 })) as typeof fetch;
 
 const dir = await mkdtemp(join(tmpdir(), 'tether-heap-'));
 try {
@@ -42,7 +42,7 @@ try {
     store: new FileRunStore(new LowdbRunStore({ dir })),
     signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'),
     clock,
-    fetch: okFetch,
+    http: answeringHttpClient(),
   });
   // Warm every code path once so compiled code is not counted as per-run cost.
   await engine.createRun(cfg);

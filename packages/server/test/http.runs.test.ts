@@ -230,7 +230,7 @@ describe('400s list every field at once', () => {
 });
 
 describe('target headers the trigger could not send', () => {
-  // Each would make undici's fetch throw (or silently change the request) on every attempt: refused at creation with
+  // Each would make the HTTP client throw (or silently change the request) on every attempt: refused at creation with
   // 400 naming the header, instead of 201 followed by attempts that all end TriggerFailed. (Names that are not RFC 9110
   // tokens and the headers Tether sets were refused before; the machine's config tests list those.)
   const bad: Array<[string, Record<string, string>, string]> = [
@@ -270,7 +270,7 @@ describe('target headers the trigger could not send', () => {
     expect(ext.received).toHaveLength(0);
   });
 
-  it('headers fetch can send are accepted and reach the target as given', async () => {
+  it('headers the HTTP client can send are accepted and reach the target as given', async () => {
     const headers = { Authorization: 'Bearer abc', 'X-Tab': 'a\tb', 'X-Latin1': 'café', "X-Token!#$%&'*+.^_`|~": 'v', 'X-Empty': '' };
     const res = await s.request<Run>('POST', '/api/runs', { json: { target: { url: ext.url, headers }, timeoutSeconds: 5, retryLimit: 1 } });
     expect(res.status).toBe(201);
@@ -289,7 +289,7 @@ describe('target headers the trigger could not send', () => {
     expect((await s.run(res.body.id)).attempts[0]!.state).toBe('AwaitingCallback');
   });
 
-  it('a re-run is checked like a new run: a stored run with a header fetch refuses (made before the check) is not re-run', async () => {
+  it('a re-run is checked like a new run: a stored run with a header the HTTP client refuses (made before the check) is not re-run', async () => {
     // As a run created by an older version would be stored: straight into the engine, past the API's checks.
     const old = await s.app.tether.engine.createRun(
       resolveRunConfig({ target: { url: ext.url, headers: { 'X-Foo': 'a\u0001b' } }, timeoutSeconds: 5, retryLimit: 0 }),

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Engine } from '../../src/engine/engine.ts';
+import { answeringHttpClient } from '../../src/engine/http-client.ts';
 import { Signer } from '../../src/engine/signer.ts';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
 import { FileRunStore } from '../../src/store/file-run-store.ts';
@@ -56,7 +57,6 @@ async function bareTimers(count: number, window: number) {
 }
 
 const clock = new JumpClock();
-const okFetch = (async () => new Response('{"accepted":true}', { status: 202 })) as typeof fetch;
 const dir = await mkdtemp(join(process.argv[4] ?? tmpdir(), 'tether-bench-timers-'));
 const HOUR = 3_600_000;
 try {
@@ -64,7 +64,7 @@ try {
     store: new FileRunStore(new LowdbRunStore({ dir })),
     signer: new Signer(Buffer.from('x'.repeat(32)), 'http://127.0.0.1:1'),
     clock,
-    fetch: okFetch,
+    http: answeringHttpClient(),
   });
   const cfgFor = (timeoutMs: number) =>
     benchConfig('http://127.0.0.1:9/jobs', { timeoutSeconds: timeoutMs / 1000, heartbeatTimeoutSeconds: undefined, retryLimit: 0 });

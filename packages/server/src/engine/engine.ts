@@ -54,6 +54,7 @@ import { RunDocuments } from './documents.ts';
 import { CommitError, IdempotencyKeyReusedError, RunDamagedError, type DamagedRunInfo } from './errors.ts';
 import { LocalNotifier } from './local/notifier.ts';
 import { LocalOutboxDispatcher } from './local/outbox-dispatcher.ts';
+import { UndiciHttpClient, type HttpClient } from './http-client.ts';
 import { Mailboxes } from './mailbox.ts';
 import type { EngineObserver, ListQuery, Notifier, OutboxDispatcher, ReadModel, RunLock, RunPage, RunUpdate, Scheduler } from './ports.ts';
 import { Recovery } from './recovery.ts';
@@ -78,8 +79,8 @@ export interface EngineOptions {
   signer: Signer;
   clock?: Clock;
   logger?: EngineLogger;
-  /** Injected for tests of network failures; defaults to global fetch. */
-  fetch?: typeof fetch;
+  /** Outbound HTTP (triggers and completion webhooks); default: an undici keep-alive Agent, closed with the engine. */
+  http?: HttpClient;
   /** Longest event log kept per run for rejected events (a late-callback flood must not grow a run without bound). */
   maxRejectedPerRun?: number;
   /** Load and record recovery, but arm no timer and send no trigger until `resume()` (a server resumes once it listens). */
@@ -169,10 +170,15 @@ export class Engine {
   private commitFailing: { since: number; message: string } | null = null;
   private readonly lifecycleLog: (obj: object, msg: string) => void;
   private readonly notifications: NotificationDispatcher;
+  private readonly http: HttpClient;
+  /** Only an HTTP client the engine made is closed by it. */
+  private readonly ownsHttp: boolean;
 
   private constructor(opts: EngineOptions) {
     this.store = opts.store;
     this.signer = opts.signer;
+    this.ownsHttp = !opts.http;
+    this.http = opts.http ?? new UndiciHttpClient();
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
     this.policy = { maxRejected: opts.maxRejectedPerRun ?? 1000 };
@@ -185,7 +191,7 @@ export class Engine {
     this.notifications = new NotificationDispatcher({
       clock: this.clock,
       signer: this.signer,
-      fetch: opts.fetch ?? fetch,
+      http: this.http,
       timeoutMs: opts.notify?.timeoutMs ?? 10_000,
       load: (runId) => this.getDoc(runId),
       view: (doc) => this.view(doc),
@@ -211,7 +217,7 @@ export class Engine {
     );
     // Held until resume(): recovery arms every timer here at once, and nothing fires before the server listens.
     this.scheduler = new TimerService(this.clock, (entry, firedAt) => this.onTimer(entry, firedAt), { paused: true, logger: this.log });
-    this.dispatcher = new LocalOutboxDispatcher(opts.fetch ?? fetch, this.signer);
+    this.dispatcher = new LocalOutboxDispatcher(this.http, this.signer);
     this.notifier = new LocalNotifier((e) => this.log.warn({ err: errText(e) }, 'subscriber threw'));
     this.recovery = new Recovery({
       concurrency: Math.max(1, opts.recoveryConcurrency ?? 32),
@@ -892,6 +898,7 @@ export class Engine {
     await this.lock.drain();
     // Every commit is done; a store may leave a checkpoint for a faster next start (the file store does).
     await this.store.close();
+    if (this.ownsHttp) await this.http.close();
   }
 
   private assertRunning(): void {

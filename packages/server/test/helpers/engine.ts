@@ -7,6 +7,7 @@ import { Signer } from '../../src/engine/signer.ts';
 import { LowdbRunStore } from '../../src/store/lowdb-store.ts';
 import { FileRunStore } from '../../src/store/file-run-store.ts';
 import type { Clock } from '../../src/engine/clock.ts';
+import type { HttpClient } from '../../src/engine/http-client.ts';
 
 export async function tempDir(prefix = 'tether-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -15,7 +16,7 @@ export async function tempDir(prefix = 'tether-test-'): Promise<{ dir: string; c
 
 export const testSigner = () => new Signer(Buffer.from('test-secret-test-secret-test-secret!'), 'http://127.0.0.1:1');
 
-export async function startEngine(dir: string, clock?: Clock, extra: { fetch?: typeof fetch } = {}): Promise<Engine> {
+export async function startEngine(dir: string, clock?: Clock, extra: { http?: HttpClient } = {}): Promise<Engine> {
   const opts: ConstructorParameters<typeof LowdbRunStore>[0] = { dir };
   return Engine.start({ store: new FileRunStore(new LowdbRunStore(opts)), signer: testSigner(), ...(clock ? { clock } : {}), ...extra });
 }

@@ -11,12 +11,12 @@ import type { Clock } from '../clock.ts';
 import type { Signer } from '../signer.ts';
 import type { RunDoc } from '../../store/types.ts';
 import { notificationIdempotencyKey, type DeliveryOutcome } from '../../core/notify.ts';
-import { timedPost } from '../trigger.ts';
+import type { HttpClient } from '../http-client.ts';
 
 export interface NotificationDispatcherOptions {
   clock: Clock;
   signer: Signer;
-  fetch: typeof fetch;
+  http: HttpClient;
   /** A try that has no answer after this is cut and counted as failed. */
   timeoutMs: number;
   /** The committed document now (null: gone), read for each try. */
@@ -97,7 +97,7 @@ export class NotificationDispatcher {
       'tether-signature': `t=${t},v1=${this.o.signer.hmacHex(`${t}.${body}`)}`,
     };
     const started = performance.now();
-    const outcome = await post(this.o.fetch, url, headers, body, this.o.timeoutMs, this.stopping.signal).then((r) => ({
+    const outcome = await post(this.o.http, url, headers, body, this.o.timeoutMs, this.stopping.signal).then((r) => ({
       ...r,
       ms: Math.round(performance.now() - started),
     }));
@@ -119,22 +119,22 @@ export class NotificationDispatcher {
 }
 
 async function post(
-  fetchImpl: typeof fetch,
+  http: HttpClient,
   url: string,
   headers: Record<string, string>,
   body: string,
   timeoutMs: number,
   stop: AbortSignal,
 ): Promise<{ ok: true; status: number } | { ok: false; status: number | null; error: string }> {
-  const r = await timedPost(fetchImpl, url, { method: 'POST', headers, body }, timeoutMs, stop);
+  const r = await http.post(url, { method: 'POST', headers, body }, timeoutMs, stop);
   if (!r.ok) {
-    const err = r.error as { message?: string; cause?: { code?: string } };
+    const err = r.error as { message?: string; code?: string; cause?: { code?: string } };
     return {
       ok: false,
       status: null,
-      error: r.timedOut ? `no answer within ${timeoutMs / 1000} s` : (err?.cause?.code ?? err?.message ?? String(r.error)),
+      error: r.timedOut ? `no answer within ${timeoutMs / 1000} s` : (err?.cause?.code ?? err?.code ?? err?.message ?? String(r.error)),
     };
   }
-  if (r.res.status >= 200 && r.res.status < 300) return { ok: true, status: r.res.status };
-  return { ok: false, status: r.res.status, error: `HTTP ${r.res.status}${r.res.statusText ? ` ${r.res.statusText}` : ''}` };
+  if (r.status >= 200 && r.status < 300) return { ok: true, status: r.status };
+  return { ok: false, status: r.status, error: `HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ''}` };
 }

@@ -1,7 +1,8 @@
-/** Today's OutboxDispatcher: trigger requests from this process (fetch), one AbortController per request in flight. */
+/** Today's OutboxDispatcher: trigger requests from this process (undici, keep-alive per origin), one AbortController per request in flight. */
 import type { OutboxDispatcher } from '../ports.ts';
 import type { OutboxEntry, RunDoc } from '../../store/types.ts';
 import type { Signer } from '../signer.ts';
+import type { HttpClient } from '../http-client.ts';
 import { sendTrigger, type TriggerOutcome } from '../trigger.ts';
 
 export class LocalOutboxDispatcher implements OutboxDispatcher {
@@ -10,7 +11,7 @@ export class LocalOutboxDispatcher implements OutboxDispatcher {
   private readonly pending = new Set<Promise<void>>();
 
   constructor(
-    private readonly fetchImpl: typeof fetch,
+    private readonly http: HttpClient,
     private readonly signer: Signer,
   ) {}
 
@@ -25,7 +26,7 @@ export class LocalOutboxDispatcher implements OutboxDispatcher {
     const runId = doc.id;
     this.runOf.set(o.id, runId);
     const config = doc.snapshot.context.config;
-    const pending: Promise<void> = sendTrigger(this.fetchImpl, {
+    const pending: Promise<void> = sendTrigger(this.http, {
       url: config.target.url,
       method: config.target.method,
       headers: config.target.headers ?? {},
