@@ -16,6 +16,7 @@ import { benchTimersAndHeap } from './rows/b3-b4.ts';
 import { benchRestart } from './rows/b5.ts';
 import { benchStream } from './rows/b6.ts';
 import { benchLaunches } from './rows/b8.ts';
+import { benchMemoryAndWarmUp } from './rows/b14-b15.ts';
 import { benchPgThroughput, benchTakeover, benchCrossNodeStream } from './rows/b9-b12.ts';
 import { machineInfo, writeReport } from './lib/report.ts';
 import { printRow, type Row } from './lib/row.ts';
@@ -55,13 +56,16 @@ const section = async (ids: string[], title: string, fn: (work: string) => Promi
   console.log(`   (${Math.round((performance.now() - t0) / 1000)} s)`);
 };
 
-await section(['B1', 'B2', 'B7'], 'B1 / B2 / B7: durable callbacks/s, stored-runs independence, event-loop blocks', (w) =>
-  benchThroughput(w, UNUSED_TARGET),
+await section(
+  ['B1', 'B2', 'B7', 'B13', 'B16'],
+  'B1 / B13 / B2 / B7 / B16: durable callbacks/s (fsync off and on), stored-runs independence, event-loop blocks, lateness under load',
+  (w) => benchThroughput(w, UNUSED_TARGET),
 );
 await section(['B3', 'B4'], 'B3 / B4: heap per waiting run, timeout lateness', () => benchTimersAndHeap());
 await section(['B5'], 'B5: restart to serving', (w) => benchRestart(w, UNUSED_TARGET));
 await section(['B6'], 'B6: callback → run.updated over WebSocket', (w) => benchStream(w, UNUSED_TARGET));
 await section(['B8'], 'B8: launches/s with the trigger POST', (w) => benchLaunches(w));
+await section(['B14', 'B15'], 'B14 / B15: memory per waiting run, launch warm-up', (w) => benchMemoryAndWarmUp(w));
 await section(['B9', 'B10'], 'B9 / B10: durable callbacks/s on PostgreSQL, 1 node vs the file store, 2 nodes vs 1', (w) => benchPgThroughput(w));
 await section(['B11'], "B11: a node's SIGKILL → its timers fire on the surviving node", (w) => benchTakeover(w));
 await section(['B12'], 'B12: callback on node a → run.updated at a WebSocket client of node b', (w) => benchCrossNodeStream(w));

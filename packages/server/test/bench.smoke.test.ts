@@ -17,7 +17,7 @@ afterAll(async () => {
   if (out) await rm(out, { recursive: true, force: true });
 });
 
-it('pnpm bench --quick runs every row (B1–B12) and writes its table', async () => {
+it('pnpm bench --quick runs every row (B1–B16) and writes its table', async () => {
   out = await mkdtemp(join(tmpdir(), 'tether-bench-smoke-'));
   const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick'], {
     cwd: serverDir,
@@ -36,7 +36,7 @@ it('pnpm bench --quick runs every row (B1–B12) and writes its table', async ()
     machine: { nproc: number; node: string };
   };
   expect(report.errors).toEqual([]);
-  const ids = Array.from({ length: 12 }, (_, i) => `B${i + 1}`);
+  const ids = Array.from({ length: 16 }, (_, i) => `B${i + 1}`);
   expect(report.rows.map((r) => r.id)).toEqual(ids);
   for (const r of report.rows) {
     expect(r.figure, r.id).toMatch(/\d/);
