@@ -17,6 +17,8 @@ export interface ServerStats {
   cpuShare: number;
   heapUsed: number;
   rss: number;
+  /** process.memoryUsage() of the server's process, in full. */
+  memory: NodeJS.MemoryUsage;
   runs: number;
   activeRuns: number;
   timers: number;

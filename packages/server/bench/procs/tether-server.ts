@@ -32,6 +32,7 @@ app.get('/__bench/stats', async () => {
     cpuShare: (cpu.user + cpu.system) / 1000 / wall,
     heapUsed: process.memoryUsage().heapUsed,
     rss: process.memoryUsage().rss,
+    memory: process.memoryUsage(),
     runs: engine.runCount,
     activeRuns: engine.activeCount,
     timers: engine.timerCount,

@@ -19,14 +19,16 @@ interface LaunchResult {
 }
 
 export async function benchMemoryAndWarmUp(work: string): Promise<Row[]> {
-  const n = QUICK ? 2_000 : 100_000;
+  // BENCH_B14_N: fewer runs while looking into one cause (the row is defined at 100k).
+  const n = Number(process.env.BENCH_B14_N ?? (QUICK ? 2_000 : 100_000));
   const batch = QUICK ? 500 : 1_000;
   const steadyFrom = QUICK ? 2 : 5; // batches: the steady rate is read after the first 5,000 launches
   const external = await startBare('fake external system');
-  const tether = await startTether('tether (fresh)', join(work, 'b14'));
+  const tether = await startTether('tether (fresh)', join(work, 'b14'), {}, process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []);
   try {
     await sleep(1_000); // start-up's own allocations settle
     const idle = await stats(tether);
+    if (process.env.BENCH_TRACE_MEMORY) progress(`idle ${JSON.stringify(idle.memory)}`);
     progress(`B14/B15: idle RSS ${round(idle.rss / 2 ** 20, 1)} MiB; launching ${n} runs in batches of ${batch}, 64 in flight`);
     const spec = join(work, 'launch.json');
     const body = JSON.stringify({
@@ -46,7 +48,13 @@ export async function benchMemoryAndWarmUp(work: string): Promise<Row[]> {
     await waitIdle(tether);
     await sleep(2_000); // the write-back of the last commits (run files) is part of steady state
     const loaded = await stats(tether);
+    if (process.env.BENCH_TRACE_MEMORY)
+      for (let i = 0; i < 6; i++) {
+        await sleep(5_000);
+        progress(`+${(i + 1) * 5} s ${JSON.stringify((await stats(tether)).memory)}`);
+      }
     if (loaded.activeRuns < n) throw new Error(`B14: ${loaded.activeRuns} active runs after launching ${n}`);
+    if (process.env.BENCH_TRACE_MEMORY) progress(`loaded ${JSON.stringify(loaded.memory)}`);
     const perRun = (loaded.rss - idle.rss) / n;
     const first = r.batches[0]!.perSec;
     const steadyRates = r.batches
@@ -62,7 +70,7 @@ export async function benchMemoryAndWarmUp(work: string): Promise<Row[]> {
         figure: `${round(perRun / 1024, 2)} KiB (RSS ${round(idle.rss / 2 ** 20)} → ${round(loaded.rss / 2 ** 20)} MiB; heap ${round(idle.heapUsed / 2 ** 20)} → ${round(loaded.heapUsed / 2 ** 20)} MiB)`,
         goal: '≤ 4 KiB',
         pass: perRun <= 4 * 1024,
-        details: { n, idleRss: idle.rss, loadedRss: loaded.rss, idleHeap: idle.heapUsed, loadedHeap: loaded.heapUsed, perRunBytes: perRun },
+        details: { n, idle: idle.memory, loaded: loaded.memory, perRunBytes: perRun },
       },
       {
         id: 'B15',
