@@ -59,6 +59,13 @@ app.post('/__bench/reset', async () => {
   wallFrom = performance.now();
   return { ok: true };
 });
+// Diagnosis only (started with --expose-gc): a full GC, then memory as it is live.
+app.post('/__bench/gc', async () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return { ok: false, why: 'start the server with --expose-gc' };
+  gc();
+  return { ok: true, memory: process.memoryUsage() };
+});
 app.get('/__bench/idle', async () => {
   await app.tether.engine.idle();
   return { ok: true };

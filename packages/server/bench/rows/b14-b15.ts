@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runChild } from '../lib/child.ts';
 import { startBare, startTether, stats, waitIdle } from '../lib/servers.ts';
-import { progress, quantile, round, sleep, QUICK } from '../lib/util.ts';
+import { postJson, progress, quantile, round, sleep, QUICK } from '../lib/util.ts';
 import type { Row } from '../lib/row.ts';
 
 interface LaunchResult {
@@ -53,6 +53,7 @@ export async function benchMemoryAndWarmUp(work: string): Promise<Row[]> {
         await sleep(5_000);
         progress(`+${(i + 1) * 5} s ${JSON.stringify((await stats(tether)).memory)}`);
       }
+    if (process.env.BENCH_TRACE_MEMORY) progress(`after a full GC ${JSON.stringify(await postJson(`${tether.base}/__bench/gc`))}`);
     if (loaded.activeRuns < n) throw new Error(`B14: ${loaded.activeRuns} active runs after launching ${n}`);
     if (process.env.BENCH_TRACE_MEMORY) progress(`loaded ${JSON.stringify(loaded.memory)}`);
     const perRun = (loaded.rss - idle.rss) / n;
