@@ -253,7 +253,7 @@ describe('parseRunConfig: target headers the HTTP client could not send are refu
     ]);
   });
 
-  // Refused before this change too; kept as the list of what undici's fetch refuses (checked against it, docs/reliability.md).
+  // Refused before this change too; kept as the list of what the trigger's HTTP client refuses (checked against it, docs/reliability.md).
   it.each(['X Foo', 'X:Foo', 'X(Foo)', 'X"Foo', 'X/Foo', 'X@Foo', 'X[Foo]', 'X{Foo}', 'X\tFoo', 'Xé', 'X=Foo', 'X,Foo', 'X;Foo', 'X?Foo', 'X\\Foo'])(
     'the name %j, not an RFC 9110 token',
     (name) => {
