@@ -50,7 +50,7 @@ export class JournalWriter {
     await this.call({ type: 'rotate', journal });
   }
 
-  /** Appends one record (a line, newline included) and its index line; resolves once the record is on disk. */
+  /** Appends one record (a line's text; the newline is added here) and its index line (newline included); resolves once the record is on disk. */
   append(runId: string, record: string, indexLine: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ runId, record, indexLine, resolve, reject });
@@ -71,6 +71,7 @@ export class JournalWriter {
     let index = '';
     for (const p of group) {
       journal += p.record;
+      journal += '\n';
       index += p.indexLine;
     }
     this.call({ type: 'append', journal, index }).then(
