@@ -13,7 +13,10 @@ import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 // Dispatcher.prototype; here it is called with the agent as `this`.
 const requireFromHere = createRequire(import.meta.url);
 const Agent = requireFromHere('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
-const request = requireFromHere('undici/lib/api/api-request.js') as (this: Dispatcher, o: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+const request = requireFromHere('undici/lib/api/api-request.js') as (
+  this: Dispatcher,
+  o: Dispatcher.RequestOptions,
+) => Promise<Dispatcher.ResponseData>;
 
 /** What a POST produced: the answer (status, reason phrase, the start of the body) or why there was none. */
 export type PostResult = { ok: true; status: number; statusText: string; text: string } | { ok: false; timedOut: boolean; error: unknown };
