@@ -34,7 +34,7 @@ export interface HttpClient {
 }
 
 /** The most of an answer's body read (only an excerpt is kept): a target streaming gigabytes costs this, then the cut. */
-export const MAX_ANSWER_BYTES = 64 * 1024;
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): Promise<string> {
   const chunks: Buffer[] = [];
@@ -103,10 +103,15 @@ export class UndiciHttpClient implements HttpClient {
   }
 }
 
+type NetworkError = { message?: string; code?: string; cause?: { code?: string; message?: string } } | undefined;
+
+/** A network error's code (`ECONNREFUSED`, `UND_ERR_SOCKET`): on the error from request(), on its cause from fetch. */
+export const networkCode = (e: unknown): string | undefined => (e as NetworkError)?.cause?.code ?? (e as NetworkError)?.code;
+
 /** A network error in a sentence: `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9`, or the error's own message. */
 export function networkMessage(e: unknown): string {
-  const err = e as { name?: string; message?: string; code?: string; cause?: { code?: string; message?: string } };
-  const code = err?.cause?.code ?? err?.code;
+  const err = e as NetworkError;
+  const code = networkCode(e);
   const msg = err?.cause?.message ?? err?.message ?? String(e);
   return code ? `${code}: ${msg}` : msg;
 }

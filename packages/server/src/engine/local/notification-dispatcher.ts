@@ -11,7 +11,7 @@ import type { Clock } from '../clock.ts';
 import type { Signer } from '../signer.ts';
 import type { RunDoc } from '../../store/types.ts';
 import { notificationIdempotencyKey, type DeliveryOutcome } from '../../core/notify.ts';
-import type { HttpClient } from '../http-client.ts';
+import { networkCode, type HttpClient } from '../http-client.ts';
 
 export interface NotificationDispatcherOptions {
   clock: Clock;
@@ -128,11 +128,10 @@ async function post(
 ): Promise<{ ok: true; status: number } | { ok: false; status: number | null; error: string }> {
   const r = await http.post(url, { method: 'POST', headers, body }, timeoutMs, stop);
   if (!r.ok) {
-    const err = r.error as { message?: string; code?: string; cause?: { code?: string } };
     return {
       ok: false,
       status: null,
-      error: r.timedOut ? `no answer within ${timeoutMs / 1000} s` : (err?.cause?.code ?? err?.code ?? err?.message ?? String(r.error)),
+      error: r.timedOut ? `no answer within ${timeoutMs / 1000} s` : (networkCode(r.error) ?? (r.error as Error)?.message ?? String(r.error)),
     };
   }
   if (r.status >= 200 && r.status < 300) return { ok: true, status: r.status };

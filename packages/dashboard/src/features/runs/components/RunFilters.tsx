@@ -62,28 +62,20 @@ export function RunFilters({ state, onChange }: RunFiltersProps) {
           ))}
         </select>
       </div>
-      <div className="filter-group">
-        <label htmlFor="filter-created-after">Created after</label>
-        <input
-          id="filter-created-after"
-          type="datetime-local"
-          value={toLocalInput(state.createdAfter)}
-          aria-invalid={badRange || undefined}
-          aria-describedby={badRange ? 'filter-range-error' : undefined}
-          onChange={(e) => onChange({ createdAfter: fromLocalInput(e.target.value), cursor: null })}
-        />
-      </div>
-      <div className="filter-group">
-        <label htmlFor="filter-created-before">Created before</label>
-        <input
-          id="filter-created-before"
-          type="datetime-local"
-          value={toLocalInput(state.createdBefore)}
-          aria-invalid={badRange || undefined}
-          aria-describedby={badRange ? 'filter-range-error' : undefined}
-          onChange={(e) => onChange({ createdBefore: fromLocalInput(e.target.value), cursor: null })}
-        />
-      </div>
+      <CreatedBound
+        id="filter-created-after"
+        label="Created after"
+        value={state.createdAfter}
+        invalid={badRange}
+        onValue={(createdAfter) => onChange({ createdAfter, cursor: null })}
+      />
+      <CreatedBound
+        id="filter-created-before"
+        label="Created before"
+        value={state.createdBefore}
+        invalid={badRange}
+        onValue={(createdBefore) => onChange({ createdBefore, cursor: null })}
+      />
       {isFiltered(state) ? (
         <button
           type="button"
@@ -108,6 +100,23 @@ export function RunFilters({ state, onChange }: RunFiltersProps) {
           Looking for a run by id? <Link to={`/runs/${trimmed}`}>Open {trimmed}</Link>
         </p>
       ) : null}
+    </div>
+  );
+}
+
+/** One end of the created-date range: a local date-time input holding an ISO instant (or none). */
+function CreatedBound(props: { id: string; label: string; value: string | null; invalid: boolean; onValue: (iso: string | null) => void }) {
+  return (
+    <div className="filter-group">
+      <label htmlFor={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type="datetime-local"
+        value={toLocalInput(props.value)}
+        aria-invalid={props.invalid || undefined}
+        aria-describedby={props.invalid ? 'filter-range-error' : undefined}
+        onChange={(e) => props.onValue(fromLocalInput(e.target.value))}
+      />
     </div>
   );
 }
