@@ -174,6 +174,35 @@ describe('LowdbRunStore write-back', () => {
     expect(await seqs()).toEqual([2]);
   });
 
+  it('documents with characters of two, three and four UTF-8 bytes read back whole from the journal and land byte for byte in their run files', async () => {
+    // The store keeps only where each pending record is (bytes into its segment), not its text: a character counted
+    // in UTF-16 units instead of bytes anywhere would shift every later record of the segment.
+    const names = ['café · naïve', 'attempt 1 → 2 ✓', 'emoji 🚀 and 𝄞 (surrogate pairs)', 'plain'];
+    const docs = names.map((name, i) => {
+      const d = makeDoc(runIdFor(40 + i), 'awaitingCallback');
+      return { ...d, input: { ...d.input, config: { ...d.input.config, name } } } as RunDoc;
+    });
+    await open();
+    // One group (same turn) and then one commit per turn: records side by side in one write and in separate writes.
+    await Promise.all(docs.slice(0, 2).map(commit));
+    for (const d of docs.slice(2)) await commit(d);
+    const again = { ...docs[1]!, input: { ...docs[1]!.input, config: { ...docs[1]!.input.config, name: 'replaced → ü' } } } as RunDoc;
+    await commit(again);
+    const want = [docs[0]!, again, docs[2]!, docs[3]!];
+    for (const d of want) expect(await store.read(d.id)).toEqual(d);
+
+    await store.writeBack();
+    expect(await seqs()).toEqual([2]);
+    for (const d of want) {
+      expect(await readFile(runFile(d.id), 'utf8')).toBe(JSON.stringify(d));
+      expect(await store.read(d.id)).toEqual(d);
+    }
+    // And from a start that finds them in the journal (a crash before any write-back).
+    await commit({ ...want[3]!, input: { ...want[3]!.input, config: { ...want[3]!.input.config, name: 'crash → 🚀' } } } as RunDoc);
+    const crashed = await loadCrashCopy();
+    expect(crashed.get(want[0]!.id)).toEqual(want[0]);
+    expect((crashed.get(want[3]!.id) as RunDoc).input.config.name).toBe('crash → 🚀');
+  });
   it('runs every writeBackIntervalMs while anything waits for it, and not otherwise', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     await open({ writeBackIntervalMs: 1_000 });

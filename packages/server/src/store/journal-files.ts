@@ -40,11 +40,18 @@ export function checkDoc(doc: unknown, where: string, runId?: string): asserts d
     throw new CorruptRunFileError(where, 'missing snapshot, timers, outbox or events');
 }
 
+/** Where a record is in the journal: its segment's number, and its bytes there (the newline excluded). */
+export interface JournalSpot {
+  seq: number;
+  offset: number;
+  length: number;
+}
+
 export interface JournalContents {
-  /** The newest journaled document of each run, and its line as written (the bytes its run file will get). */
-  docs: Map<string, { doc: RunDoc; text: string }>;
+  /** The newest journaled document of each run, and where its line is (the bytes its run file will get). */
+  docs: Map<string, { doc: RunDoc; at: JournalSpot }>;
   /** Runs whose newest journal line is a deletion (a tombstone): gone, whatever their run file still says. */
-  deleted: Set<string>;
+  deleted: Map<string, JournalSpot>;
   segments: number[];
 }
 
@@ -60,44 +67,47 @@ export const isTombstone = (v: unknown): v is { id: string; deleted: true } =>
  */
 export async function readJournal(dataDir: string, onlyRun?: string): Promise<JournalContents> {
   const segments = await listSegments(dataDir);
-  const docs = new Map<string, { doc: RunDoc; text: string }>();
-  const deleted = new Set<string>();
-  const needle = onlyRun === undefined ? null : `"id":${JSON.stringify(onlyRun)}`;
+  const docs = new Map<string, { doc: RunDoc; at: JournalSpot }>();
+  const deleted = new Map<string, JournalSpot>();
+  const needle = onlyRun === undefined ? null : Buffer.from(`"id":${JSON.stringify(onlyRun)}`);
   for (const seq of segments) {
     const file = segmentFile(dataDir, seq);
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, 'utf8');
+      bytes = await readFile(file);
     } catch (e) {
       // A running store's write-back deleted it after listing: what it held is in the run files now.
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw e;
     }
-    const lines = text.split('\n');
-    const last = lines.length - 1; // '' when the segment ends with a newline; otherwise a torn record
-    for (let i = 0; i < last; i++) {
-      const line = lines[i]!;
-      if (needle !== null && !line.includes(needle)) continue;
+    // Lines by their newline bytes (a JSON text holds none): each record's offset is where the store reads it again.
+    // Past the last newline is a torn record, or nothing.
+    let line = 0;
+    for (let start = 0, end = bytes.indexOf(10); end !== -1; start = end + 1, end = bytes.indexOf(10, start)) {
+      line++;
+      if (needle !== null && bytes.subarray(start, end).indexOf(needle) === -1) continue;
+      const at: JournalSpot = { seq, offset: start, length: end - start };
       let doc: unknown;
       try {
-        doc = JSON.parse(line);
+        doc = JSON.parse(bytes.toString('utf8', start, end));
       } catch (e) {
-        throw new CorruptRunFileError(file, `line ${i + 1}: invalid JSON (${(e as Error).message})`);
+        throw new CorruptRunFileError(file, `line ${line}: invalid JSON (${(e as Error).message})`);
       }
       if (isTombstone(doc)) {
         if (onlyRun !== undefined && doc.id !== onlyRun) continue;
         docs.delete(doc.id);
-        deleted.add(doc.id);
+        deleted.set(doc.id, at);
         continue;
       }
       try {
         checkDoc(doc, file);
       } catch (e) {
-        if (e instanceof CorruptRunFileError) throw new CorruptRunFileError(file, `line ${i + 1}: ${e.reason}`);
+        if (e instanceof CorruptRunFileError) throw new CorruptRunFileError(file, `line ${line}: ${e.reason}`);
         throw e;
       }
       if (onlyRun !== undefined && doc.id !== onlyRun) continue;
-      docs.set(doc.id, { doc, text: line });
+      deleted.delete(doc.id);
+      docs.set(doc.id, { doc, at });
     }
   }
   return { docs, deleted, segments };

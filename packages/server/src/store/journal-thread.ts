@@ -10,6 +10,8 @@ import { plainError, serveRequests, type JournalReply, type JournalRequest, type
 /** The segment appends go to (null: none open, or its tail is unknown after a failed cut-back), and its size. */
 let journalFd: number | null = null;
 let journalSize = 0;
+/** The open segment's sequence number: replies name it, so the main thread knows where each record landed. */
+let journalSeq = 0;
 let indexFd: number | null = null;
 let fsync = false;
 
@@ -28,7 +30,7 @@ function syncDir(dir: string): void {
 }
 
 /** The new segment is opened before the old one is let go: a rotation that fails leaves appends going where they went. */
-function openSegment(file: string): void {
+function openSegment(file: string, seq: number): void {
   const fd = fs.openSync(file, 'a', 0o644);
   let size: number;
   try {
@@ -40,6 +42,7 @@ function openSegment(file: string): void {
   if (journalFd !== null) fs.closeSync(journalFd);
   journalFd = fd;
   journalSize = size;
+  journalSeq = seq;
   // The new segment's name must survive a power loss before anything acknowledged is in it.
   if (fsync) syncDir(path.dirname(file));
 }
@@ -65,6 +68,10 @@ function append(journal: string, index: string): JournalReply {
     }
     return { error: plainError(e), size: journalSize };
   }
+  // Where each record begins: a JSON text holds no raw newline (JSON.stringify escapes it), so every newline byte
+  // ends a record. The main thread reads a record back (and the write-back copies it) by these offsets.
+  const bounds = [journalSize];
+  for (let at = buf.indexOf(10); at !== -1; at = buf.indexOf(10, at + 1)) bounds.push(journalSize + at + 1);
   journalSize += buf.length;
   let indexFailed = false;
   if (indexFd !== null && index) {
@@ -75,7 +82,7 @@ function append(journal: string, index: string): JournalReply {
       indexFailed = true;
     }
   }
-  return { error: null, indexFailed, size: journalSize };
+  return { error: null, indexFailed, size: journalSize, landed: { seq: journalSeq, bounds } };
 }
 
 function handle(m: JournalRequest): JournalReply {
@@ -85,12 +92,12 @@ function handle(m: JournalRequest): JournalReply {
     switch (m.type) {
       case 'open':
         fsync = m.fsync;
-        openSegment(m.journal);
+        openSegment(m.journal, m.seq);
         if (indexFd !== null) fs.closeSync(indexFd);
         indexFd = m.index ? fs.openSync(m.index, 'a') : null;
         break;
       case 'rotate':
-        openSegment(m.journal);
+        openSegment(m.journal, m.seq);
         break;
       case 'noop':
         break;

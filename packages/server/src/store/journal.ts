@@ -33,21 +33,25 @@ export class JournalWriter {
   private scheduled = false;
   /** Bytes in the current segment, as of the last answer. */
   size = 0;
-  /** Called once per group that lands, with its records in commit order, before any of their commits resolves. */
-  onLanded: (group: ReadonlyArray<{ runId: string; record: string }>, indexFailed: boolean) => void = () => {};
+  /**
+   * Called once per group that lands, with its records in commit order, before any of their commits resolves: `seq`
+   * is the segment they are in, record i's bytes are `bounds[i]` to `bounds[i + 1] - 1` (its newline excluded).
+   */
+  onLanded: (group: ReadonlyArray<{ runId: string; record: string }>, landed: { seq: number; bounds: number[] }, indexFailed: boolean) => void =
+    () => {};
 
-  /** Opens `journal` for appends (created if missing) and `index` for summary lines. */
-  async open(journal: string, index: string | null, fsync: boolean): Promise<void> {
-    await this.call({ type: 'open', journal, index, fsync });
+  /** Opens `journal` (segment number `seq`) for appends (created if missing) and `index` for summary lines. */
+  async open(journal: string, seq: number, index: string | null, fsync: boolean): Promise<void> {
+    await this.call({ type: 'open', journal, seq, index, fsync });
   }
 
   /**
    * Closes the current segment and appends to `journal` from here on. Ordered with appends: every group posted before
    * this call is in the old segment, every one after it in the new one.
    */
-  async rotate(journal: string): Promise<void> {
+  async rotate(journal: string, seq: number): Promise<void> {
     if (this.scheduled) this.flush();
-    await this.call({ type: 'rotate', journal });
+    await this.call({ type: 'rotate', journal, seq });
   }
 
   /** Appends one record (a line's text; the newline is added here) and its index line (newline included); resolves once the record is on disk. */
@@ -76,7 +80,14 @@ export class JournalWriter {
     }
     this.call({ type: 'append', journal, index }).then(
       (r) => {
-        this.onLanded(group, r.indexFailed === true);
+        if (!r.landed || r.landed.bounds.length !== group.length + 1) {
+          // Cannot happen (the thread found as many newlines as it was sent records); if it did, acknowledging would
+          // leave the store unable to find these records.
+          const e = new Error(`journal writer: a group of ${group.length} records landed as ${r.landed ? r.landed.bounds.length - 1 : 'no'} records`);
+          for (const p of group) p.reject(e);
+          return;
+        }
+        this.onLanded(group, r.landed, r.indexFailed === true);
         for (const p of group) p.resolve();
       },
       (e: Error) => {

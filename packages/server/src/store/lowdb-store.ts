@@ -13,9 +13,12 @@
  * A run's truth is its newest journal line if there is one, else its run file. A write-back starts a new segment,
  * writes the newest document of every run the journal changed since the last one to its run file (temp + rename, on
  * a thread of its own), and only then deletes the older segments: at every moment each acknowledged document is in a
- * segment or in its run file. Write-backs run when the documents waiting for one exceed `dirtyBudgetBytes` (they are
- * also the read cache of those runs), when the journal exceeds `journalBudgetBytes`, every `writeBackIntervalMs`,
- * and at a clean shutdown, which leaves the journal empty.
+ * segment or in its run file. Write-backs run when the documents waiting for one exceed `dirtyBudgetBytes`, when the
+ * journal exceeds `journalBudgetBytes`, every `writeBackIntervalMs`, and at a clean shutdown, which leaves the journal
+ * empty. The store keeps only where each waiting document is in the journal (segment, offset, length): a read of such
+ * a run reads its record back, and the write-back's thread copies the record's bytes from the segment into the run
+ * file. Holding the documents' text instead cost up to the whole budget in heap (two bytes per character for any
+ * text with a non-Latin-1 character in it), promoted to the old generation and copied to the thread (B3, B14).
  *
  * Why: a run file rewritten by temp + rename per commit cost ~200 µs of disk and kernel time per commit on ext4;
  * appending the same bytes costs ~5 µs, and a run that commits many times between checkpoints has its file written
@@ -38,7 +41,7 @@
  * when it was written, and it is deleted before anything else is committed.
  */
 import { Low } from 'lowdb';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isFinalRunStatus, type RunSummary } from '@tether/machine';
@@ -47,7 +50,7 @@ import { lockDataDir } from './data-dir-lock.ts';
 import { DurableJSONFile, fsyncDir, writeFileAtomic } from './durable-file.ts';
 import { indexEntryOf, indexLineOf, indexLineOfPending, pendingOf, type IndexEntry } from './index-line.ts';
 import { JournalWriter } from './journal.ts';
-import { checkDoc, isTombstone, journalDir, readJournal, segmentFile, tombstoneOf } from './journal-files.ts';
+import { checkDoc, isTombstone, journalDir, readJournal, segmentFile, tombstoneOf, type JournalSpot } from './journal-files.ts';
 import { RunFileWriter } from './run-file-writer.ts';
 import { silentStoreLogger, WriteBackError, WriteBackMonitor, type StoreLogger, type WriteBackHealth } from './write-back-health.ts';
 import {
@@ -125,8 +128,13 @@ async function fsyncFile(file: string): Promise<void> {
 }
 
 const RUN_FILE = /^(run_[A-Za-z0-9_-]+)\.json$/;
-/** How a tombstone's line starts (tombstoneOf): the write-back tells a deletion from a document by it. */
+/** How a tombstone's line starts (tombstoneOf): a landed record is told a deletion by it. */
 const TOMBSTONE_PREFIX = '{"deleted":true,';
+
+/** A run whose run file is behind the journal: where its newest record is, and whether that record deletes it. */
+interface Pending extends JournalSpot {
+  deleted: boolean;
+}
 /** Dirty entries released per turn of the loop once a write-back has landed. */
 const CLEANUP_SLICE = 4096;
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -138,7 +146,10 @@ export interface LowdbStoreOptions {
   dir: string;
   /** fsync the journal (and run files and directories at write-back) before a commit resolves (TETHER_FSYNC=1). */
   fsync?: boolean;
-  /** Write back once the documents not yet in their run files exceed this many bytes (held in memory). Default 64 MiB. */
+  /**
+   * Write back once the documents not yet in their run files exceed this many bytes (UTF-8, as in the journal; they
+   * are not held in memory). Default 64 MiB.
+   */
   dirtyBudgetBytes?: number;
   /** Write back once the current journal segment exceeds this many bytes. Default 128 MiB. */
   journalBudgetBytes?: number;
@@ -171,11 +182,15 @@ export class LowdbRunStore implements RunFiles {
   private journal: JournalWriter | null = null;
   private files: RunFileWriter | null = null;
   /**
-   * The newest committed document of every run whose run file is behind the journal, as written to the journal. Reads
-   * are served from here first: it is also the read cache of the runs that committed since the last write-back.
+   * Every run whose run file is behind the journal, and where its newest record is. Reads of these runs read that
+   * record; a write-back copies it into the run file (on the writer thread, from the segment). Only positions are
+   * held here: the documents themselves stay on disk (in the page cache), not in this process's heap.
    */
-  private readonly dirty = new Map<string, string>();
+  private readonly dirty = new Map<string, Pending>();
+  /** UTF-8 bytes of the records in `dirty`: what the next write-back will copy. */
   private dirtyBytes = 0;
+  /** Read-only descriptors of the segments `dirty` points into, opened on first read, closed with their segment. */
+  private readonly segmentFds = new Map<number, number>();
   /** Journal segments on disk, ascending; the last is the one being appended to. */
   private segments: number[] = [];
   private writingBack: Promise<void> | null = null;
@@ -246,13 +261,13 @@ export class LowdbRunStore implements RunFiles {
     // The journal first: what it holds is newer than any run file, and a run file it covers is never read.
     const journaled = await readJournal(this.dir);
     // Deleted runs: their tombstone is newer than whatever their file or the index says.
-    for (const id of journaled.deleted) onDisk.delete(id);
+    for (const id of journaled.deleted.keys()) onDisk.delete(id);
     const checkpoint = await this.takeCheckpoint();
     // A shutdown checkpoint describes the run files as they were with an empty journal; anything journaled since
     // (a commit after it, which cannot happen in a clean shutdown) makes it untrustworthy.
     const trusted = journaled.docs.size === 0 ? (checkpoint ?? new Map<string, PendingRun>()) : new Map<string, PendingRun>();
     const { entries: indexed, lines: indexLines, tombstones } = await this.readIndex();
-    for (const id of journaled.deleted) indexed.delete(id);
+    for (const id of journaled.deleted.keys()) indexed.delete(id);
     const summaries = new Map<string, RunSummary>();
     /** Index lines still true, kept as read: compaction writes them back without re-serialising 100k summaries. */
     const keptLines = new Map<string, string>();
@@ -378,18 +393,22 @@ export class LowdbRunStore implements RunFiles {
 
     // What the journal holds still has to reach the run files: it waits for the next write-back like any commit
     // (a tombstone's write-back removes the run file).
-    for (const [id, { text }] of journaled.docs) this.setDirty(id, text);
-    for (const id of journaled.deleted) this.setDirty(id, tombstoneOf(id));
+    for (const [id, { at }] of journaled.docs) this.setDirty(id, { ...at, deleted: false });
+    for (const [id, at] of journaled.deleted) this.setDirty(id, { ...at, deleted: true });
     // Appends go to a fresh segment: an old one may end in a torn record.
     const seq = (journaled.segments.at(-1) ?? 0) + 1;
     this.segments = [...journaled.segments, seq];
     const journal = (this.journal = new JournalWriter());
-    journal.onLanded = (group, indexFailed) => {
-      for (const { runId, record } of group) this.setDirty(runId, record);
+    journal.onLanded = (group, { seq, bounds }, indexFailed) => {
+      for (let i = 0; i < group.length; i++) {
+        const { runId, record } = group[i]!;
+        const offset = bounds[i]!;
+        this.setDirty(runId, { seq, offset, length: bounds[i + 1]! - 1 - offset, deleted: record.startsWith(TOMBSTONE_PREFIX) });
+      }
       if (indexFailed) this.markIndexStale();
       this.maybeWriteBack();
     };
-    await journal.open(segmentFile(this.dir, seq), this.indexFile, this.fsync);
+    await journal.open(segmentFile(this.dir, seq), seq, this.indexFile, this.fsync);
     this.files = new RunFileWriter(this.fsync);
     if (this.writeBackIntervalMs > 0) {
       this.writeBackTimer = setInterval(() => {
@@ -447,11 +466,36 @@ export class LowdbRunStore implements RunFiles {
     }
   }
 
-  private setDirty(runId: string, text: string): void {
+  private setDirty(runId: string, at: Pending): void {
     const was = this.dirty.get(runId);
     if (was !== undefined) this.dirtyBytes -= was.length;
-    this.dirty.set(runId, text);
-    this.dirtyBytes += text.length;
+    this.dirty.set(runId, at);
+    this.dirtyBytes += at.length;
+  }
+
+  /** The text of a journal record, read back from its segment (synchronously: a few KB, from the page cache). */
+  private readRecord(at: JournalSpot): string {
+    let fd = this.segmentFds.get(at.seq);
+    if (fd === undefined) this.segmentFds.set(at.seq, (fd = openSync(segmentFile(this.dir, at.seq), 'r')));
+    const buf = Buffer.allocUnsafe(at.length);
+    let got = 0;
+    while (got < at.length) {
+      const n = readSync(fd, buf, got, at.length - got, at.offset + got);
+      if (n === 0) throw new Error(`${segmentFile(this.dir, at.seq)} ends before byte ${at.offset + at.length} (a record at ${at.offset})`);
+      got += n;
+    }
+    return buf.toString('utf8');
+  }
+
+  private closeSegmentFd(seq: number): void {
+    const fd = this.segmentFds.get(seq);
+    if (fd === undefined) return;
+    this.segmentFds.delete(seq);
+    try {
+      closeSync(fd);
+    } catch {
+      // Read-only: nothing depends on it.
+    }
   }
 
   private maybeWriteBack(): void {
@@ -492,7 +536,7 @@ export class LowdbRunStore implements RunFiles {
     const seq = this.segments.at(-1)! + 1;
     const next = segmentFile(this.dir, seq);
     try {
-      await journal.rotate(next);
+      await journal.rotate(next, seq);
     } catch (e) {
       throw new WriteBackError(`write-back: journal segment ${next} not started: ${(e as Error).message}`, [next]);
     }
@@ -505,10 +549,10 @@ export class LowdbRunStore implements RunFiles {
     const failures: Array<{ file: string; message: string }> = [];
     const deleted: string[] = [];
     for (let i = 0; i < batch.length; i += this.writeBackBatch) {
-      const chunk: Array<{ file: string; text: string }> = [];
-      for (const [id, text] of batch.slice(i, i + this.writeBackBatch)) {
-        if (text.startsWith(TOMBSTONE_PREFIX)) deleted.push(id);
-        else chunk.push({ file: this.runFile(id), text });
+      const chunk: Array<{ file: string; from: { segment: string; offset: number; length: number } }> = [];
+      for (const [id, at] of batch.slice(i, i + this.writeBackBatch)) {
+        if (at.deleted) deleted.push(id);
+        else chunk.push({ file: this.runFile(id), from: { segment: segmentFile(this.dir, at.seq), offset: at.offset, length: at.length } });
       }
       if (chunk.length) failures.push(...(await files.writeAll(chunk)));
       else await yieldToLoop();
@@ -533,17 +577,19 @@ export class LowdbRunStore implements RunFiles {
         throw new WriteBackError(`write-back: index.jsonl not synced: ${e.message}`, [this.indexFile]);
       });
     }
-    // The index lags and no marker says so: the journal is the only record of what it lacks, and keeps every segment.
-    if (!this.keepSegments) await this.removeSegments(old);
-    // A run that committed again meanwhile stays: its newer document is in the new segment, not yet in its file.
+    // Every run file is written: reads of these runs go to them from here on. A run that committed again meanwhile
+    // stays: its newer record is in the new segment, not yet in its file. Before the segments go, since a run still
+    // listed here is read from its old segment.
     for (let i = 0; i < batch.length; i++) {
-      const [id, text] = batch[i]!;
-      if (this.dirty.get(id) === text) {
+      const [id, at] = batch[i]!;
+      if (this.dirty.get(id) === at) {
         this.dirty.delete(id);
-        this.dirtyBytes -= text.length;
+        this.dirtyBytes -= at.length;
       }
       if (i % CLEANUP_SLICE === CLEANUP_SLICE - 1) await yieldToLoop();
     }
+    // The index lags and no marker says so: the journal is the only record of what it lacks, and keeps every segment.
+    if (!this.keepSegments) await this.removeSegments(old);
     return true;
   }
 
@@ -555,6 +601,7 @@ export class LowdbRunStore implements RunFiles {
   private async removeSegments(old: number[]): Promise<void> {
     for (const s of old) {
       const file = segmentFile(this.dir, s);
+      this.closeSegmentFd(s);
       await unlink(file).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'ENOENT') throw new WriteBackError(`write-back: run files written, journal segment ${file} not removed: ${e.message}`, [file]);
       });
@@ -664,8 +711,8 @@ export class LowdbRunStore implements RunFiles {
 
   async read(runId: string): Promise<RunDoc | null> {
     if (!RUN_ID.test(runId)) return null;
-    const text = this.dirty.get(runId);
-    if (text !== undefined) return text.startsWith(TOMBSTONE_PREFIX) ? null : (JSON.parse(text) as RunDoc);
+    const at = this.dirty.get(runId);
+    if (at !== undefined) return at.deleted ? null : (JSON.parse(this.readRecord(at)) as RunDoc);
     try {
       return await this.readChecked(runId);
     } catch (e) {
@@ -729,6 +776,7 @@ export class LowdbRunStore implements RunFiles {
     if (this.dirty.size === 0 && this.segments.length === 1) {
       await unlink(segmentFile(this.dir, this.segments[0]!)).catch(() => {});
     }
+    for (const seq of [...this.segmentFds.keys()]) this.closeSegmentFd(seq);
     const files = this.files;
     this.files = null;
     await files?.close();

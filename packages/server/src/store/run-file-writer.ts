@@ -8,7 +8,7 @@
  * rename), and on the 2-vCPU benchmark machines each round trip cost the event loop more than the syscall itself.
  */
 import { basename, dirname } from 'node:path';
-import type { RunFileReply } from './thread-protocol.ts';
+import type { RecordSpan, RunFileReply } from './thread-protocol.ts';
 import { WriterThread } from './writer-thread.ts';
 
 let tmpCounter = 0;
@@ -19,9 +19,12 @@ export class RunFileWriter {
 
   constructor(private readonly fsync: boolean) {}
 
-  /** Writes every file atomically; resolves with the names of the files that could not be written (empty: all landed). */
-  async writeAll(files: ReadonlyArray<{ file: string; text: string }>): Promise<Array<{ file: string; message: string }>> {
-    const batch = files.map(({ file, text }) => ({ file, text, tmp: `${dirname(file)}/.${basename(file)}.tmp-${process.pid}-c${++tmpCounter}` }));
+  /**
+   * Writes every file atomically with the bytes of its journal record; resolves with the names of the files that could
+   * not be written (empty: all landed).
+   */
+  async writeAll(files: ReadonlyArray<{ file: string; from: RecordSpan }>): Promise<Array<{ file: string; message: string }>> {
+    const batch = files.map(({ file, from }) => ({ file, from, tmp: `${dirname(file)}/.${basename(file)}.tmp-${process.pid}-c${++tmpCounter}` }));
     let r: RunFileReply;
     try {
       r = await this.thread.call({ type: 'files', fsync: this.fsync, files: batch });

@@ -17,10 +17,13 @@ export interface PlainError {
 // ── The journal writer ────────────────────────────────────────────────────────────────────────────────────────────
 
 export type JournalRequest =
-  /** Opens `journal` for appends (created if missing) and `index` for summary lines, replacing what was open. */
-  | { type: 'open'; journal: string; index: string | null; fsync: boolean }
-  /** Appends go to `journal` from here on; the new segment is opened before the old one is closed. */
-  | { type: 'rotate'; journal: string }
+  /**
+   * Opens `journal` (segment `seq`) for appends (created if missing) and `index` for summary lines, replacing what
+   * was open.
+   */
+  | { type: 'open'; journal: string; seq: number; index: string | null; fsync: boolean }
+  /** Appends go to `journal` (segment `seq`) from here on; the new segment is opened before the old one is closed. */
+  | { type: 'rotate'; journal: string; seq: number }
   /** One group: its records (one line each) in one write, then its index lines. */
   | { type: 'append'; journal: string; index: string }
   /** Answered once every request posted before it has been. */
@@ -34,20 +37,36 @@ export interface JournalReply {
   indexFailed?: boolean;
   /** Bytes in the current segment after this request. */
   size: number;
+  /**
+   * A group that landed: the segment it is in, and where each record begins, plus where the group ends (n + 1
+   * offsets, bytes): record i is the bytes from `bounds[i]` to `bounds[i + 1] - 1` (its newline excluded).
+   */
+  landed?: { seq: number; bounds: number[] };
 }
 
 // ── The run-file writer ───────────────────────────────────────────────────────────────────────────────────────────
+
+/** Where a journal record is: its segment's file, and its bytes there (the newline excluded). */
+export interface RecordSpan {
+  segment: string;
+  offset: number;
+  length: number;
+}
 
 export interface RunFileWrite {
   /** The run file. */
   file: string;
   /** The temp file beside it that is written, then renamed over `file`. */
   tmp: string;
-  text: string;
+  /** The record whose bytes become the file, copied by the thread from the journal segment (page cache, usually). */
+  from: RecordSpan;
 }
 
 export type RunFileRequest =
-  /** Writes each file atomically (temp → fsync? → rename), then fsyncs each directory once (with `fsync`). */
+  /**
+   * Writes each file atomically (temp → fsync? → rename) with the bytes of its journal record, then fsyncs each
+   * directory once (with `fsync`).
+   */
   { type: 'files'; fsync: boolean; files: RunFileWrite[] } | { type: 'noop' };
 
 export interface RunFileReply {
