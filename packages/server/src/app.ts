@@ -14,6 +14,7 @@ import tether, { type TetherPluginOptions } from './plugins/tether.ts';
 import errors, { toErrorBody } from './plugins/errors.ts';
 import json from './plugins/json.ts';
 import { typeboxValidatorCompiler } from './plugins/validation.ts';
+import { LazySerializers } from './plugins/lazy-serializers.ts';
 import dashboard from './plugins/dashboard.ts';
 import runs from './routes/runs/index.ts';
 import callbacks from './routes/callbacks/index.ts';
@@ -250,11 +251,16 @@ export interface BuildOptions extends TetherPluginOptions {
    * @default 30000
    */
   requestTimeoutMs?: number;
+  /** The response serializers' compiler (plugins/lazy-serializers.ts); a test passes its own to watch it. */
+  serializers?: LazySerializers;
 }
 
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+  const serializers = opts.serializers ?? new LazySerializers();
   const instance = Fastify({
+    // Response serializers compile on first use and in the background once listening (plugins/lazy-serializers.ts).
+    schemaController: { compilersFactory: { buildSerializer: serializers.factory } },
     logger: opts.logger ?? false,
     bodyLimit: opts.settings.bodyLimit,
     return503OnClosing: true,
@@ -278,6 +284,11 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
       headersTimeout: Math.min(60_000, requestTimeoutMs),
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  instance.addHook('onListen', async function () {
+    setImmediate(
+      () => void serializers.warm((e) => instance.log.error({ err: (e as Error)?.message ?? String(e) }, 'a response schema does not compile')),
+    );
+  });
   await instance.register(app, opts);
   return instance;
 }
